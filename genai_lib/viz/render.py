@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import re
 import sys
 from typing import Any
 
@@ -26,9 +27,14 @@ import plotly.io as pio
 from plotly.io.base_renderers import MimetypeRenderer
 
 RENDERER_NAME = "genai_book"
+_HTML_ID = re.compile(r"[A-Za-z][A-Za-z0-9_:.-]*")
 
 _SCRIPT = """(function () {
-  var gd = document.getElementById(%(div_id)s);
+  // The div just before this script; its id is only a fallback, because the same figure shown
+  // twice on one page gives two divs with one id (the id is a hash of the figure).
+  var here = document.currentScript;
+  var gd = here && here.previousElementSibling;
+  if (!gd || gd.id !== %(div_id)s) { gd = document.getElementById(%(div_id)s); }
   if (!gd || gd.getAttribute("data-genai-drawn")) { return; }
   if (typeof window.Plotly === "undefined") {
     gd.innerHTML = "<p class='genai-plotly-missing'>This interactive figure needs plotly.js, which this page did not load. Run the notebook in JupyterLab, or read it on the book's site.</p>";
@@ -77,14 +83,20 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None) -> str:
 
     Returns:
         An HTML string.
+
+    Raises:
+        TypeError: if ``fig`` is neither a figure nor a figure dict.
+        ValueError: if ``div_id`` is not a plain HTML id.
     """
     payload = pio.to_json(_as_dict(fig), validate=False)
     if div_id is None:
         div_id = "genai-fig-" + hashlib.sha1(payload.encode()).hexdigest()[:12]
+    elif not isinstance(div_id, str) or not _HTML_ID.fullmatch(div_id):
+        raise ValueError(f"div_id must be an HTML id (a letter, then letters, digits, '-', '_', ':' or '.'), got {div_id!r}")
     layout = json.loads(payload).get("layout", {})
     alt = (layout.get("meta") or {}).get("alt") if isinstance(layout.get("meta"), dict) else None
     height = layout.get("height") or 450
-    label = f' aria-label="{html.escape(alt)}"' if alt else ""
+    label = f' aria-label="{html.escape(str(alt))}"' if alt else ""
     script = _SCRIPT % {"div_id": json.dumps(div_id), "figure": payload.replace("</", "<\\/")}
     return (
         f'<div class="genai-figure" role="figure"{label}>'

@@ -14,7 +14,7 @@ kind        shape                      drawn as
 =========== ========================== ===================================================
 ``points``  ``(N, 2)``                 a scatter of N points in the plane
 ``line``    ``(N, 2)``                 N points joined in order (a curve, a trajectory)
-``arrows``  ``(N, 4)``: x, y, dx, dy   N arrows, as line segments with a dot at the tip
+``arrows``  ``(N, 4)``: x, y, dx, dy   N arrows: line segments with an arrowhead at the tip
 ``heatmap`` ``(H, W)``                 a colour map over ``extent`` (x from left to right,
                                        y from bottom to top)
 ``image``   ``(H, W)``, ``(N, H, W)``  one greyscale image, or a grid of N of them;
@@ -29,6 +29,7 @@ small in the page.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
@@ -91,6 +92,8 @@ def tile_images(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> n
     Gutter pixels are NaN so that callers can colour them apart from the images.
     """
     n, c, h, w = images.shape
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, int) or ncols <= 0):
+        raise ValueError(f"ncols must be a positive int or None, got {ncols!r}")
     cols = ncols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = np.full((c, rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan)
@@ -146,7 +149,9 @@ def _trace(kind: str, name: str, arr: np.ndarray, colour: str, opts: dict) -> di
             line=dict(color=colour, width=2),
         )
     if kind == "arrows":
-        # Each arrow is a segment (x, y) -> (x + dx, y + dy); None breaks the line between arrows.
+        # Each arrow is a segment (x, y) -> (x + dx, y + dy); a NaN point breaks the line between
+        # arrows. The tip carries an arrowhead marker turned along the segment (angleref="previous"),
+        # so that the direction is visible; the base's marker has size 0.
         n = arr.shape[0]
         xs = np.full(3 * n, np.nan, dtype=np.float32)
         ys = np.full(3 * n, np.nan, dtype=np.float32)
@@ -154,11 +159,14 @@ def _trace(kind: str, name: str, arr: np.ndarray, colour: str, opts: dict) -> di
         ys[0::3], ys[1::3] = arr[:, 1], arr[:, 1] + arr[:, 3]
         return dict(
             type="scatter",
-            mode="lines",
+            mode="lines+markers",
             name=name,
             x=xs,
             y=ys,
             line=dict(color=colour, width=1.2),
+            marker=dict(
+                color=colour, symbol="arrow", angleref="previous", size=np.tile(np.float32([0, 7, 0]), n), line_width=0
+            ),
             connectgaps=False,
             hoverinfo="skip",
         )
@@ -221,6 +229,17 @@ def _merge(base: dict, extra: Mapping[str, Any]) -> dict:
     return out
 
 
+def _checked_range(value: Any, name: str) -> tuple[float, float]:
+    """``value`` as a finite ``(low, high)`` pair with ``high > low``, or a ValueError naming ``name``."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        raise ValueError(f"{name} must be (low, high) with finite high > low, got {value!r}")
+    return lo, hi
+
+
 def _padded_range(lo: float, hi: float) -> list[float]:
     span = hi - lo if hi > lo else 1.0
     return [lo - 0.05 * span, hi + 0.05 * span]
@@ -275,7 +294,9 @@ def scrubber(
     Raises:
         TypeError: if ``frames`` is not a sequence of arrays or mappings.
         ValueError: if the frames are empty, their layers differ, a shape does not fit its kind,
-            ``labels`` has the wrong length, or a heatmap has no ``extent``.
+            ``labels`` has the wrong length or repeats a label, ``value_range``, ``zrange``,
+            ``ncols`` or ``frame_ms`` is invalid, ``styles`` names an unknown layer, or a heatmap
+            has no ``extent``.
     """
     layers, kind_of = _normalise(frames, kinds)
     n = len(layers)
@@ -286,25 +307,40 @@ def scrubber(
         raise ValueError(f"labels has {len(labels)} entries but there are {n} frames")
     if len(set(labels)) != n:
         raise ValueError("labels must be distinct: the slider uses them to name the frames")
-    if len(value_range) != 2 or not value_range[1] > value_range[0]:
-        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
-    if not isinstance(frame_ms, int) or frame_ms <= 0:
+    value_range = _checked_range(value_range, "value_range")
+    if zrange is not None:
+        zrange = _checked_range(zrange, "zrange")
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, int) or ncols <= 0):
+        raise ValueError(f"ncols must be a positive int or None, got {ncols!r}")
+    if isinstance(frame_ms, bool) or not isinstance(frame_ms, int) or frame_ms <= 0:
         raise ValueError(f"frame_ms must be a positive int, got {frame_ms!r}")
+    if extent is not None:
+        try:
+            box = tuple(float(v) for v in extent)
+        except (TypeError, ValueError):
+            box = ()
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise ValueError(f"extent must be four finite numbers (x0, x1, y0, y1), got {extent!r}")
+        extent = box
     has_heatmap = "heatmap" in kind_of.values()
     if has_heatmap:
-        if extent is None or len(extent) != 4:
+        if extent is None:
             raise ValueError("extent=(x0, x1, y0, y1) is required when a layer is a heatmap")
         if zrange is None:
             values = np.concatenate([f[k].ravel() for f in layers for k, v in kind_of.items() if v == "heatmap"])
-            zrange = (float(np.nanmin(values)), float(np.nanmax(values)))
+            values = values[np.isfinite(values)]
+            zrange = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
     opts = dict(
         extent=extent, zrange=zrange, colorscale=colorscale, value_range=value_range, ncols=ncols, marker_size=marker_size
     )
 
-    colours = iter(PALETTE[1:] + PALETTE[:1])
+    colours = itertools.cycle(PALETTE[1:] + PALETTE[:1])  # more layers than colours: start again
     colour_of = {name: ("#222222" if kind == "arrows" else next(colours)) for name, kind in kind_of.items()}
 
     styles = dict(styles or {})
+    for name, style in styles.items():
+        if not isinstance(style, Mapping):
+            raise TypeError(f"styles[{name!r}] must be a mapping of plotly trace properties, got {type(style).__name__}")
     unknown_styles = set(styles) - set(kind_of)
     if unknown_styles:
         raise ValueError(f"styles names layers {sorted(unknown_styles)} that the frames do not have ({list(kind_of)})")
@@ -334,6 +370,8 @@ def scrubber(
                 ]
             )
             finite = pts[np.isfinite(pts).all(axis=1)]
+            if len(finite) == 0:  # no point in any frame: show the book's usual [-1, 1] square
+                finite = np.array([[-1.0, -1.0], [1.0, 1.0]])
             xr = _padded_range(float(finite[:, 0].min()), float(finite[:, 0].max()))
             yr = _padded_range(float(finite[:, 1].min()), float(finite[:, 1].max()))
         layout["xaxis"] = dict(range=xr, title=dict(text=xaxis_title or ""), constrain="domain")
@@ -345,6 +383,8 @@ def scrubber(
 
     frame_args = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0))
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    # Controls sit below the plot: a row with play/pause, then the slider under it (on one row the
+    # buttons would cover the slider's grip whenever the plot area is narrow).
     layout["updatemenus"] = [
         dict(
             type="buttons",
@@ -353,7 +393,7 @@ def scrubber(
             y=0.0,
             xanchor="left",
             yanchor="top",
-            pad=dict(t=75, r=10),
+            pad=dict(t=50),
             showactive=False,
             buttons=[
                 dict(label="▶ play", method="animate", args=[None, frame_args | dict(fromcurrent=True)]),
@@ -364,15 +404,15 @@ def scrubber(
     layout["sliders"] = [
         dict(
             active=0,
-            x=0.2,
-            len=0.8,
+            x=0.0,
+            len=1.0,
             y=0.0,
             yanchor="top",
-            pad=dict(t=60),
+            pad=dict(t=95),
             currentvalue=dict(prefix=f"{slider_label} = ", visible=True, xanchor="right"),
             steps=[dict(label=label, method="animate", args=[[label], jump]) for label in labels],
         )
     ]
-    layout["margin"] = dict(b=120)
+    layout["margin"] = dict(b=175)
     fig.update_layout(**layout)
     return fig

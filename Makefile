@@ -1,0 +1,57 @@
+# The book's two commands: `make book` builds the site, `make test` runs every test.
+# Both create .venv when it is missing and install genai_lib with what the book needs.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+JB     := $(VENV)/bin/jupyter-book
+# torch is installed first, pinned, so that pip takes the CPU wheel on machines that keep one on
+# disk (our CI does) instead of resolving a multi-GB CUDA build. Elsewhere this is your platform's
+# normal torch; override with e.g. `make book TORCH_SPEC=torch`.
+TORCH_SPEC ?= torch==2.13.0
+STAMP  := $(VENV)/.genai-installed
+NOTEBOOKS := $(shell find book -name '*.md' -not -path '*/_build/*' -exec grep -l '^jupytext:' {} +)
+# Jupyter Book's execution cache is keyed by each notebook's code only; when the library changes,
+# the cached outputs are stale, so the cache is dropped whenever this hash of genai_lib changes.
+LIB_HASH = $(shell cat pyproject.toml $$(find genai_lib -name '*.py' | sort) | sha256sum | cut -c1-16)
+
+.PHONY: book test lab sync venv clean help
+
+help:
+	@echo "make book   build the site (_build/html) and print the page to open"
+	@echo "make test   unit tests, every notebook under nbval, the site build, browser tests"
+	@echo "make lab    open JupyterLab on book/ (chapters open as notebooks through jupytext)"
+	@echo "make sync   re-pair every book/**/*.md with its .ipynb after editing either"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[book,test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	@if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then rm -rf _build/.jupyter_cache; fi
+	$(JB) build . --all -W --keep-going
+	@echo $(LIB_HASH) > _build/.lib-hash
+	@echo
+	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	$(PY) -m pytest tests --ignore=tests/site
+	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 book
+	@echo $(LIB_HASH) > _build/.lib-hash  # nbval has just re-executed (and re-cached) every notebook
+	$(JB) build . --all -W --keep-going
+	$(PY) -m pytest tests/site
+
+lab: $(STAMP)
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -e ".[lab]"
+	$(VENV)/bin/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+sync: $(STAMP)
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS)
+
+clean:
+	rm -rf _build

@@ -1,0 +1,131 @@
+"""pytest plugin for the notebooks under book/, which nbval executes (`make test`).
+
+For every notebook nbval runs, this plugin
+
+* measures its cost: the wall time of its cells (kernel start-up excluded) and the kernel's peak
+  resident memory (``VmHWM`` from ``/proc``, Linux only), printed as a table at the end of the run
+  and written to ``_build/compute/notebooks.json``;
+* when every cell passed, stores the executed notebook in Jupyter Book's execution cache
+  (``_build/.jupyter_cache``), keyed by its code exactly as Jupyter Book keys it, so the site build
+  that follows shows these outputs instead of running every notebook a second time. If the keys
+  ever stopped matching, the build would simply execute the notebook itself: slower, never wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = ROOT / "_build" / ".jupyter_cache"
+REPORT = ROOT / "_build" / "compute" / "notebooks.json"
+
+_runs: dict[str, dict] = {}
+
+
+def _is_cell(item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+def _peak_rss_mb(nbfile) -> float | None:
+    """Peak resident memory of the notebook's kernel process, in MB (None where unknown)."""
+    try:
+        pid = nbfile.kernel.km.provisioner.pid
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (AttributeError, OSError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _run(nodeid: str) -> dict:
+    """The record of the notebook a cell's node id ("book/intro.ipynb::Cell 3") belongs to."""
+    path = nodeid.split("::", 1)[0]
+    return _runs.setdefault(path, {"seconds": 0.0, "cells": 0, "failed": False, "peak_rss_mb": None})
+
+
+def pytest_runtest_logreport(report):
+    if "::Cell " not in report.nodeid:
+        return
+    run = _run(report.nodeid)
+    if report.when == "call":
+        run["seconds"] += report.duration
+        run["cells"] += 1
+    if report.failed:
+        run["failed"] = True
+
+
+def _store_in_cache(nbfile, items) -> None:
+    """Put the notebook with the outputs nbval collected into Jupyter Book's cache."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    nb = nbformat.read(str(nbfile.path), as_version=4)
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    if len(code_cells) != len(items):
+        return
+    for count, (cell, item) in enumerate(zip(code_cells, items), start=1):
+        cell.outputs = [nbformat.from_dict(dict(out)) for out in (item.test_outputs or [])]
+        for out in cell.outputs:
+            if out.output_type == "execute_result":
+                out.execution_count = count
+        cell.execution_count = count
+    # Jupyter Book reads the .md twin of this .ipynb; the cache matches on code and kernelspec only.
+    uri = str(Path(nbfile.path).with_suffix(".md"))
+    cache = get_cache(str(CACHE_DIR))
+    cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": _run(items[0].nodeid)["seconds"]}),
+                                check_validity=False, overwrite=True)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After a notebook's last cell, before nbval stops its kernel: measure it and cache it."""
+    if not _is_cell(item) or (nextitem is not None and nextitem.parent is item.parent):
+        return
+    nbfile = item.parent
+    run = _run(item.nodeid)
+    run["peak_rss_mb"] = _peak_rss_mb(nbfile)
+    cells = [i for i in item.session.items if i.parent is nbfile]
+    if not run["failed"] and all(getattr(c, "test_outputs", None) is not None for c in cells):
+        _store_in_cache(nbfile, cells)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _runs:
+        return
+    machine = {
+        "cpu": _cpu_name(),
+        "cores": os.cpu_count(),
+        "gpu": os.environ.get("GENAI_GPU_NAME", ""),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps({"machine": machine, "notebooks": _runs}, indent=2))
+    tr = terminalreporter
+    tr.section("notebook cost (cells' wall time, kernel peak memory)")
+    tr.write_line(f"machine: {machine['cpu']}, {machine['cores']} cores")
+    tr.write_line(f"{'notebook':<48} {'wall s':>8} {'peak MB':>9}  status")
+    for path, run in sorted(_runs.items()):
+        rss = f"{run['peak_rss_mb']:.0f}" if run["peak_rss_mb"] is not None else "?"
+        status = "FAILED" if run["failed"] else "ok"
+        tr.write_line(f"{path:<48} {run['seconds']:>8.1f} {rss:>9}  {status}")
+    tr.write_line(f"(written to {REPORT.relative_to(ROOT)})")

@@ -1,0 +1,69 @@
+"""Argument checks shared by the diffusion modules (private).
+
+Every public function validates at its boundary and raises an error that names the argument and
+the value it expected, so a reader's typo fails loudly where it was made.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+
+def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]`` (bools refused); errors name ``name``."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = int(value.item())
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_float(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                strict_min: bool = False) -> float:
+    """Return ``value`` as a finite float in range (bools refused); errors name ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if minimum is not None and (value < minimum or (strict_min and value == minimum)):
+        raise ValueError(f"{name} must be {'>' if strict_min else '>='} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_tensor(value: object, name: str, *, floating: bool = False) -> torch.Tensor:
+    """Return ``value`` after checking it is a tensor (floating-point when asked); errors name ``name``."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    return value
+
+
+def check_labels(cond: object, name: str, batch: int, num_classes: int | None = None,
+                 allow_null: bool = True) -> torch.Tensor:
+    """Check class labels: an integer tensor of shape ``(batch,)`` with values in range."""
+    if not isinstance(cond, torch.Tensor):
+        raise TypeError(f"{name} must be an integer torch.Tensor of class labels, got {type(cond).__name__}")
+    if cond.is_floating_point() or cond.is_complex() or cond.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {cond.dtype}")
+    if cond.shape != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},) to match the batch, got {tuple(cond.shape)}")
+    if num_classes is not None and cond.numel():
+        top = num_classes if allow_null else num_classes - 1
+        lo, hi = int(cond.min()), int(cond.max())
+        if lo < 0 or hi > top:
+            raise ValueError(f"{name} must hold labels in [0, {top}]"
+                             f"{' (the last is the null class)' if allow_null else ''}, got values in [{lo}, {hi}]")
+    return cond.long()

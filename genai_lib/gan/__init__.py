@@ -1,0 +1,58 @@
+"""Generative adversarial networks: models, losses and the trainer of Part I.
+
+One module per concept:
+
+* :mod:`~genai_lib.gan.models` — :class:`MLPGenerator` / :class:`MLPDiscriminator` for the 2-D toy
+  sets, :class:`ConvGenerator` / :class:`ConvDiscriminator` (DCGAN-style, optionally
+  class-conditional) for 16 × 16 digits;
+* :mod:`~genai_lib.gan.losses` — :func:`minimax`, :func:`nonsaturating`, :func:`wgan_gp`, :func:`r1`,
+  all :class:`GANLoss` objects with ``d_loss``, ``g_loss`` and ``penalty``;
+* :mod:`~genai_lib.gan.train` — :class:`GANTrainer` and its :class:`GANConfig`;
+  ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)`` returns the history and the
+  :class:`GANSnapshot` list the explorers scrub.
+
+The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the other parts.
+"""
+
+from genai_lib.gan.losses import (
+    LOSS_NAMES,
+    R1,
+    WGANGP,
+    GANLoss,
+    Minimax,
+    NonSaturating,
+    gradient_penalty,
+    interpolate,
+    make_loss,
+    minimax,
+    nonsaturating,
+    r1,
+    wgan_gp,
+)
+from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genai_lib.gan.train import GANConfig, GANFit, GANSnapshot, GANTrainer, cosine_lr
+
+__all__ = [
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "ConvGenerator",
+    "ConvDiscriminator",
+    "GANLoss",
+    "Minimax",
+    "NonSaturating",
+    "WGANGP",
+    "R1",
+    "minimax",
+    "nonsaturating",
+    "wgan_gp",
+    "r1",
+    "make_loss",
+    "LOSS_NAMES",
+    "gradient_penalty",
+    "interpolate",
+    "GANConfig",
+    "GANSnapshot",
+    "GANFit",
+    "GANTrainer",
+    "cosine_lr",
+]

@@ -1,0 +1,243 @@
+"""Generators and discriminators: small MLPs for the 2-D toy sets, DCGAN-style convnets for digits.
+
+Every generator maps a latent vector ``z ~ N(0, I)`` (and, when conditional, a class label) to a
+sample and shares one small surface, so the trainer and the chapters never ask which one it is:
+
+* ``generator.z_dim`` and ``generator.n_classes`` (``None`` when unconditional);
+* ``generator.sample_latent(n, generator=...)`` draws ``z``;
+* ``generator(z, labels)`` is the differentiable map ``G(z)`` used in training;
+* ``generator.generate(n, labels, generator=...)`` draws samples without gradients, in eval mode.
+
+Every discriminator returns one raw real number per input, ``discriminator(x, labels)`` of shape
+``(N,)``: a logit for the logistic losses (``D(x) = sigmoid(logit)``) and the critic value ``f(x)``
+for the Wasserstein loss (see :mod:`genai_lib.gan.losses`).
+
+Two choices are shared by all discriminators here, for the same reason: the gradient penalties
+(WGAN-GP, R1) need ``∂D(x_i)/∂x_i`` for each sample on its own, and the trainer's gradient arrows
+are the same quantity. Batch normalisation would mix the samples of a batch (Gulrajani et al.
+2017, §4, drop it from the critic for that reason), so discriminators use no normalisation; and
+they use LeakyReLU, so that no region of the plane has a zero gradient to push samples with.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
+
+
+def _check_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_classes(n_classes: object) -> int | None:
+    return None if n_classes is None else _check_int(n_classes, "n_classes", 2)
+
+
+class _Generator(nn.Module):
+    """The surface every generator shares: latent sampling, label checks and ``generate``."""
+
+    z_dim: int
+    n_classes: int | None
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` latent vectors ``z ~ N(0, I)`` of shape ``(n, z_dim)`` on the model's device.
+
+        ``generator`` is a CPU :class:`torch.Generator` (the global RNG when ``None``); drawing on the
+        CPU and then moving makes the same seed give the same ``z`` on every device.
+        """
+        n = _check_int(n, "n")
+        return torch.randn(n, self.z_dim, generator=generator).to(self._device())
+
+    def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """Check ``labels`` against ``n_classes`` and return them as int64 on the model's device."""
+        if self.n_classes is None:
+            if labels is not None:
+                raise ValueError("labels must be None: this generator is unconditional (n_classes=None)")
+            return None
+        if labels is None:
+            raise ValueError(f"labels is required: this generator is conditional on n_classes={self.n_classes} classes")
+        if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32) or labels.shape != (n,):
+            raise TypeError(f"labels must be an int64 tensor of shape ({n},), got {labels!r:.80}")
+        if labels.numel() and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
+        return labels.long().to(self._device())
+
+    @torch.no_grad()
+    def generate(self, n: int, labels: torch.Tensor | None = None, *,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``n`` samples ``G(z)``, ``z ~ N(0, I)``, without gradients and in eval mode.
+
+        The module's train/eval mode is restored afterwards. ``labels`` (shape ``(n,)``) is required
+        exactly when the generator is conditional.
+        """
+        z = self.sample_latent(n, generator=generator)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z, labels)
+        finally:
+            self.train(was_training)
+
+
+class MLPGenerator(_Generator):
+    """``G: R^z_dim -> R^out_dim``, an MLP with ``depth`` hidden ReLU layers of width ``hidden``.
+
+    The generator of Goodfellow et al. (2014) in its simplest form: ReLU layers make ``G`` piecewise
+    linear, so its image of the Gaussian latent is a union of (folded) linear pieces that the chapter
+    can watch being bent onto the modes.
+
+    Args:
+        z_dim: latent dimension (16 in the book's toy experiments).
+        hidden: width of each hidden layer.
+        depth: number of hidden layers.
+        out_dim: dimension of a sample (2 for the toy sets).
+    """
+
+    def __init__(self, z_dim: int = 16, hidden: int = 128, depth: int = 3, out_dim: int = 2) -> None:
+        super().__init__()
+        self.z_dim, self.out_dim = _check_int(z_dim, "z_dim"), _check_int(out_dim, "out_dim")
+        hidden, depth = _check_int(hidden, "hidden"), _check_int(depth, "depth")
+        self.n_classes = None
+        layers: list[nn.Module] = []
+        width = self.z_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        layers.append(nn.Linear(width, self.out_dim))  # no output squashing: the data are unbounded
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Map ``z`` of shape ``(N, z_dim)`` to samples of shape ``(N, out_dim)``."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
+        self._labels(labels, z.shape[0])
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """``D: R^in_dim -> R``, an MLP with ``depth`` hidden LeakyReLU(0.2) layers, returning one raw score.
+
+    Args:
+        in_dim: dimension of a sample (2 for the toy sets).
+        hidden: width of each hidden layer.
+        depth: number of hidden layers.
+    """
+
+    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
+        super().__init__()
+        self.in_dim = _check_int(in_dim, "in_dim")
+        hidden, depth = _check_int(hidden, "hidden"), _check_int(depth, "depth")
+        self.n_classes = None
+        layers: list[nn.Module] = []
+        width = self.in_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
+            width = hidden
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Score ``x`` of shape ``(N, in_dim)``; returns shape ``(N,)``."""
+        if x.ndim != 2 or x.shape[1] != self.in_dim:
+            raise ValueError(f"x must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
+        if labels is not None:
+            raise ValueError("labels must be None: MLPDiscriminator is unconditional")
+        return self.net(x).squeeze(1)
+
+
+class ConvGenerator(_Generator):
+    """A DCGAN-style generator (Radford et al. 2016) for ``1 × 16 × 16`` images in ``[-1, 1]``.
+
+    ``z`` → linear → ``2c × 4 × 4`` → transposed conv → ``c × 8 × 8`` → transposed conv →
+    ``1 × 16 × 16`` → tanh, with batch normalisation and ReLU between, as in DCGAN. When
+    ``n_classes`` is set the generator is told the class by a one-hot vector appended to ``z``
+    (the conditional GAN of Mirza & Osindero 2014).
+
+    Args:
+        z_dim: latent dimension.
+        channels: ``c``, the width of the last hidden feature map (the first has ``2c``).
+        n_classes: number of classes to condition on, or ``None`` for an unconditional model.
+    """
+
+    def __init__(self, z_dim: int = 32, channels: int = 64, n_classes: int | None = None) -> None:
+        super().__init__()
+        self.z_dim, self.channels = _check_int(z_dim, "z_dim"), _check_int(channels, "channels")
+        self.n_classes = _check_classes(n_classes)
+        c = self.channels
+        self.project = nn.Sequential(
+            nn.Linear(self.z_dim + (self.n_classes or 0), 2 * c * 4 * 4, bias=False),
+            nn.Unflatten(1, (2 * c, 4, 4)),
+            nn.BatchNorm2d(2 * c),
+            nn.ReLU(),
+        )
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(2 * c, c, kernel_size=4, stride=2, padding=1, bias=False),  # 4 -> 8
+            nn.BatchNorm2d(c),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c, 1, kernel_size=4, stride=2, padding=1),  # 8 -> 16
+            nn.Tanh(),  # images live in [-1, 1]
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Map ``z`` of shape ``(N, z_dim)`` (and labels ``(N,)``) to images ``(N, 1, 16, 16)``."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
+        labels = self._labels(labels, z.shape[0])
+        if labels is not None:
+            z = torch.cat([z, F.one_hot(labels, self.n_classes).to(z.dtype)], dim=1)
+        return self.up(self.project(z))
+
+
+class ConvDiscriminator(nn.Module):
+    """A DCGAN-style discriminator for ``1 × 16 × 16`` images, optionally class-conditional.
+
+    Two strided convolutions with LeakyReLU(0.2) (``16 → 8 → 4``) give features ``φ(x)``; the score is
+    ``w·φ(x) + b``. When ``n_classes`` is set, the projection discriminator of Miyato & Koyama (2018)
+    adds ``embed(y)·φ(x)``: the class enters as an inner product with the features, which asks the
+    discriminator whether the image looks like *that* class. No batch normalisation, so that the
+    gradient penalties stay per-sample (see the module docstring).
+
+    Args:
+        channels: ``c``, the width of the first feature map (the second has ``2c``).
+        n_classes: number of classes to condition on, or ``None``.
+    """
+
+    def __init__(self, channels: int = 64, n_classes: int | None = None) -> None:
+        super().__init__()
+        self.channels = _check_int(channels, "channels")
+        self.n_classes = _check_classes(n_classes)
+        c = self.channels
+        self.features = nn.Sequential(
+            nn.Conv2d(1, c, kernel_size=4, stride=2, padding=1),  # 16 -> 8
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(c, 2 * c, kernel_size=4, stride=2, padding=1),  # 8 -> 4
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+        )
+        self.score = nn.Linear(2 * c * 4 * 4, 1)
+        self.embed = nn.Embedding(self.n_classes, 2 * c * 4 * 4) if self.n_classes else None
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Score images ``x`` of shape ``(N, 1, 16, 16)`` (and labels ``(N,)``); returns shape ``(N,)``."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, 16, 16):
+            raise ValueError(f"x must have shape (N, 1, 16, 16), got {tuple(x.shape)}")
+        if (labels is None) != (self.embed is None):
+            need = "labels is required" if labels is None else "labels must be None"
+            raise ValueError(f"{need}: this discriminator has n_classes={self.n_classes}")
+        h = self.features(x)
+        out = self.score(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(labels.long()) * h).sum(dim=1)
+        return out

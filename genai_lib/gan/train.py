@@ -1,0 +1,443 @@
+"""The GAN trainer: alternating discriminator and generator steps, with the snapshots explorers scrub.
+
+One generator step of :class:`GANTrainer` is Algorithm 1 of Goodfellow et al. (2014), with the
+``k = d_steps`` inner discriminator updates of that algorithm (Gulrajani et al. 2017 use the same
+loop for WGAN-GP):
+
+1. ``d_steps`` times: draw a real batch ``x`` and a generated batch ``x̃ = G(z)``, and take one Adam
+   step on ``loss.d_loss(D(x), D(x̃)) + loss.penalty(D, x, x̃)``;
+2. draw ``z`` and take one Adam step on ``loss.g_loss(D(G(z)))`` (the discriminator frozen).
+
+:meth:`GANTrainer.fit` runs that step through :func:`genai_lib.training.fit` (same progress bar,
+same History) and, every ``snapshot_every`` generator steps, records a :class:`GANSnapshot`:
+
+* ``samples`` — ``G(z)`` on a latent batch fixed when the trainer is built (so frames compare);
+* for 2-D data, ``d_grid`` — the discriminator's ``D(x)`` (``loss.prob`` of its raw output: a
+  probability for the logistic losses, the critic value for WGAN) on a ``grid_size²`` grid over
+  ``extent``, exactly what the heatmap shows;
+* for 2-D data, ``arrows`` — at each sample ``x_i``, ``-∂ℓ_G(D(x_i))/∂x_i``, the direction the
+  generator's own loss pushes that sample (GAN Lab's arrows), from the same ``loss.g_loss``.
+
+A snapshot draws no random numbers, so taking snapshots never changes the training run.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
+from genai_lib.training import History
+from genai_lib.training import fit as fit_loop
+
+__all__ = ["GANConfig", "GANSnapshot", "GANFit", "GANTrainer", "cosine_lr"]
+
+_DECAYS = ("cosine", "constant")
+
+
+def _check_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_float(value: object, name: str, low: float, high: float = math.inf, *, open_low: bool = False,
+                 open_high: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
+    value = float(value)
+    ok = math.isfinite(value) and (value > low if open_low else value >= low) and (
+        value < high if open_high else value <= high)
+    if not ok:
+        lo, hi = ("(" if open_low else "[") + f"{low:g}", f"{high:g}" + (")" if open_high else "]")
+        raise ValueError(f"{name} must be a finite float in {lo}, {hi}, got {value}")
+    return value
+
+
+@dataclass
+class GANConfig:
+    """Everything that defines a GAN training run, apart from the models and the data.
+
+    Attributes:
+        loss: one of :data:`~genai_lib.gan.losses.LOSS_NAMES` (``"nonsaturating"``, ``"minimax"``,
+            ``"wgan_gp"``, ``"r1"``).
+        penalty_weight: ``λ`` of ``wgan_gp`` or ``γ`` of ``r1``; ``None`` takes the loss's default
+            (10 and 1). Must be ``None`` for losses without a penalty.
+        batch_size: real and generated samples per update.
+        lr_g, lr_d: Adam learning rates of the generator and the discriminator.
+        betas: Adam's ``(β1, β2)``; ``(0.5, 0.9)`` as in WGAN-GP (Gulrajani et al. 2017) — a low
+            ``β1`` keeps momentum from carrying a player past a moving opponent.
+        lr_decay: ``"cosine"`` (from the learning rate at step 0 down to ``final_lr_ratio`` times it
+            at the last step of the run) or ``"constant"``.
+        final_lr_ratio: where the cosine decay ends, as a fraction of the initial rate.
+        seed: seed of the trainer's own CPU random generator (batches, latents, interpolation
+            weights); the fixed snapshot latents use a seed derived from it.
+        snapshot_samples: size of the fixed latent batch drawn in every snapshot.
+        grid_size: the 2-D heatmap is evaluated on ``grid_size × grid_size`` points.
+        grid_extent: ``(x0, x1, y0, y1)`` of the heatmap; ``None`` takes the data's bounding box
+            padded by a quarter of its larger side.
+    """
+
+    loss: str = "nonsaturating"
+    penalty_weight: float | None = None
+    batch_size: int = 256
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.9)
+    lr_decay: str = "cosine"
+    final_lr_ratio: float = 0.0
+    seed: int = 0
+    snapshot_samples: int = 512
+    grid_size: int = 64
+    grid_extent: tuple[float, float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
+            raise ValueError(f"loss must be one of {LOSS_NAMES}, got {self.loss!r}")
+        make_loss(self.loss, self.penalty_weight)  # validates penalty_weight against the loss
+        self.batch_size = _check_int(self.batch_size, "batch_size")
+        self.lr_g = _check_float(self.lr_g, "lr_g", 0.0, open_low=True)
+        self.lr_d = _check_float(self.lr_d, "lr_d", 0.0, open_low=True)
+        if not isinstance(self.betas, Sequence) or len(self.betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {self.betas!r}")
+        self.betas = tuple(_check_float(b, f"betas[{i}]", 0.0, 1.0, open_high=True) for i, b in enumerate(self.betas))
+        if self.lr_decay not in _DECAYS:
+            raise ValueError(f"lr_decay must be one of {_DECAYS}, got {self.lr_decay!r}")
+        self.final_lr_ratio = _check_float(self.final_lr_ratio, "final_lr_ratio", 0.0, 1.0)
+        self.seed = _check_int(self.seed, "seed", 0)
+        self.snapshot_samples = _check_int(self.snapshot_samples, "snapshot_samples")
+        self.grid_size = _check_int(self.grid_size, "grid_size", 2)
+        if self.grid_extent is not None:
+            if not isinstance(self.grid_extent, Sequence) or len(self.grid_extent) != 4:
+                raise ValueError(f"grid_extent must be (x0, x1, y0, y1) or None, got {self.grid_extent!r}")
+            x0, x1, y0, y1 = (_check_float(v, f"grid_extent[{i}]", -math.inf) for i, v in enumerate(self.grid_extent))
+            if not (x1 > x0 and y1 > y0):
+                raise ValueError(f"grid_extent must have x1 > x0 and y1 > y0, got {self.grid_extent!r}")
+            self.grid_extent = (x0, x1, y0, y1)
+
+    def make_loss(self) -> GANLoss:
+        """The :class:`~genai_lib.gan.losses.GANLoss` this config names."""
+        return make_loss(self.loss, self.penalty_weight)
+
+
+def cosine_lr(step: int, total: int, lr: float, final_ratio: float = 0.0) -> float:
+    """The cosine-decayed learning rate at ``step`` of ``total`` (Loshchilov & Hutter 2017, no restarts).
+
+    ``lr_t = lr (r + (1 - r) (1 + cos(π t / (T - 1))) / 2)``: ``lr`` at ``t = 0``, ``r lr`` at the last step.
+    """
+    step, total = _check_int(step, "step", 0), _check_int(total, "total")
+    if step >= total:
+        raise ValueError(f"step must be < total={total}, got {step}")
+    progress = step / (total - 1) if total > 1 else 0.0
+    return lr * (final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class GANSnapshot:
+    """The state of a GAN after ``step`` generator steps, as the explorers draw it (CPU tensors).
+
+    Attributes:
+        step: generator steps completed (0 = before training).
+        samples: ``G(z)`` for the trainer's fixed latent batch, shape ``(snapshot_samples, *sample_shape)``.
+        d_grid: for 2-D data, ``loss.prob(D(x))`` on the grid, shape ``(grid_size, grid_size)``; row ``i``
+            is ``y = grid_y[i]``, column ``j`` is ``x = grid_x[j]`` (the layout of a plotly heatmap).
+        arrows: for 2-D data, rows ``(x, y, dx, dy)`` with ``(dx, dy) = -∂ℓ_G/∂x`` at each sample.
+        extent: ``(x0, x1, y0, y1)`` the grid covers, for 2-D data.
+    """
+
+    step: int
+    samples: torch.Tensor
+    d_grid: torch.Tensor | None = None
+    arrows: torch.Tensor | None = None
+    extent: tuple[float, float, float, float] | None = None
+
+
+class GANFit(NamedTuple):
+    """What :meth:`GANTrainer.fit` returns: ``history, snapshots = trainer.fit(...)``."""
+
+    history: History
+    snapshots: list[GANSnapshot]
+
+
+def _set_requires_grad(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class GANTrainer:
+    """Train ``generator`` against ``discriminator`` on ``data`` (see the module docstring).
+
+    Args:
+        generator: a generator of :mod:`genai_lib.gan.models` (or any module with ``z_dim``,
+            ``n_classes``, ``sample_latent`` and ``forward(z, labels)``).
+        discriminator: a module ``D(x, labels) -> (N,)`` raw scores, on the generator's device.
+        data: real samples, a float tensor ``(N, *sample_shape)`` matching the generator's output;
+            moved to the generator's device.
+        labels: int64 class labels ``(N,)``, required exactly when the generator is conditional.
+        config: a :class:`GANConfig`.
+
+    Attributes:
+        loss: the :class:`~genai_lib.gan.losses.GANLoss` in use.
+        history: every logged step so far (``d_loss``, ``penalty``, ``g_loss``, ``d_real``, ``d_fake``, ``lr_g``).
+        snapshots: every snapshot so far.
+        step: generator steps completed.
+        fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
+        extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
+    """
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
+                 labels: torch.Tensor | None = None, config: GANConfig | None = None) -> None:
+        config = GANConfig() if config is None else config
+        if not isinstance(config, GANConfig):
+            raise TypeError(f"config must be a GANConfig, got {type(config).__name__}")
+        for name, module in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
+                raise TypeError(f"{name} must be an nn.Module with parameters, got {type(module).__name__}")
+        for attr in ("z_dim", "n_classes", "sample_latent"):
+            if not hasattr(generator, attr):
+                raise TypeError(f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models")
+        self.device = next(generator.parameters()).device
+        if next(discriminator.parameters()).device != self.device:
+            raise ValueError(f"discriminator must be on the generator's device {self.device}, "
+                             f"got {next(discriminator.parameters()).device}")
+        n_classes = generator.n_classes
+        if getattr(discriminator, "n_classes", None) != n_classes:
+            raise ValueError(f"discriminator.n_classes must equal generator.n_classes={n_classes}, "
+                             f"got {getattr(discriminator, 'n_classes', None)}")
+        if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim < 2 or len(data) < 1:
+            raise TypeError(f"data must be a float tensor of shape (N, *sample_shape), got {data!r:.80}")
+        if n_classes is None and labels is not None:
+            raise ValueError("labels must be None: the generator is unconditional (n_classes=None)")
+        if n_classes is not None:
+            if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (len(data),):
+                raise ValueError(f"labels must be an int64 tensor of shape ({len(data)},) for a conditional "
+                                 f"generator, got {labels!r:.80}")
+            if labels.min() < 0 or labels.max() >= n_classes:
+                raise ValueError(f"labels must lie in 0..{n_classes - 1}")
+
+        self.generator, self.discriminator, self.config = generator, discriminator, config
+        self.loss = config.make_loss()
+        self.data = data.detach().to(self.device, torch.float32)
+        self.labels = None if labels is None else labels.to(self.device)
+        self.rng = torch.Generator().manual_seed(config.seed)
+        snap_seed = int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
+        self.fixed_z = generator.sample_latent(config.snapshot_samples, generator=torch.Generator().manual_seed(snap_seed))
+        self.fixed_labels = (None if n_classes is None else
+                             (torch.arange(config.snapshot_samples) % n_classes).to(self.device))
+        with torch.no_grad():
+            was = generator.training
+            generator.eval()
+            probe = generator(self.fixed_z[:2], None if n_classes is None else self.fixed_labels[:2])
+            generator.train(was)
+        if probe.shape[1:] != self.data.shape[1:]:
+            raise ValueError(f"data must hold samples of the generator's shape {tuple(probe.shape[1:])}, "
+                             f"got {tuple(self.data.shape[1:])}")
+
+        self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
+        self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+        self.history = History()
+        self.snapshots: list[GANSnapshot] = []
+        self.step = 0
+
+        self.extent = self.grid_x = self.grid_y = self.grid = None
+        if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
+            if config.grid_extent is not None:
+                self.extent = config.grid_extent
+            else:
+                lo, hi = self.data.min(0).values.tolist(), self.data.max(0).values.tolist()
+                pad = 0.25 * max(hi[0] - lo[0], hi[1] - lo[1], 1e-3)
+                self.extent = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
+            x0, x1, y0, y1 = self.extent
+            self.grid_x = torch.linspace(x0, x1, config.grid_size)
+            self.grid_y = torch.linspace(y0, y1, config.grid_size)
+            yy, xx = torch.meshgrid(self.grid_y, self.grid_x, indexing="ij")  # row i is y_i, as plotly draws
+            self.grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+    # -- one update -----------------------------------------------------------------------------
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng).to(self.device)
+        return self.data[idx], None if self.labels is None else self.labels[idx]
+
+    def _fake_labels(self) -> torch.Tensor | None:
+        """Labels for the generator step, drawn from the data's label distribution."""
+        if self.labels is None:
+            return None
+        return self._real_batch()[1]
+
+    def _d_update(self) -> tuple[float, float, float, float]:
+        G, D, loss, cfg = self.generator, self.discriminator, self.loss, self.config
+        real, labels = self._real_batch()
+        z = G.sample_latent(cfg.batch_size, generator=self.rng)
+        with torch.no_grad():
+            fake = G(z, labels)
+        # One pass over both batches: exact, because D scores each sample on its own.
+        both_labels = None if labels is None else torch.cat([labels, labels])
+        out = D(torch.cat([real, fake]), both_labels)
+        real_out, fake_out = out[: len(real)], out[len(real):]
+        d_loss = loss.d_loss(real_out, fake_out)
+        penalty = loss.penalty(D, real, fake, labels, generator=self.rng)
+        self.opt_d.zero_grad(set_to_none=True)
+        (d_loss + penalty).backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            return d_loss.item(), penalty.item(), loss.prob(real_out).mean().item(), loss.prob(fake_out).mean().item()
+
+    def _g_update(self) -> float:
+        G, D = self.generator, self.discriminator
+        labels = self._fake_labels()
+        z = G.sample_latent(self.config.batch_size, generator=self.rng)
+        _set_requires_grad(D, False)  # D is the fixed opponent here; skip its weight gradients
+        try:
+            g_loss = self.loss.g_loss(D(G(z, labels), labels))
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            self.opt_g.step()
+        finally:
+            _set_requires_grad(D, True)
+        return g_loss.item()
+
+    def _set_lr(self, step: int, total: int) -> float:
+        cfg = self.config
+        ratio = 1.0 if cfg.lr_decay == "constant" else cosine_lr(step, total, 1.0, cfg.final_lr_ratio)
+        for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * ratio
+        return cfg.lr_g * ratio
+
+    def train_step(self, step: int, total: int, d_steps: int = 1) -> dict[str, float]:
+        """One generator step preceded by ``d_steps`` discriminator steps; returns the logged scalars.
+
+        ``d_loss``, ``penalty``, ``d_real`` and ``d_fake`` are means over the ``d_steps`` updates;
+        ``d_real`` and ``d_fake`` are ``loss.prob`` of the outputs (mean ``D(x)`` for the logistic
+        losses, mean critic value for WGAN). ``step`` of ``total`` sets the learning rate.
+        """
+        lr = self._set_lr(step, total)
+        d_stats = np.mean([self._d_update() for _ in range(d_steps)], axis=0)
+        g_loss = self._g_update()
+        self.step = step + 1
+        d_loss, penalty, d_real, d_fake = (float(v) for v in d_stats)
+        return {"d_loss": d_loss, "penalty": penalty, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake, "lr_g": lr}
+
+    # -- what the explorers draw ----------------------------------------------------------------
+
+    def discriminator_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """``loss.prob(D(x))`` without gradients: ``D(x)`` for logistic losses, ``f(x)`` for WGAN."""
+        with torch.no_grad():
+            return self.loss.prob(self.discriminator(x.to(self.device)))
+
+    def generator_arrows(self, samples: torch.Tensor) -> torch.Tensor:
+        """Rows ``(x, dx)`` with ``dx = -∂ℓ_G(D(x_i))/∂x_i``: how the generator's loss pushes each sample.
+
+        ``ℓ_G`` is ``loss.g_loss`` summed over samples, so each row is that sample's own gradient
+        (the discriminator scores samples independently). For 2-D samples the rows are
+        ``(x, y, dx, dy)``, the layout of the scrubber's ``arrows`` layer.
+        """
+        x = samples.detach().to(self.device).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.loss.g_loss(self.discriminator(x), reduction="sum"), x)
+        return torch.cat([x.detach(), -grad], dim=1)
+
+    def snapshot(self) -> GANSnapshot:
+        """Record the current state (see :class:`GANSnapshot`); draws no random numbers."""
+        G = self.generator
+        was = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                samples = G(self.fixed_z, self.fixed_labels)
+        finally:
+            G.train(was)
+        snap = GANSnapshot(step=self.step, samples=samples.detach().cpu().clone())
+        if self.grid is not None:
+            size = self.config.grid_size
+            snap.d_grid = self.discriminator_prob(self.grid).reshape(size, size).cpu()
+            snap.arrows = self.generator_arrows(samples).cpu()
+            snap.extent = self.extent
+        return snap
+
+    def frames(self, real: torch.Tensor | None = None, *, arrow_length: float | None = None) -> list[dict[str, Any]]:
+        """The snapshots as frames for :func:`genai_lib.viz.scrubber` (2-D data only).
+
+        Each frame is ``{"D(x)": d_grid, ["real": real,] "generated": samples, "gradient": arrows}``
+        (pass ``kinds={"D(x)": "heatmap"}`` and ``extent=trainer.extent`` to the scrubber). Arrows are
+        scaled by one factor for all frames, so that the longest arrow of the run has length
+        ``arrow_length`` (default: 8% of the grid's width) and lengths compare across steps.
+        """
+        if self.grid is None:
+            raise ValueError("frames needs 2-D unconditional data; use snapshot.samples for images")
+        if not self.snapshots:
+            raise ValueError("no snapshots yet: call fit(..., snapshot_every=...) first")
+        if arrow_length is None:
+            arrow_length = 0.08 * (self.extent[1] - self.extent[0])
+        arrow_length = _check_float(arrow_length, "arrow_length", 0.0, open_low=True)
+        longest = max(float(s.arrows[:, 2:].norm(dim=1).max()) for s in self.snapshots)
+        scale = arrow_length / longest if longest > 0 else 0.0
+        frames = []
+        for s in self.snapshots:
+            frame: dict[str, Any] = {"D(x)": s.d_grid}
+            if real is not None:
+                frame["real"] = real
+            arrows = s.arrows.clone()
+            arrows[:, 2:] *= scale
+            frame |= {"generated": s.samples, "gradient": arrows}
+            frames.append(frame)
+        return frames
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def fit(self, steps: int, *, d_steps: int = 1, snapshot_every: int | None = None,
+            progress: bool = True) -> GANFit:
+        """Train until ``steps`` generator steps are done in total; return ``(history, snapshots)``.
+
+        Like :func:`genai_lib.training.fit`, ``steps`` is the total budget: a second call continues
+        from :attr:`step` (the cosine decay is laid out over the ``steps`` of the current call).
+
+        Args:
+            steps: total generator steps, greater than :attr:`step`.
+            d_steps: discriminator (critic) updates before each generator update.
+            snapshot_every: record a snapshot before training (at step 0), every this many
+                generator steps and after the last; ``None`` records none.
+            progress: show a tqdm progress bar with the current losses.
+
+        Returns:
+            :class:`GANFit` ``(history, snapshots)``: the trainer's :attr:`history` and :attr:`snapshots`.
+        """
+        steps = _check_int(steps, "steps")
+        if steps <= self.step:
+            raise ValueError(f"steps is the total budget and must exceed the {self.step} steps already done, got {steps}")
+        d_steps = _check_int(d_steps, "d_steps")
+        if snapshot_every is not None:
+            snapshot_every = _check_int(snapshot_every, "snapshot_every")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
+
+        def take(step: int) -> None:
+            if snapshot_every is not None and (not self.snapshots or self.snapshots[-1].step != step):
+                self.snapshots.append(self.snapshot())
+
+        if self.step == 0:
+            take(0)
+
+        def callback(step: int, scalars: dict[str, float]) -> None:
+            done = step + 1
+            if snapshot_every is not None and (done % snapshot_every == 0 or done == steps):
+                take(done)
+
+        fit_loop(lambda step: self.train_step(step, steps, d_steps), steps, start_step=self.step,
+                 history=self.history, progress=progress, desc=f"GAN ({self.loss.name})", log_every=10,
+                 callback=callback)
+        return GANFit(self.history, self.snapshots)
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        """The models and optimisers, named, for :class:`genai_lib.training.Checkpointer`."""
+        return {"generator": self.generator, "discriminator": self.discriminator,
+                "opt_g": self.opt_g, "opt_d": self.opt_d}

@@ -1,0 +1,135 @@
+"""LoRA: low-rank adapters for fine-tuning (Hu et al. 2021).
+
+Full fine-tuning updates every weight matrix ``W₀`` (``d_out × d_in``). LoRA freezes ``W₀`` and
+learns a low-rank change instead::
+
+    h = W₀ x + (α / r) · B A x,      A: r × d_in,  B: d_out × r,  r ≪ min(d_in, d_out)       (1)
+
+so each adapted matrix trains ``r (d_in + d_out)`` numbers instead of ``d_in d_out``. ``A`` starts
+random and ``B`` at zero, so at step 0 the adapted model *is* the pre-trained one (eq. (1) adds
+exactly 0). ``α / r`` keeps the size of the update comparable when ``r`` changes, so the learning
+rate need not be retuned. After training, ``W = W₀ + (α / r) B A`` is one ordinary matrix again:
+:func:`merge_lora` folds the adapters in, and the merged model costs nothing extra to run.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["LoRALinear", "apply_lora", "merge_lora", "lora_parameters", "DEFAULT_TARGETS"]
+
+# The GPT's four projections: queries/keys/values, attention output, MLP in, MLP out.
+DEFAULT_TARGETS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+
+
+class LoRALinear(nn.Module):
+    """An ``nn.Linear`` with a frozen weight plus a trainable low-rank update, eq. (1).
+
+    Args:
+        base: the linear map to adapt; its parameters are frozen.
+        r: the rank of the update (>= 1).
+        alpha: the scale numerator; the update is multiplied by ``alpha / r``.
+        dropout: dropout on the adapter's input (Hu et al. use none; it can help on tiny data).
+    """
+
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16.0, dropout: float = 0.0) -> None:
+        super().__init__()
+        if not isinstance(base, nn.Linear):
+            raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
+        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
+            raise ValueError(f"r must be an int >= 1, got {r!r}")
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
+            raise ValueError(f"alpha must be a float > 0, got {alpha!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
+        self.base, self.r, self.alpha = base, int(r), float(alpha)
+        self.scaling = self.alpha / self.r
+        for p in base.parameters():
+            p.requires_grad_(False)
+        w = base.weight
+        self.lora_A = nn.Parameter(torch.empty(self.r, base.in_features, device=w.device, dtype=w.dtype))
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, self.r, device=w.device, dtype=w.dtype))
+        # A as nn.Linear initialises its weight (the choice of the reference implementation);
+        # B = 0 makes the update B A exactly zero at the start.
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
+        self.dropout = nn.Dropout(dropout)
+
+    def delta_weight(self) -> torch.Tensor:
+        """The update ``(α / r) B A``, the same shape as the base weight."""
+        return self.scaling * (self.lora_B @ self.lora_A)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # Two thin matmuls (x A^T, then B^T) instead of forming B A: cheaper when r is small.
+        return self.base(x) + (self.dropout(x) @ self.lora_A.T @ self.lora_B.T) * self.scaling
+
+    def merged(self) -> nn.Linear:
+        """Return a plain ``nn.Linear`` with weight ``W₀ + (α / r) B A`` (and the base bias)."""
+        base = self.base
+        out = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
+                        device=base.weight.device, dtype=base.weight.dtype)
+        with torch.no_grad():
+            out.weight.copy_(base.weight + self.delta_weight())
+            if base.bias is not None:
+                out.bias.copy_(base.bias)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}"
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
+
+
+def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0, dropout: float = 0.0,
+               targets: Sequence[str] = DEFAULT_TARGETS) -> nn.Module:
+    """Wrap every ``nn.Linear`` whose name ends with one of ``targets`` in a :class:`LoRALinear`,
+    freeze every other parameter, and return ``model`` (changed in place).
+
+    Afterwards only the adapters train: pass ``(p for p in model.parameters() if p.requires_grad)``
+    (or :func:`lora_parameters`) to the optimiser. Embeddings, LayerNorms and biases stay frozen,
+    as in Hu et al. (2021).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if isinstance(targets, str) or not all(isinstance(t, str) for t in targets):
+        raise TypeError(f"targets must be a sequence of module-name suffixes such as {DEFAULT_TARGETS}, got {targets!r}")
+    if any(isinstance(m, LoRALinear) for m in model.modules()):
+        raise ValueError("model already holds LoRA adapters; merge_lora(model) first to add new ones")
+    chosen = [name for name, m in model.named_modules()
+              if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)]
+    if not chosen:
+        raise ValueError(f"targets={tuple(targets)} match no nn.Linear in the model")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for name in chosen:
+        _replace(model, name, LoRALinear(model.get_submodule(name), r=r, alpha=alpha, dropout=dropout))
+    return model
+
+
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Replace every :class:`LoRALinear` by its merged ``nn.Linear`` and return ``model`` (in place).
+
+    The merged model computes the same function with no adapters left; all its parameters are
+    made trainable again, as in a freshly built model.
+    """
+    names = [name for name, m in model.named_modules() if isinstance(m, LoRALinear)]
+    for name in names:
+        _replace(model, name, model.get_submodule(name).merged())
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model
+
+
+def lora_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
+    """Yield the adapters' parameters (``lora_A`` and ``lora_B`` of every :class:`LoRALinear`)."""
+    for m in model.modules():
+        if isinstance(m, LoRALinear):
+            yield m.lora_A
+            yield m.lora_B

@@ -1,0 +1,403 @@
+"""The GPT: a decoder-only transformer language model (Radford et al. 2018, 2019), in one module.
+
+Read top to bottom: :class:`GPTConfig` (every size in one place), :class:`MLP`, :class:`Block`
+(pre-LayerNorm attention + MLP, each added to the residual stream) and :class:`GPT` (embeddings,
+the blocks, the output layer, the loss, :meth:`GPT.generate` with a KV cache, attention maps for
+the explorer, and loading OpenAI's GPT-2 weights). The attention layer itself lives in
+:mod:`genai_lib.llm.attention`, the cache in :mod:`genai_lib.llm.kv_cache`, and the decoding
+rules (temperature, top-k, top-p) in :mod:`genai_lib.llm.decoding`.
+
+The layout follows GPT-2 exactly (names included), which is what lets :meth:`GPT.from_gpt2`
+copy a ``transformers`` GPT-2's weights in and reproduce its logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genai_lib.llm.attention import CausalSelfAttention
+from genai_lib.llm.decoding import check_sampling_args, sample_next_token
+from genai_lib.llm.kv_cache import KVCache
+from genai_lib.training import load_checkpoint, save_checkpoint
+
+__all__ = ["GPTConfig", "MLP", "Block", "GPT"]
+
+
+@dataclass
+class GPTConfig:
+    """The sizes of a :class:`GPT`. The defaults are the book's CPU model (about 0.8 M parameters).
+
+    Attributes:
+        vocab_size: number of token ids (the tokenizer's ``vocab_size``).
+        block_size: the context length, the most tokens the model sees at once.
+        n_layer: number of transformer blocks.
+        n_head: attention heads per block; must divide ``n_embd``.
+        n_embd: width of the residual stream (embedding size).
+        dropout: dropout probability in training (0 for small models on small budgets).
+        bias: biases in the linear maps and LayerNorms (GPT-2 has them).
+    """
+
+    vocab_size: int
+    block_size: int = 64
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value}")
+        if self.n_embd % self.n_head != 0:
+            raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.bias, bool):
+            raise TypeError(f"bias must be a bool, got {type(self.bias).__name__}")
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: widen 4×, GELU, project back.
+
+    Attention moves information between positions; the MLP then transforms each position on its
+    own, and holds most of the parameters. GELU with the tanh approximation is GPT-2's
+    ``gelu_new``; using the same curve is what makes GPT-2's weights load exactly.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
+
+
+class Block(nn.Module):
+    """One transformer block, pre-LayerNorm: ``x + attn(ln_1(x))``, then ``x + mlp(ln_2(x))``.
+
+    Normalising the *input* of each sub-layer, not the sum (as the original transformer did),
+    leaves the residual stream ``x`` an untouched sum of contributions, so gradients reach early
+    layers unchanged and training is stable without a long warm-up (Xiong et al. 2020).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config.n_embd, config.n_head, dropout=config.dropout, bias=config.bias)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, cache=None, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, weights = self.attn(self.ln_1(x), cache, need_weights)
+        x = x + a
+        x = x + self.mlp(self.ln_2(x))
+        return x, weights
+
+
+def _check_idx(idx: Any, vocab_size: int, name: str = "idx") -> torch.Tensor:
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+        raise TypeError(f"{name} must be a (batch, time) tensor of token ids, got {shape}")
+    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+    if idx.size(1) == 0:
+        raise ValueError(f"{name} must hold at least one token per sequence, got shape {tuple(idx.shape)}")
+    if idx.numel() and bool(((idx < 0) | (idx >= vocab_size)).any()):
+        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
+        raise ValueError(f"{name} holds the unknown token id {bad}; valid ids are 0..{vocab_size - 1}")
+    return idx.long()
+
+
+class GPT(nn.Module):
+    """A GPT language model: token + position embeddings, ``n_layer`` blocks, a final LayerNorm
+    and an output layer that shares its weight with the token embedding.
+
+    ``forward(idx, targets)`` returns the next-token logits at every position and, given
+    targets, their mean cross-entropy (nats per token).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),  # token id -> vector
+            wpe=nn.Embedding(config.block_size, config.n_embd),  # position -> vector (learned, as in GPT-2)
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # Weight tying (Press & Wolf 2017): the output layer scores token j by the dot product of
+        # the final hidden state with token j's own embedding. Tokens that are used alike get
+        # alike vectors on both ends, and the model saves vocab_size x n_embd parameters.
+        self.transformer.wte.weight = self.lm_head.weight
+        self.apply(self._init_weights)
+        # GPT-2's scaled init: every block adds two outputs (attention, MLP) to the residual
+        # stream; shrinking those projections by 1/sqrt(2 n_layer) keeps the stream's variance
+        # from growing with depth.
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    # -- the forward pass ---------------------------------------------------------------------
+
+    def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """Run the blocks; return the final hidden states ``(B, T, n_embd)`` and each layer's weights."""
+        T = idx.size(1)
+        start = 0 if cache is None else len(cache)  # positions already in the cache come first
+        if start + T > self.config.block_size:
+            raise ValueError(f"idx has {T} tokens after {start} cached ones, more than block_size="
+                             f"{self.config.block_size}; crop the input to the last block_size tokens")
+        pos = torch.arange(start, start + T, device=idx.device)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        maps = []
+        for i, block in enumerate(self.transformer.h):
+            x, weights = block(x, None if cache is None else cache[i], need_weights)
+            maps.append(weights)
+        return self.transformer.ln_f(x), maps
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(logits, loss)``: logits ``(B, T, vocab_size)`` for the token after each
+        position; loss the mean cross-entropy against ``targets`` ``(B, T)`` (positions with
+        target -1 are skipped), or None without targets."""
+        idx = _check_idx(idx, self.config.vocab_size)
+        h, _ = self._hidden(idx)
+        logits = self.lm_head(h)
+        loss = None
+        if targets is not None:
+            if not isinstance(targets, torch.Tensor) or targets.shape != idx.shape:
+                raise ValueError(f"targets must be a tensor of the same shape as idx {tuple(idx.shape)}, "
+                                 f"got {tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=-1)
+        return logits, loss
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+        """Return every head's attention weights on ``idx``: ``(n_layer, B, n_head, T, T)``.
+
+        Entry ``[l, b, h, i, j]`` is how much position ``i`` attends to position ``j`` in head
+        ``h`` of layer ``l``; each row sums to 1 and is 0 above the diagonal (the causal mask).
+        Computed by the explicit :func:`~genai_lib.llm.attention.attention`, in eval mode.
+        """
+        idx = _check_idx(idx, self.config.vocab_size)
+        was_training = self.training
+        self.eval()
+        try:
+            _, maps = self._hidden(idx, need_weights=True)
+        finally:
+            self.train(was_training)
+        return torch.stack(maps)
+
+    # -- generation -----------------------------------------------------------------------------
+
+    def new_cache(self, batch_size: int) -> KVCache:
+        """Return an empty :class:`KVCache` for ``batch_size`` sequences of up to ``block_size`` tokens."""
+        c, p = self.config, self.lm_head.weight
+        return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
+                       device=p.device, dtype=p.dtype)
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
+                 *, truncate: bool = False) -> torch.Tensor:
+        """Continue ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens; return ``(B, T + max_new_tokens)``.
+
+        Each step draws from :func:`~genai_lib.llm.decoding.next_token_probs` (``temperature=0``
+        is greedy; ``top_k`` and ``top_p`` restrict the candidates). With ``use_cache`` the keys and
+        values of earlier positions are kept in a :class:`KVCache`, so a step runs the model on
+        one new token instead of the whole context. The model sees at most ``block_size`` tokens:
+        once the text is longer, the context slides and the cache is refilled from the last
+        ``block_size`` tokens at each step, because learned absolute positions make the cached
+        keys wrong once every token's position shifts. Both paths compute the same
+        distributions, so greedy decoding gives the same tokens with and without the cache.
+
+        Args:
+            idx: the prompt's token ids; at most ``block_size`` long unless ``truncate``.
+            max_new_tokens: how many tokens to add (>= 0).
+            temperature, top_k, top_p: see :mod:`genai_lib.llm.decoding`.
+            use_cache: use the KV cache (same tokens, less work).
+            generator: a ``torch.Generator`` on the model's device, for repeatable samples.
+            truncate: keep only the prompt's last ``block_size`` tokens instead of raising.
+        """
+        idx = _check_idx(idx, self.config.vocab_size)
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        check_sampling_args(temperature, top_k, top_p)
+        if not isinstance(use_cache, bool):
+            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
+        device = self.lm_head.weight.device
+        if generator is not None:
+            if not isinstance(generator, torch.Generator):
+                raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+            if generator.device.type != device.type:
+                raise ValueError(f"generator is on {generator.device}, the model on {device}; they must match")
+        block = self.config.block_size
+        if idx.size(1) > block and not truncate:
+            raise ValueError(f"idx holds {idx.size(1)} tokens, more than block_size={block}; shorten the prompt "
+                             f"or pass truncate=True to keep its last {block} tokens")
+        out = idx.to(device)
+        was_training = self.training
+        self.eval()  # no dropout while sampling
+        try:
+            cache = self.new_cache(out.size(0)) if use_cache else None
+            for _ in range(max_new_tokens):
+                if cache is None:
+                    h, _ = self._hidden(out[:, -block:])
+                elif len(cache) == 0 or len(cache) == block:
+                    cache.reset()  # the prompt, or a slid window: fill the cache from scratch
+                    h, _ = self._hidden(out[:, -block:], cache)
+                else:
+                    h, _ = self._hidden(out[:, -1:], cache)  # only the newest token is new
+                logits = self.lm_head(h[:, -1, :])  # only the last position predicts the next token
+                nxt = sample_next_token(logits, temperature, top_k, top_p, generator)
+                out = torch.cat([out, nxt], dim=1)
+        finally:
+            self.train(was_training)
+        return out
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Count parameters by component; shared (tied) tensors are counted once.
+
+        Keys: ``token_embedding`` (also the output layer, tied), ``position_embedding``,
+        ``attention``, ``mlp``, ``layer_norm``, ``lora`` (adapters, 0 without them), ``total``
+        and ``trainable``.
+        """
+        counts = dict.fromkeys(["token_embedding", "position_embedding", "attention", "mlp", "layer_norm", "lora"], 0)
+        trainable = 0
+        for name, p in self.named_parameters():  # named_parameters yields a shared tensor once
+            if "lora_" in name:
+                key = "lora"
+            elif ".attn." in name:
+                key = "attention"
+            elif ".mlp." in name:
+                key = "mlp"
+            elif "ln_" in name:
+                key = "layer_norm"
+            elif "wpe" in name:
+                key = "position_embedding"
+            else:  # wte, and lm_head if it were ever untied
+                key = "token_embedding"
+            counts[key] += p.numel()
+            trainable += p.numel() if p.requires_grad else 0
+        counts["total"] = sum(counts.values())
+        counts["trainable"] = trainable
+        return counts
+
+    def num_params(self) -> int:
+        """The number of parameters, tied ones counted once."""
+        return self.parameter_counts()["total"]
+
+    # -- checkpoints ------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike, *, step: int = 0, extra: dict | None = None) -> Path:
+        """Save weights (safetensors) and :class:`GPTConfig` (``config.json``) to ``directory``.
+
+        Uses :func:`genai_lib.training.save_checkpoint`; ``extra`` is any JSON-serialisable dict kept
+        beside the config. A model with LoRA adapters must be merged first
+        (:func:`genai_lib.llm.lora.merge_lora`), so that the checkpoint is a plain GPT.
+        """
+        if any("lora_" in name for name, _ in self.named_parameters()):
+            raise ValueError("this model holds LoRA adapters; merge them first (genai_lib.llm.merge_lora(model))")
+        return save_checkpoint(directory, {"model": self}, step=step, config=self.config, extra=extra)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> GPT:
+        """Build a GPT from the config in ``directory`` and load the weights :meth:`save` wrote."""
+        path = Path(directory) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"directory={str(directory)!r} holds no checkpoint (config.json is missing)")
+        saved = json.loads(path.read_text())["config"]
+        if not isinstance(saved, dict):
+            raise ValueError(f"directory={str(directory)!r}: config.json holds no GPTConfig")
+        known = {f.name for f in dataclasses.fields(GPTConfig)}
+        model = cls(GPTConfig(**{k: v for k, v in saved.items() if k in known}))
+        model.to(map_location)
+        load_checkpoint(directory, {"model": model}, map_location=map_location, restore_rng=False)
+        return model
+
+    @classmethod
+    def from_gpt2(cls, model_or_name: Any, *, dropout: float = 0.0) -> GPT:
+        """Return a GPT holding the weights of a ``transformers`` GPT-2 (Radford et al. 2019).
+
+        Args:
+            model_or_name: a ``transformers.GPT2LMHeadModel``, or a model name such as ``"gpt2"``
+                (loaded with ``from_pretrained``: needs ``transformers`` and the network, or
+                the Hugging Face cache).
+            dropout: the dropout of the returned model (GPT-2 trained with 0.1; 0 for inference).
+
+        The module names are the same as GPT-2's; the only change is that GPT-2 stores its
+        linear maps as ``Conv1D`` with weight ``(in, out)``, the transpose of ``nn.Linear``'s.
+        """
+        hf = model_or_name
+        if isinstance(model_or_name, str):
+            try:
+                from transformers import GPT2LMHeadModel
+            except ImportError as err:
+                raise ImportError(f"GPT.from_gpt2({model_or_name!r}) needs the package 'transformers' "
+                                  f"(pip install transformers) and the network or its cache") from err
+            hf = GPT2LMHeadModel.from_pretrained(model_or_name)
+        c = getattr(hf, "config", None)
+        if c is None or getattr(c, "model_type", None) != "gpt2" or not hasattr(hf, "state_dict"):
+            raise TypeError(f"model_or_name must be a transformers GPT2LMHeadModel or a model name, "
+                            f"got {type(model_or_name).__name__}")
+        problems = []
+        if c.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
+            problems.append(f"activation_function={c.activation_function!r} (the book's MLP uses tanh-GELU)")
+        if c.n_inner not in (None, 4 * c.n_embd):
+            problems.append(f"n_inner={c.n_inner} (the book's MLP is 4 x n_embd wide)")
+        if getattr(c, "scale_attn_by_inverse_layer_idx", False) or not getattr(c, "scale_attn_weights", True):
+            problems.append("non-standard attention scaling")
+        if abs(c.layer_norm_epsilon - 1e-5) > 1e-12:
+            problems.append(f"layer_norm_epsilon={c.layer_norm_epsilon} (the book's LayerNorm uses 1e-5)")
+        if problems:
+            raise ValueError("model_or_name is a GPT-2 variant this GPT cannot reproduce: " + "; ".join(problems))
+        config = GPTConfig(vocab_size=c.vocab_size, block_size=c.n_positions, n_layer=c.n_layer,
+                           n_head=c.n_head, n_embd=c.n_embd, dropout=dropout, bias=True)
+        model = cls(config)
+        theirs = hf.state_dict()
+        if "lm_head.weight" in theirs and not torch.equal(theirs["lm_head.weight"], theirs["transformer.wte.weight"]):
+            raise ValueError("model_or_name has an output layer not tied to its token embedding; this GPT ties them")
+        conv1d = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+        ours = model.state_dict()
+        missing = [k for k in ours if k != "lm_head.weight" and k not in theirs]
+        if missing:
+            raise ValueError(f"model_or_name lacks the weights {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+        with torch.no_grad():
+            for key, tensor in ours.items():
+                if key == "lm_head.weight":
+                    continue  # tied: it is transformer.wte.weight
+                w = theirs[key]
+                tensor.copy_(w.t() if key.endswith(conv1d) else w)
+        return model

@@ -1,0 +1,112 @@
+"""The notebooks' conventions: every chapter is a MyST .md paired with an .ipynb whose cells match,
+starts with the standard first cell, sits in the table of contents, and stores no outputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+
+
+def _paired_markdown() -> list[Path]:
+    out = []
+    for md in sorted(BOOK.rglob("*.md")):
+        if "_build" in md.parts or ".ipynb_checkpoints" in md.parts:
+            continue
+        if md.read_text(encoding="utf-8").startswith("---\njupytext:"):
+            out.append(md)
+    return out
+
+
+NOTEBOOKS = _paired_markdown()
+IDS = [str(p.relative_to(ROOT)) for p in NOTEBOOKS]
+
+
+def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(c.cell_type, c.source, tuple(c.metadata.get("tags", ()))) for c in nb.cells]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no paired MyST notebooks found under book/"
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_pair_has_identical_cells(md: Path):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `make sync`"
+    a, b = _cells(jupytext.read(md)), _cells(jupytext.read(ipynb))
+    assert len(a) == len(b), f"{md.name} has {len(a)} cells, {ipynb.name} {len(b)}: run `make sync`"
+    for i, (x, y) in enumerate(zip(a, b)):
+        assert x == y, f"cell {i} differs between {md.name} and {ipynb.name}: run `make sync`"
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_pair_metadata_agrees(md: Path):
+    a, b = jupytext.read(md), jupytext.read(md.with_suffix(".ipynb"))
+    assert a.metadata.get("kernelspec") == b.metadata.get("kernelspec")
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_committed_ipynb_stores_no_outputs(md: Path):
+    """Outputs come from executing the current code (the build and nbval), never from the repository."""
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    stored = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not stored, f"cells {stored} of {md.with_suffix('.ipynb').name} store outputs; clear them"
+
+
+def _repository_url() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    return config["repository"]["url"]
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_first_code_cell_is_the_standard_setup(md: Path):
+    nb = jupytext.read(md)
+    first = next(c for c in nb.cells if c.cell_type == "code").source
+    assert '"google.colab" in sys.modules' in first, "first cell must install genai_lib inside Colab only"
+    assert f"git+{_repository_url()}" in first, "the Colab install must point at _config.yml's repository.url"
+    for needed in ("seed_everything(", "get_device()", "viz.init_notebook()", "print("):
+        assert needed in first, f"first code cell lacks {needed}"
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(toc.get("parts", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+def test_every_notebook_is_in_the_toc_and_every_toc_entry_exists():
+    files = _toc_files()
+    for f in files:
+        assert (ROOT / f).with_suffix(".md").exists(), f"_toc.yml lists {f}, which does not exist"
+    listed = {str((ROOT / f).with_suffix(".md")) for f in files}
+    missing = [str(md.relative_to(ROOT)) for md in NOTEBOOKS if str(md) not in listed]
+    assert not missing, f"notebooks missing from _toc.yml: {missing}"
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_claims_are_asserted_in_hidden_cells(md: Path):
+    """Every chapter checks what it says in at least one hidden cell that nbval runs."""
+    nb = jupytext.read(md)
+    hidden = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", ())]
+    assert any(re.search(r"^\s*assert ", c.source, re.M) for c in hidden), "no hidden cell asserts anything"
