@@ -5,6 +5,8 @@ For every notebook nbval runs, this plugin
 * measures its cost: the wall time of its cells (kernel start-up excluded) and the kernel's peak
   resident memory (``VmHWM`` from ``/proc``, Linux only), printed as a table at the end of the run
   and written to ``_build/compute/notebooks.json``;
+* records that cost in ``book/compute.json`` (committed), from which every chapter page shows a
+  compute badge — on the CPU, and separately on a GPU when the run had one;
 * when every cell passed, stores the executed notebook in Jupyter Book's execution cache
   (``_build/.jupyter_cache``), keyed by its code exactly as Jupyter Book keys it, so the site build
   that follows shows these outputs instead of running every notebook a second time. If the keys
@@ -25,6 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "_build" / ".jupyter_cache"
 REPORT = ROOT / "_build" / "compute" / "notebooks.json"
+BADGES = ROOT / "book" / "compute.json"
 
 _runs: dict[str, dict] = {}
 
@@ -109,17 +112,48 @@ def pytest_runtest_teardown(item, nextitem):
         _store_in_cache(nbfile, cells)
 
 
+def _gpu_name() -> str:
+    """The CUDA GPU the notebooks' kernels will pick (get_device prefers it), or "" on a CPU run."""
+    if os.environ.get("GENAI_DEVICE", "").startswith("cpu"):
+        return ""
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    except Exception:  # no torch, or a broken CUDA set-up: the kernels run on the CPU
+        return ""
+
+
+def _update_badges(machine: dict) -> None:
+    """Record each passing notebook's cost under "cpu" or "gpu" in book/compute.json."""
+    badges = json.loads(BADGES.read_text()) if BADGES.exists() else {}
+    kind = "gpu" if machine["gpu"] else "cpu"
+    where = machine["gpu"] or f"{machine['cpu']}, {machine['cores']} cores"
+    for path, run in _runs.items():
+        if run["failed"] or run["peak_rss_mb"] is None:
+            continue
+        page = str(Path(path).with_suffix(".md"))
+        badges.setdefault(page, {})[kind] = {
+            "seconds": round(run["seconds"], 1),
+            "peak_mb": round(run["peak_rss_mb"]),
+            "machine": where,
+            "date": machine["date"],
+        }
+    BADGES.write_text(json.dumps(dict(sorted(badges.items())), indent=1, ensure_ascii=False) + "\n")
+
+
 def pytest_terminal_summary(terminalreporter):
     if not _runs:
         return
     machine = {
         "cpu": _cpu_name(),
         "cores": os.cpu_count(),
-        "gpu": os.environ.get("GENAI_GPU_NAME", ""),
+        "gpu": _gpu_name(),
         "date": time.strftime("%Y-%m-%d"),
     }
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps({"machine": machine, "notebooks": _runs}, indent=2))
+    _update_badges(machine)
     tr = terminalreporter
     tr.section("notebook cost (cells' wall time, kernel peak memory)")
     tr.write_line(f"machine: {machine['cpu']}, {machine['cores']} cores")

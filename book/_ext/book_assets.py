@@ -6,6 +6,9 @@
 * MathJax 3 is copied from the PyPI package ``django-static-mathjax`` (plain static files: it
   needs no Django) into ``_static/mathjax/``; ``_config.yml`` points ``mathjax_path`` there.
 * ``book/_static`` (the book's stylesheet) is added to the static path.
+* Every notebook page gets a compute badge under its title: the wall time and peak memory of its
+  last full execution under ``make test`` (on the CPU, and on a GPU when one was measured), read
+  from ``book/compute.json``, which the nbval plugin (``book/conftest.py``) writes.
 * Thebe's scripts are dropped from every page: Jupyter Book always loads sphinx-thebe, whose
   configuration names a CDN (unpkg) and is inlined twice on the search page (a JavaScript error).
   This book runs code in Binder or Colab through its launch buttons, never through Thebe.
@@ -20,7 +23,10 @@ The build process never needs that catch-all codec, so the extension unregisters
 from __future__ import annotations
 
 import codecs
+import html
 import importlib.util
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -68,9 +74,33 @@ def _is_thebe(script) -> bool:
     )
 
 
+BADGES = Path(__file__).resolve().parent.parent / "compute.json"
+
+
+def _badge(pagename: str, srcdir: Path) -> str | None:
+    """The compute badge of a notebook page, or None for pages that are not notebooks."""
+    source = srcdir / f"{pagename}.md"
+    if not source.with_suffix(".ipynb").exists():
+        return None
+    records = json.loads(BADGES.read_text()).get(f"{pagename}.md", {}) if BADGES.exists() else {}
+    parts = []
+    for kind, label in (("cpu", "CPU"), ("gpu", "GPU")):
+        if kind in records:
+            r = records[kind]
+            parts.append(
+                f"{label}: {r['seconds']:.0f} s, {r['peak_mb']:,} MB peak memory "
+                f"<span class='compute-badge-machine'>({html.escape(r['machine'])}, {r['date']})</span>"
+            )
+    text = " · ".join(parts) if parts else "cost not measured yet: run <code>make test</code>"
+    return f'<p class="compute-badge" role="note" title="Measured by make test">⏱ Running this page: {text}</p>'
+
+
 def _on_html_page_context(app, pagename, templatename, context, doctree) -> None:
     if "script_files" in context:
         context["script_files"] = [s for s in context["script_files"] if not _is_thebe(s)]
+    badge = _badge(pagename, Path(app.srcdir)) if "body" in context else None
+    if badge:
+        context["body"] = re.sub("</h1>", lambda m: m.group(0) + badge, context["body"], count=1)
 
 
 def _unshadow_latex_codec() -> None:

@@ -174,3 +174,18 @@ def test_search_finds_a_term_from_a_chapter(open_page):
     page.wait_for_selector("#search-results ul.search li", timeout=20_000)
     results = page.inner_text("#search-results")
     assert "Introduction" in results
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES)
+def test_compute_badge_shows_the_measured_cost(open_page, path):
+    import json
+
+    record = json.loads((ROOT / "book" / "compute.json").read_text())[path.replace(".html", ".md")]["cpu"]
+    badge = open_page(path).page.inner_text(".compute-badge")
+    assert f"CPU: {record['seconds']:.0f} s" in badge and f"{record['peak_mb']:,} MB" in badge, badge
+
+
+def test_the_root_page_redirects_to_the_introduction(open_page):
+    record = open_page("index.html")
+    record.page.wait_for_url("**/book/intro.html", timeout=20_000)
+    assert "Introduction" in record.page.title()
