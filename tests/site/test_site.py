@@ -81,6 +81,8 @@ def test_every_figure_draws(open_page, path):
     figures = _figures(record.page)
     html = (SITE / path).read_text()
     assert len(figures) == html.count('class="genai-figure"'), "some figures did not get a plot div"
+    labels = record.page.eval_on_selector_all(".genai-figure", "els => els.map(e => e.getAttribute('aria-label'))")
+    assert all(label and len(label) > 20 for label in labels), f"a figure lacks alt text saying what to see: {labels}"
     for gd in figures:
         gd.scroll_into_view_if_needed()
         record.page.wait_for_function("gd => gd.querySelector('.main-svg') !== null", arg=gd, timeout=20_000)
