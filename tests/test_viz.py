@@ -162,7 +162,11 @@ def test_axis_titles_and_size():
     fig = scrubber([points()], xaxis_title="x₁ (units)", yaxis_title="x₂ (units)", height=300, width=400)
     assert fig.layout.xaxis.title.text == "x₁ (units)"
     assert fig.layout.yaxis.title.text == "x₂ (units)"
-    assert (fig.layout.height, fig.layout.width) == (300, 400)
+    # `height` is the plot's own height; the title's and the controls' room come on top of it.
+    assert fig.layout.height - fig.layout.margin.t - fig.layout.margin.b == 300
+    assert fig.layout.width == 400
+    with pytest.raises(ValueError, match="height"):
+        scrubber([points()], height=0)
 
 
 # -- scrubber: axes ----------------------------------------------------------------------------
@@ -551,14 +555,15 @@ def test_figure_html_is_deterministic():
 
 
 def test_figure_html_draws_into_its_own_div():
-    fragment = figure_html(small_scrubber())
+    fig = small_scrubber()
+    fragment = figure_html(fig)
     elements = parse(fragment)
     (div,) = [attrs for tag, attrs in elements.tags if tag == "div" and "id" in attrs]
     assert json.dumps(div["id"]) in elements.scripts[0]
     assert div["tabindex"] == "0"  # focusable, so ←/→ reach it
     assert "Plotly.newPlot" in elements.scripts[0]
     assert "ArrowRight" in elements.scripts[0] and "ArrowLeft" in elements.scripts[0]
-    assert "height:480px" in div["style"]
+    assert f"height:{fig.layout.height}px" in div["style"]
 
 
 def test_figure_html_custom_div_id():
@@ -774,7 +779,8 @@ def test_live_scrubber_computes_each_frame_once(shown):
     assert [f.name for f in fig.frames] == ["t=3"]
     assert fig.layout.title.text == "A point moving right"
     assert not fig.layout.sliders and not fig.layout.updatemenus  # the widgets are the controls
-    assert fig.layout.margin.b is None  # no room kept below the plot for controls it does not have
+    # no room kept below the plot for controls it does not have: just the axis title's
+    assert fig.layout.margin.b == 60 and fig.layout.height - fig.layout.margin.t - 60 == 400
     np.testing.assert_array_equal(as_array(fig.data[0].x), [0.0, 3.0])
     assert caption.value == "step = t=3"
 

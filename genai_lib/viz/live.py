@@ -19,7 +19,9 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from genai_lib.viz.scrubber import Frame, scrubber
+from genai_lib.viz.scrubber import _CONTROLS_HEIGHT, Frame, scrubber
+
+_AXIS_ROOM = 60  # pixels below a live figure's plot for tick labels and the axis title
 
 
 def _control(name: str, spec: Any) -> widgets.ValueWidget:
@@ -122,7 +124,9 @@ def live_scrubber(
         # an empty list leaves plotly's slider and buttons in place.
         fig.layout.sliders = ()
         fig.layout.updatemenus = ()
-        fig.layout.margin.b = None  # the room kept for them below the plot (the template's margin applies)
+        # Give back the room kept for them below the plot, keeping enough for an axis title.
+        fig.layout.height -= _CONTROLS_HEIGHT - _AXIS_ROOM
+        fig.layout.margin.b = _AXIS_ROOM
         return fig
 
     out = widgets.Output()

@@ -43,6 +43,7 @@ ArrayLike = Any  # numpy array, torch tensor, or nested sequence
 Frame = Union[ArrayLike, Mapping[str, ArrayLike]]
 
 LAYER_KINDS = ("points", "line", "arrows", "heatmap", "image")
+_CONTROLS_HEIGHT = 175  # pixels below the plot for the axis title, play/pause and the slider
 _PAD = 255  # uint8 value reserved for the gutter between tiled images
 _IMAGE_SCALE = [[0.0, "#000000"], [254 / 255, "#ffffff"], [254.5 / 255, "#d0d7de"], [1.0, "#d0d7de"]]
 
@@ -261,7 +262,7 @@ def scrubber(
     yaxis_title: str | None = None,
     marker_size: float = 4.0,
     styles: Mapping[str, Mapping[str, Any]] | None = None,
-    height: int = 480,
+    height: int = 400,
     width: int | None = None,
     frame_ms: int = 120,
     alt: str | None = None,
@@ -284,7 +285,9 @@ def scrubber(
         marker_size: point size for ``points`` layers.
         styles: extra plotly trace properties per layer name, e.g.
             ``{"mode centres": {"marker": {"symbol": "x", "size": 10, "color": "black"}}}``.
-        height, width: figure size in pixels (width ``None`` fills the page).
+        height: height in pixels of the plot itself; the title and the controls below it add
+            their own room, so the figure is taller.
+        width: figure width in pixels (``None`` fills the page).
         frame_ms: milliseconds per frame when playing.
         alt: a sentence saying what the figure shows, used as its accessible label in the page.
 
@@ -352,7 +355,12 @@ def scrubber(
     fig.frames = [go.Frame(data=traces(frame), name=label) for frame, label in zip(layers, labels)]
 
     plane = [k for k, v in kind_of.items() if v != "image"]
-    layout: dict[str, Any] = dict(template=TEMPLATE, height=height, width=width, showlegend=len(plane) > 1)
+    if isinstance(height, bool) or not isinstance(height, int) or height <= 0:
+        raise ValueError(f"height must be a positive int (pixels), got {height!r}")
+    top = 60 if title else 25
+    layout: dict[str, Any] = dict(
+        template=TEMPLATE, height=height + top + _CONTROLS_HEIGHT, width=width, showlegend=len(plane) > 1
+    )
     if title:
         layout["title"] = dict(text=title, x=0.02, xanchor="left")
     if alt:
@@ -413,6 +421,6 @@ def scrubber(
             steps=[dict(label=label, method="animate", args=[[label], jump]) for label in labels],
         )
     ]
-    layout["margin"] = dict(b=175)
+    layout["margin"] = dict(t=top, b=_CONTROLS_HEIGHT)
     fig.update_layout(**layout)
     return fig
