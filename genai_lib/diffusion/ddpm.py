@@ -35,6 +35,13 @@ class DDPMSampler(Sampler):
 
     Attributes:
         timesteps: int64 ``T-1, T-2, ..., 0``, the steps :meth:`sample` visits.
+
+    Note:
+        With the cosine schedule the first step is fragile: β_{T-1} = 0.999 (the cap) leaves
+        √ᾱ_{T-1} ≈ 5·10⁻⁵ at T = 1000, and the update multiplies an error e in ε̂ into an error of
+        about √(1 - ᾱ_{T-1}) / √ᾱ_{T-1} · √ᾱ_{T-2} β_{T-1} / (1 - ᾱ_{T-1}) ≈ 31 e in x_{T-2}. An
+        imperfect model can then diverge; for images in [-1, 1] pass ``clip_sample=1.0``, as Ho et
+        al. do (and diffusers does by default). DDIM's "leading" steps never visit t = T-1.
     """
 
     def __init__(self, schedule: NoiseSchedule, clip_sample: float | None = None) -> None:

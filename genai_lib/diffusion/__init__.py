@@ -1,0 +1,57 @@
+"""Diffusion models (Part II of the book), one module per concept.
+
+* :mod:`~genai_lib.diffusion.schedule` — the forward process: :class:`NoiseSchedule` (linear or
+  cosine β_t, ᾱ_t, ``add_noise`` = q(x_t | x_0), SNR);
+* :mod:`~genai_lib.diffusion.ddpm` — ancestral sampling, :class:`DDPMSampler` (Ho et al. 2020);
+* :mod:`~genai_lib.diffusion.ddim` — :class:`DDIMSampler` (Song et al. 2021);
+* :mod:`~genai_lib.diffusion.sampling` — the loop both samplers share and the :class:`Trajectory`
+  the explorers read;
+* :mod:`~genai_lib.diffusion.guidance` — classifier-free guidance and label dropout (Ho & Salimans 2022);
+* :mod:`~genai_lib.diffusion.embeddings` — sinusoidal time embeddings;
+* :mod:`~genai_lib.diffusion.denoisers` — :class:`MLPDenoiser` and :class:`UNetDenoiser`;
+* :mod:`~genai_lib.diffusion.losses` — :func:`epsilon_loss`, the ε-prediction objective;
+* :mod:`~genai_lib.diffusion.ema` — :class:`EMA` of the weights;
+* :mod:`~genai_lib.diffusion.train` — :class:`DiffusionTrainer` with ``fit(steps=...)``.
+
+Samplers share the surface of diffusers' schedulers (``step``) and agree with them number for
+number (see ``tests/test_diffusion.py``). Importing this package trains nothing and changes no
+global state.
+"""
+
+from __future__ import annotations
+
+from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps
+from genai_lib.diffusion.ddpm import DDPMSampler
+from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
+from genai_lib.diffusion.ema import EMA
+from genai_lib.diffusion.embeddings import SinusoidalEmbedding, sinusoidal_embedding
+from genai_lib.diffusion.guidance import drop_labels, guided_eps
+from genai_lib.diffusion.losses import epsilon_loss
+from genai_lib.diffusion.sampling import Sampler, SamplerState, StepOutput, Trajectory, draw_noise
+from genai_lib.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
+from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
+
+__all__ = [
+    "NoiseSchedule",
+    "SCHEDULE_KINDS",
+    "DDPMSampler",
+    "DDIMSampler",
+    "ddim_timesteps",
+    "Sampler",
+    "SamplerState",
+    "StepOutput",
+    "Trajectory",
+    "draw_noise",
+    "guided_eps",
+    "drop_labels",
+    "sinusoidal_embedding",
+    "SinusoidalEmbedding",
+    "MLPDenoiser",
+    "MLPDenoiserConfig",
+    "UNetDenoiser",
+    "UNetConfig",
+    "epsilon_loss",
+    "EMA",
+    "DiffusionTrainer",
+    "TrainerConfig",
+]
