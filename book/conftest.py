@@ -11,6 +11,9 @@ For every notebook nbval runs, this plugin
   (``_build/.jupyter_cache``), keyed by its code exactly as Jupyter Book keys it, so the site build
   that follows shows these outputs instead of running every notebook a second time. If the keys
   ever stopped matching, the build would simply execute the notebook itself: slower, never wrong.
+
+Set ``GENAI_RECORD=0`` to run notebooks without recording anything (e.g. while drafting a chapter
+beside other work); the measurements of such a run are still printed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ REPORT = ROOT / "_build" / "compute" / "notebooks.json"
 BADGES = ROOT / "book" / "compute.json"
 
 _runs: dict[str, dict] = {}
+RECORD = os.environ.get("GENAI_RECORD", "1") != "0"
 
 
 def _is_cell(item) -> bool:
@@ -108,7 +112,7 @@ def pytest_runtest_teardown(item, nextitem):
     run = _run(item.nodeid)
     run["peak_rss_mb"] = _peak_rss_mb(nbfile)
     cells = [i for i in item.session.items if i.parent is nbfile]
-    if not run["failed"] and all(getattr(c, "test_outputs", None) is not None for c in cells):
+    if RECORD and not run["failed"] and all(getattr(c, "test_outputs", None) is not None for c in cells):
         _store_in_cache(nbfile, cells)
 
 
@@ -151,9 +155,10 @@ def pytest_terminal_summary(terminalreporter):
         "gpu": _gpu_name(),
         "date": time.strftime("%Y-%m-%d"),
     }
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps({"machine": machine, "notebooks": _runs}, indent=2))
-    _update_badges(machine)
+    if RECORD:
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps({"machine": machine, "notebooks": _runs}, indent=2))
+        _update_badges(machine)
     tr = terminalreporter
     tr.section("notebook cost (cells' wall time, kernel peak memory)")
     tr.write_line(f"machine: {machine['cpu']}, {machine['cores']} cores")
@@ -162,4 +167,5 @@ def pytest_terminal_summary(terminalreporter):
         rss = f"{run['peak_rss_mb']:.0f}" if run["peak_rss_mb"] is not None else "?"
         status = "FAILED" if run["failed"] else "ok"
         tr.write_line(f"{path:<48} {run['seconds']:>8.1f} {rss:>9}  {status}")
-    tr.write_line(f"(written to {REPORT.relative_to(ROOT)})")
+    if RECORD:
+        tr.write_line(f"(written to {REPORT.relative_to(ROOT)} and {BADGES.relative_to(ROOT)})")
