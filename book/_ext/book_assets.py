@@ -9,6 +9,9 @@
 * Every notebook page gets a compute badge under its title: the wall time and peak memory of its
   last full execution under ``make test`` (on the CPU, and on a GPU when one was measured), read
   from ``book/compute.json``, which the nbval plugin (``book/conftest.py``) writes.
+* ``book.js`` sets the colour mode to ``auto`` (follow the reader's system) when the reader has not
+  chosen one: sphinx-book-theme leaves it empty, and pydata-sphinx-theme then logs "Got invalid
+  theme mode" as a console error on every first visit.
 * Thebe's scripts are dropped from every page: Jupyter Book always loads sphinx-thebe, whose
   configuration names a CDN (unpkg) and is inlined twice on the search page (a JavaScript error).
   This book runs code in Binder or Colab through its launch buttons, never through Thebe.
@@ -66,6 +69,7 @@ def _on_builder_inited(app) -> None:
     _copy_assets(Path(app.outdir) / "_static")
     app.add_js_file(PLOTLY_JS, priority=200)
     app.add_css_file("book.css")
+    app.add_js_file("book.js", priority=100)
 
 
 def _is_thebe(script) -> bool:

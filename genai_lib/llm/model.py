@@ -28,7 +28,7 @@ from torch import nn
 
 from genai_lib.llm.attention import CausalSelfAttention
 from genai_lib.llm.decoding import check_sampling_args, sample_next_token
-from genai_lib.llm.kv_cache import KVCache
+from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.training import load_checkpoint, save_checkpoint
 
 __all__ = ["GPTConfig", "MLP", "Block", "GPT"]
@@ -87,6 +87,7 @@ class MLP(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, T, n_embd)`` to ``(B, T, n_embd)``, each position independently."""
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
@@ -105,7 +106,9 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache=None, need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the updated residual stream and the attention weights (None unless ``need_weights``)."""
         a, weights = self.attn(self.ln_1(x), cache, need_weights)
         x = x + a
         x = x + self.mlp(self.ln_2(x))

@@ -224,6 +224,7 @@ class CharTokenizer:
         return bytes([token_id - len(self.chars)])
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-serialisable state that :meth:`save` writes."""
         return {"type": "CharTokenizer", "version": _FORMAT_VERSION, "byte_fallback": self.byte_fallback,
                 "chars": self.chars}
 
@@ -389,6 +390,7 @@ class BPETokenizer:
         return self.vocab[token_id]
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON-serialisable state that :meth:`save` writes (merges in learned order)."""
         return {"type": "BPETokenizer", "version": _FORMAT_VERSION, "pattern": self.pattern,
                 "merges": [list(pair) for pair in self.merges]}
 

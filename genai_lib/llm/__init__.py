@@ -1,0 +1,55 @@
+"""genai_lib.llm — large language models, built and opened up on a laptop CPU.
+
+One module per concept:
+
+* :mod:`~genai_lib.llm.tokenizers` — :class:`CharTokenizer` and byte-level :class:`BPETokenizer`;
+* :mod:`~genai_lib.llm.attention` — scaled dot-product :func:`attention`, :func:`causal_mask`,
+  :class:`CausalSelfAttention`;
+* :mod:`~genai_lib.llm.kv_cache` — :class:`KVCache` for fast generation;
+* :mod:`~genai_lib.llm.decoding` — temperature, top-k and top-p (nucleus) sampling;
+* :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
+  ``attention_maps``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
+* :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
+* :mod:`~genai_lib.llm.train` — the pre-training recipe (:func:`train_gpt`, :func:`evaluate`) and the
+  command line ``python -m genai_lib.llm.train``;
+* :mod:`~genai_lib.llm.sample` — :func:`load_model`, :func:`complete` and
+  ``python -m genai_lib.llm.sample``.
+
+Importing performs no network I/O and changes no global state.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
+from genai_lib.llm.decoding import next_token_probs, sample_next_token, top_k_filter, top_p_filter
+from genai_lib.llm.kv_cache import KVCache, LayerKVCache
+from genai_lib.llm.lora import LoRALinear, apply_lora, lora_parameters, merge_lora
+from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
+from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
+
+# The command-line modules are imported on first use, not here: `python -m genai_lib.llm.train`
+# imports this package first, and a package that had already imported `train` would make Python
+# run a second copy of the module (and warn about it).
+_LAZY = {
+    "TrainConfig": "train", "TrainResult": "train", "train_gpt": "train", "evaluate": "train", "get_batch": "train",
+    "lr_at": "train", "make_optimizer": "train", "load_model": "sample", "complete": "sample",
+}
+
+__all__ = [
+    "CharTokenizer", "BPETokenizer", "load_tokenizer",
+    "attention", "causal_mask", "CausalSelfAttention",
+    "KVCache", "LayerKVCache",
+    "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
+    "GPTConfig", "MLP", "Block", "GPT",
+    "LoRALinear", "apply_lora", "merge_lora", "lora_parameters",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"genai_lib.llm.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'genai_lib.llm' has no attribute {name!r}")

@@ -1,0 +1,411 @@
+"""Pre-training a GPT on a text: the recipe, the evaluation, and a command line.
+
+The recipe (:class:`TrainConfig`) is the one the book's chapters use: random windows of
+``block_size + 1`` tokens (the input and, shifted by one, the targets), AdamW (Loshchilov & Hutter
+2019) with weight decay on the matrices only, gradient clipping, and a learning rate that warms
+up linearly and then follows a cosine down to ``min_lr``. :func:`train_gpt` runs it for a fixed number
+of steps with :func:`genai_lib.training.fit`; :func:`evaluate` measures the mean cross-entropy on
+fixed validation windows, so two runs are compared on the same text.
+
+Losses are in nats per token. Per *character* is what compares tokenizers fairly: a tokenizer
+with longer tokens has higher loss per token but predicts more text with each one. Over a text
+of ``N_tok`` tokens and ``N_char`` characters::
+
+    nats/char = (nats/token) · N_tok / N_char,   bits/char = (nats/char) / ln 2,
+    perplexity = exp(nats/token)                                                   (1)
+
+As a command line::
+
+    python -m genai_lib.llm.train --text FILE --steps N [--n-layer 4 --n-head 4 --n-embd 128
+        --block-size 64 --batch-size 12 --lr 3e-3 --seed 0 --device cpu --out DIR]
+
+splits the file 90/10 by position (the validation text is the file's last tenth, never seen in
+training, tokenizer included), trains, and writes to ``DIR`` the model (``model.safetensors`` +
+``config.json``, see :meth:`GPT.save`), ``tokenizer.json`` and ``metrics.json`` with the
+validation loss in nats per character.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import numbers
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genai_lib import get_device, seed_everything
+from genai_lib.llm.model import GPT, GPTConfig
+from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
+from genai_lib.training import History, fit
+
+__all__ = ["TrainConfig", "TrainResult", "lr_at", "make_optimizer", "get_batch", "evaluate", "train_gpt", "main"]
+
+
+@dataclass
+class TrainConfig:
+    """The training recipe. Defaults: the book's 2-core CPU settings for the 0.8 M-parameter GPT.
+
+    Attributes:
+        steps: optimisation steps (the budget).
+        batch_size: windows per step.
+        lr: peak learning rate, reached after ``warmup_steps``.
+        min_lr: the learning rate at the last step.
+        warmup_steps: linear warm-up from ``lr / warmup_steps``; clipped to ``steps``.
+        weight_decay: AdamW decay on weight matrices and embeddings (not biases or LayerNorms).
+        beta1, beta2: AdamW's moment decay rates (0.99 rather than 0.999: small models on
+            small batches like a shorter memory).
+        grad_clip: clip the gradient's global norm to this (0 = off).
+        seed: seeds the batch sampler (the model's initialisation is the caller's).
+        eval_every: evaluate on the validation windows every this many steps (0 = only at the end).
+        eval_windows: how many fixed validation windows :func:`train_gpt` evaluates on.
+    """
+
+    steps: int = 2000
+    batch_size: int = 12
+    lr: float = 3e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    seed: int = 0
+    eval_every: int = 0
+    eval_windows: int = 200
+
+    def __post_init__(self) -> None:
+        for name, minimum in (("steps", 1), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
+                              ("eval_every", 0), ("eval_windows", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite float >= 0, got {value!r}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr must be <= lr={self.lr}, got {self.min_lr}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_gpt` returns.
+
+    Attributes:
+        history: per step, ``"loss"`` (training, nats/token) and ``"lr"``.
+        val_history: ``"val_loss"`` (nats/token) at each evaluation, by finished steps.
+        seconds: wall time of the training steps (evaluations excluded).
+        tokens_per_second: training tokens processed per second of ``seconds``.
+    """
+
+    history: History
+    val_history: History = field(default_factory=History)
+    seconds: float = 0.0
+    tokens_per_second: float = 0.0
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """The learning rate at ``step``: linear warm-up, then a cosine from ``lr`` to ``min_lr``.
+
+    The warm-up keeps Adam's first, badly estimated steps small; the cosine spends most of the
+    budget at a high rate and anneals at the end, when lower noise lowers the loss.
+    """
+    warmup = min(config.warmup_steps, config.steps)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    decay_steps = config.steps - warmup
+    progress = (step - warmup) / max(1, decay_steps - 1)
+    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; weight decay only on tensors with >= 2 dimensions.
+
+    Decay pulls weights towards zero; on matrices and embeddings that acts as a regulariser, but
+    on biases and LayerNorm gains it would only fight the scale the model needs.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=(config.beta1, config.beta2))
+
+
+def _as_ids(ids: Sequence[int] | torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(ids, torch.Tensor):
+        ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
+    if ids.dim() != 1 or ids.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a 1-D sequence of token ids, got shape {tuple(ids.shape)} and {ids.dtype}")
+    return ids.long()
+
+
+def get_batch(ids: torch.Tensor, block_size: int, batch_size: int,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``batch_size`` random windows from ``ids``; return inputs and targets ``(B, block_size)``.
+
+    The targets are the inputs shifted by one: at every position the model learns to predict the
+    next token, so one window trains ``block_size`` predictions at once.
+    """
+    if len(ids) < block_size + 1:
+        raise ValueError(f"ids holds {len(ids)} tokens; a window needs block_size + 1 = {block_size + 1}")
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    windows = ids[starts.unsqueeze(1) + torch.arange(block_size + 1)]
+    return windows[:, :-1], windows[:, 1:]
+
+
+@torch.no_grad()
+def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int | None = None,
+             batch_size: int = 32) -> float:
+    """Return the mean cross-entropy (nats per token) of ``model`` on ``ids``.
+
+    ``ids`` is cut into consecutive windows of ``block_size`` predictions (each window's first
+    token predicted from nothing but the model's start). With ``max_windows`` an evenly spaced,
+    fixed subset of the full windows is used, so repeated evaluations see the same text; with
+    None every token after the first is predicted once, the tail included.
+    """
+    ids = _as_ids(ids, "ids")
+    if len(ids) < 2:
+        raise ValueError(f"ids must hold at least 2 tokens to predict one, got {len(ids)}")
+    if max_windows is not None and (isinstance(max_windows, bool) or not isinstance(max_windows, numbers.Integral)
+                                    or max_windows < 1):
+        raise ValueError(f"max_windows must be an int >= 1 or None, got {max_windows!r}")
+    block = model.config.block_size
+    device = model.lm_head.weight.device
+    n_full = (len(ids) - 1) // block
+    starts = torch.arange(n_full) * block
+    tail = None if n_full * block == len(ids) - 1 else n_full * block
+    if max_windows is not None and n_full > max_windows:  # a fixed, evenly spaced subset
+        starts, tail = starts[torch.linspace(0, n_full - 1, max_windows).round().long().unique()], None
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        batches = [starts[i:i + batch_size] for i in range(0, len(starts), batch_size)]
+        windows = [ids[b.unsqueeze(1) + torch.arange(block + 1)] for b in batches]
+        if tail is not None:
+            windows.append(ids[tail:].unsqueeze(0))
+        for w in windows:
+            w = w.to(device)
+            logits, _ = model(w[:, :-1])
+            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1),
+                                                    reduction="sum")
+            total, count = total + nll.item(), count + w[:, 1:].numel()
+    finally:
+        model.train(was_training)
+    return total / count
+
+
+def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
+          val_ids: Sequence[int] | torch.Tensor | None = None, progress: bool = True,
+          callback: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+    """Train ``model`` (in place, on its own device) on ``train_ids`` for ``config.steps`` steps.
+
+    Only parameters with ``requires_grad`` train, so a model prepared by
+    :func:`~genai_lib.llm.lora.apply_lora` trains its adapters only. ``callback(step, scalars)``
+    runs after every step (draw samples there for a scrubber). With ``val_ids`` the loss on
+    ``config.eval_windows`` fixed windows is recorded every ``config.eval_every`` steps and after
+    the last one.
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    train_ids = _as_ids(train_ids, "train_ids")
+    block = model.config.block_size
+    if len(train_ids) < block + 1:
+        raise ValueError(f"train_ids holds {len(train_ids)} tokens; it needs more than block_size={block}")
+    if val_ids is not None:
+        val_ids = _as_ids(val_ids, "val_ids")
+        if len(val_ids) < 2:
+            raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
+    device = model.lm_head.weight.device
+    optimizer = make_optimizer(model, config)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    batches = torch.Generator().manual_seed(config.seed)
+    val_history = History()
+    eval_seconds = 0.0
+
+    def step_fn(step: int) -> dict[str, float | torch.Tensor]:
+        lr = lr_at(step, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = get_batch(train_ids, block, config.batch_size, batches)
+        _, loss = model(x.to(device), y.to(device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+        optimizer.step()
+        return {"loss": loss, "lr": lr}
+
+    def after_step(step: int, scalars: dict[str, float]) -> None:
+        nonlocal eval_seconds
+        done = step + 1
+        if val_ids is not None and (done == config.steps or (config.eval_every and done % config.eval_every == 0)):
+            t = time.perf_counter()
+            val_history.append(done, {"val_loss": evaluate(model, val_ids, max_windows=config.eval_windows)})
+            model.train()
+            eval_seconds += time.perf_counter() - t
+        if callback is not None:
+            callback(step, scalars)
+
+    model.train()
+    start = time.perf_counter()
+    history = fit(step_fn, config.steps, progress=progress, desc="pre-train", log_every=10, callback=after_step)
+    seconds = time.perf_counter() - start - eval_seconds
+    tokens = config.steps * config.batch_size * block
+    return TrainResult(history, val_history, seconds, tokens / max(seconds, 1e-9))
+
+
+# -- the command line -------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m genai_lib.llm.train",
+                                description="Train a small GPT on a UTF-8 text file (90/10 train/validation split "
+                                            "by position) and write a checkpoint and metrics.")
+    p.add_argument("--text", required=True, help="UTF-8 text file to train on")
+    p.add_argument("--steps", type=int, required=True, help="optimisation steps")
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--block-size", type=int, default=64, help="context length in tokens")
+    p.add_argument("--batch-size", type=int, default=12)
+    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    p.add_argument("--min-lr", type=float, default=1e-4, help="final learning rate of the cosine")
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
+    p.add_argument("--vocab-size", type=int, default=None,
+                   help="tokenizer vocabulary size (bpe: required, >= 256; char: optional, >= 257)")
+    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0 = only at the end)")
+    p.add_argument("--eval-windows", type=int, default=None,
+                   help="evaluate on this many fixed, evenly spaced validation windows (default: all the validation text)")
+    p.add_argument("--out", default="checkpoints/llm", help="output directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the metrics it wrote.
+
+    Bad arguments exit with status 2 and a message that names the argument.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    for name in ("steps", "n_layer", "n_head", "n_embd", "block_size", "batch_size"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.eval_windows is not None and args.eval_windows < 1:
+        parser.error(f"--eval-windows must be >= 1, got {args.eval_windows}")
+    for name in ("warmup_steps", "seed", "eval_every"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.n_embd % args.n_head:
+        parser.error(f"--n-embd must be divisible by --n-head, got {args.n_embd} and {args.n_head}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    if not (0 <= args.min_lr <= args.lr):
+        parser.error(f"--min-lr must be in [0, --lr={args.lr}], got {args.min_lr}")
+    if not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.tokenizer == "bpe" and (args.vocab_size is None or args.vocab_size < 256):
+        parser.error(f"--vocab-size must be given and >= 256 with --tokenizer bpe, got {args.vocab_size}")
+    if args.tokenizer == "char" and args.vocab_size is not None and args.vocab_size < 257:
+        parser.error(f"--vocab-size must be >= 257 (256 byte-fallback ids + 1) with --tokenizer char, got {args.vocab_size}")
+    try:
+        device = get_device(args.device)
+    except (TypeError, ValueError) as err:
+        parser.error(f"--device: {err}")
+    path = Path(args.text)
+    if not path.is_file():
+        parser.error(f"--text {str(path)!r} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        parser.error(f"--text {str(path)!r} is not UTF-8 text: {err}")
+    if not text:
+        parser.error(f"--text {str(path)!r} is empty")
+
+    split = int(0.9 * len(text))  # by position: the validation text comes after all training text
+    train_text, val_text = text[:split], text[split:]
+    if not train_text or not val_text:
+        parser.error(f"--text {str(path)!r} is too short to split 90/10")
+    tokenizer = CharTokenizer() if args.tokenizer == "char" else BPETokenizer()
+    tokenizer.train(train_text, args.vocab_size)  # on the training text only: validation stays unseen
+    train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
+    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
+    if len(train_ids) < args.block_size + 1:
+        parser.error(f"--text gives {len(train_ids)} training tokens, too few for --block-size {args.block_size}; "
+                     f"use a longer text or a smaller --block-size")
+    if len(val_ids) < 2:
+        parser.error(f"--text gives {len(val_ids)} validation tokens (its last 10%); use a longer text")
+
+    seed_everything(args.seed)
+    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
+                       n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
+    recipe = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
+                         warmup_steps=args.warmup_steps, seed=args.seed, eval_every=args.eval_every,
+                         eval_windows=args.eval_windows or TrainConfig.eval_windows)
+    model = GPT(config).to(device)
+    counts = model.parameter_counts()
+    print(f"genai_lib.llm.train: {path.name}: {len(train_text):,} train / {len(val_text):,} validation characters, "
+          f"{args.tokenizer} tokenizer ({tokenizer.vocab_size} ids), {counts['total']:,} parameters, device {device}",
+          flush=True)
+    result = train_gpt(model, train_ids, recipe, val_ids=val_ids if args.eval_every else None, progress=not args.quiet)
+
+    t = time.perf_counter()
+    val_nats_per_token = evaluate(model, val_ids, max_windows=args.eval_windows)  # default: every token
+    eval_seconds = time.perf_counter() - t
+    nats_per_char = val_nats_per_token * len(val_ids) / len(val_text)  # eq. (1)
+    last = result.history.values["loss"][-min(50, len(result.history)):]
+    metrics = {
+        "val_loss_nats_per_char": nats_per_char,
+        "val_bits_per_char": nats_per_char / math.log(2),
+        "val_loss_nats_per_token": val_nats_per_token,
+        "val_perplexity_per_token": math.exp(val_nats_per_token),
+        "train_loss_last50_nats_per_token": sum(last) / len(last),
+        "steps": args.steps,
+        "train_seconds": result.seconds,
+        "eval_seconds": eval_seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "n_train_chars": len(train_text), "n_val_chars": len(val_text),
+        "n_train_tokens": len(train_ids), "n_val_tokens": len(val_ids), "eval_windows": args.eval_windows,
+        "tokenizer": args.tokenizer, "vocab_size": tokenizer.vocab_size,
+        "parameter_counts": counts,
+        "device": str(device),
+        "text": str(path),
+        "model_config": dataclasses.asdict(config),
+        "train_config": dataclasses.asdict(recipe),
+        "history": result.history.to_dict(),
+        "val_history": result.val_history.to_dict(),
+    }
+    out = Path(args.out)
+    model.save(out, step=args.steps, extra={"tokenizer": "tokenizer.json", "train_config": dataclasses.asdict(recipe),
+                                            "val_loss_nats_per_char": nats_per_char})
+    tokenizer.save(out / "tokenizer.json")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    print(f"validation loss {nats_per_char:.4f} nats/char ({nats_per_char / math.log(2):.3f} bits/char) after "
+          f"{args.steps} steps, {result.seconds:.1f} s, {result.tokens_per_second:,.0f} tokens/s; wrote {out}/",
+          flush=True)
+    return metrics
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
