@@ -24,12 +24,10 @@ def _pages() -> list[str]:
 
 
 def _notebook_pages() -> list[str]:
-    """Pages whose source is a paired notebook (they have launch buttons and may have figures)."""
-    return [
-        str(md.relative_to(ROOT).with_suffix(".html"))
-        for md in sorted((ROOT / "book").rglob("*.md"))
-        if md.with_suffix(".ipynb").exists() and "_build" not in md.parts
-    ]
+    """Pages of the table of contents whose source is a paired notebook (launch buttons, figures)."""
+    text = (ROOT / "_toc.yml").read_text()
+    files = re.findall(r"^\s*(?:root|-\s*file):\s*(\S+)", text, re.M)
+    return [f"{f}.html" for f in files if (ROOT / f).with_suffix(".ipynb").exists()]
 
 
 PAGES = _pages()
@@ -98,7 +96,7 @@ def _scrubbers(record) -> list:
     return out
 
 
-SCRUBBER_PAGES = [p for p in NOTEBOOK_PAGES if "genai-figure" in (SITE / p).read_text()] if SITE.exists() else []
+SCRUBBER_PAGES = [p for p in NOTEBOOK_PAGES if (SITE / p).exists() and "genai-figure" in (SITE / p).read_text()]
 
 
 @pytest.mark.parametrize("path", SCRUBBER_PAGES)
