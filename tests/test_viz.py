@@ -672,10 +672,11 @@ def test_renderer_fixture_restores_state(plotly_renderer):
 
 
 @pytest.mark.parametrize("inline", [False, True])
-def test_site_mime_plugin_drops_only_the_plotly_json(inline):
-    data = types.SimpleNamespace(mime_type=PLOTLY_JSON, content={"data": []})
-    assert SiteMimePlugin.handle_mime(None, data, inline) == []
-    for other in ["text/html", "text/plain", "image/png", "application/vnd.jupyter.widget-view+json"]:
+def test_site_mime_plugin_drops_only_the_plotly_json_and_widget_views(inline):
+    for dropped in [PLOTLY_JSON, "application/vnd.jupyter.widget-view+json"]:
+        data = types.SimpleNamespace(mime_type=dropped, content={"model_id": "x"})
+        assert SiteMimePlugin.handle_mime(None, data, inline) == []
+    for other in ["text/html", "text/plain", "image/png", "application/javascript"]:
         assert SiteMimePlugin.handle_mime(None, types.SimpleNamespace(mime_type=other, content=""), inline) is None
     assert tuple(SiteMimePlugin.mime_priority_overrides) == ()
 

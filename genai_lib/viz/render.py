@@ -138,16 +138,21 @@ def init_notebook() -> str:
 class SiteMimePlugin:
     """A myst-nb mime-renderer plugin (entry point ``myst_nb.mime_renderers``) for the book's site.
 
-    A figure shown through :class:`BookRenderer` carries its data twice: as plotly JSON for
-    JupyterLab and as the HTML fragment the site shows. Jupyter Book 1 renders every mime type of
-    an output and warns about the JSON one it does not know; this plugin tells it to drop that
-    twin silently. Any other mime type is left to myst-nb.
+    * A figure shown through :class:`BookRenderer` carries its data twice: as plotly JSON for
+      JupyterLab and as the HTML fragment the site shows. Jupyter Book 1 renders every mime type
+      of an output and warns about the JSON one it does not know; this plugin drops that twin.
+    * ipywidgets outputs (live explorers, progress bars) need a running kernel; in the static site
+      they would be empty boxes driven by scripts from a CDN, so the site drops them too (the
+      static scrubbers are the site's explorers, and ``_config.yml`` loads no widget scripts).
+
+    Any other mime type is left to myst-nb.
     """
 
     mime_priority_overrides: tuple = ()
+    DROPPED = ("application/vnd.plotly.v1+json", "application/vnd.jupyter.widget-view+json")
 
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list | None:
-        if data.mime_type == "application/vnd.plotly.v1+json":
+        if data.mime_type in SiteMimePlugin.DROPPED:
             return []
         return None
