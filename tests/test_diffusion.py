@@ -462,3 +462,22 @@ def test_trainer_conditional_and_sampling_smoke():
     assert out.shape == (4, 2) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="labels"):
         DiffusionTrainer(MLPDenoiser(data_shape=(2,)), NoiseSchedule("cosine", 10), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+
+
+def test_slerp_endpoints_norm_and_errors():
+    from genai_lib.diffusion import slerp
+
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(2, 1, 8, 8, generator=g)
+    assert torch.allclose(slerp(z0, z1, 0.0), z0, atol=1e-5) and torch.allclose(slerp(z0, z1, 1.0), z1, atol=1e-5)
+    mid = slerp(z0, z1, 0.5)
+    # Nearly orthogonal high-dimensional noises: slerp keeps the norm, the straight line shrinks it by ~√2.
+    assert abs(mid.norm() / z0.norm() - 1) < 0.1 and ((z0 + z1) / 2).norm() / z0.norm() < 0.8
+    theta = torch.arccos((z0 * z1).sum() / (z0.norm() * z1.norm()))
+    ref = (torch.sin(0.7 * theta) * z0 + torch.sin(0.3 * theta) * z1) / torch.sin(theta)
+    assert torch.allclose(slerp(z0, z1, 0.3), ref, atol=1e-5)
+    assert torch.allclose(slerp(z0, z0, 0.4), z0)  # parallel: no division by sin 0
+    with pytest.raises(ValueError, match="z1"):
+        slerp(z0, torch.randn(3), 0.5)
+    with pytest.raises(TypeError, match="alpha"):
+        slerp(z0, z1, "half")

@@ -38,6 +38,7 @@ from genai_lib.llm import (
     next_token_probs,
     top_k_filter,
     top_p_filter,
+    token_spans,
     train_gpt,
 )
 from genai_lib.llm import train as train_module
@@ -155,6 +156,41 @@ def test_bpe_merges_reduce_length():
 def test_merge_pair_does_not_overlap():
     assert merge_pair([5, 5, 5], (5, 5), 9) == [9, 5]
     assert merge_pair([1, 2, 3, 1, 2], (1, 2), 7) == [7, 3, 7]
+
+
+def test_bpe_truncated_equals_training_at_the_smaller_size():
+    text = CORPUS * 3 + "日本語 😀 café"
+    big = BPETokenizer().train(text, 360)
+    for v in (256, 290, 330, 360):
+        small = big.truncated(v)
+        assert small.vocab_size == v and list(small.merges) == list(BPETokenizer().train(text, v).merges)
+        assert small.decode(small.encode(text)) == text
+    assert big.vocab_size == 360  # the original is untouched
+    with pytest.raises(ValueError, match="vocab_size"):
+        big.truncated(361)
+    with pytest.raises(ValueError, match="vocab_size"):
+        big.truncated(100)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text())
+def test_token_spans_tile_the_text(text, char_tok, bpe_tok):
+    for tok in (char_tok, bpe_tok):
+        spans = token_spans(tok, text)
+        assert [i for i, _, _ in spans] == tok.encode(text)
+        assert "".join(text[a:b] for _, a, b in spans) == text
+        assert all(a <= b for _, a, b in spans) and all(s[2] == t[1] for s, t in zip(spans, spans[1:]))
+
+
+def test_token_spans_of_words_and_split_characters(bpe_tok):
+    text = "Speak, speak."
+    spans = token_spans(bpe_tok, text)
+    assert all(text[a:b] == bpe_tok.decode([i]) for i, a, b in spans)
+    raw = BPETokenizer().train("ab", 256)  # no merges: one token per byte
+    spans = token_spans(raw, "a😀")  # the emoji is 4 bytes: its first byte carries the character
+    assert [(a, b) for _, a, b in spans] == [(0, 1), (1, 2), (2, 2), (2, 2), (2, 2)]
+    with pytest.raises(TypeError, match="tokenizer"):
+        token_spans("not a tokenizer", "x")
 
 
 def test_tokenizer_save_load(tmp_path, char_tok, bpe_tok):

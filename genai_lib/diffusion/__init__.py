@@ -3,7 +3,7 @@
 * :mod:`~genai_lib.diffusion.schedule` — the forward process: :class:`NoiseSchedule` (linear or
   cosine β_t, ᾱ_t, ``add_noise`` = q(x_t | x_0), SNR);
 * :mod:`~genai_lib.diffusion.ddpm` — ancestral sampling, :class:`DDPMSampler` (Ho et al. 2020);
-* :mod:`~genai_lib.diffusion.ddim` — :class:`DDIMSampler` (Song et al. 2021);
+* :mod:`~genai_lib.diffusion.ddim` — :class:`DDIMSampler` (Song et al. 2021) and :func:`slerp` between noises;
 * :mod:`~genai_lib.diffusion.sampling` — the loop both samplers share and the :class:`Trajectory`
   the explorers read;
 * :mod:`~genai_lib.diffusion.guidance` — classifier-free guidance and label dropout (Ho & Salimans 2022);
@@ -20,7 +20,7 @@ global state.
 
 from __future__ import annotations
 
-from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps
+from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps, slerp
 from genai_lib.diffusion.ddpm import DDPMSampler
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
 from genai_lib.diffusion.ema import EMA
@@ -37,6 +37,7 @@ __all__ = [
     "DDPMSampler",
     "DDIMSampler",
     "ddim_timesteps",
+    "slerp",
     "Sampler",
     "SamplerState",
     "StepOutput",

@@ -5,6 +5,9 @@ only when the answer is correct. They never raise on a wrong answer (a wrong ans
 only on an answer of the wrong kind.
 """
 
+from genai_lib.exercises import diffusion
+from genai_lib.exercises import gans
 from genai_lib.exercises import intro
+from genai_lib.exercises import llms
 
-__all__ = ["intro"]
+__all__ = ["intro", "gans", "diffusion", "llms"]

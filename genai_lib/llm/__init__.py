@@ -28,7 +28,7 @@ from genai_lib.llm.decoding import next_token_probs, sample_next_token, top_k_fi
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.llm.lora import LoRALinear, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
-from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
+from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer, token_spans
 
 # The command-line modules are imported on first use, not here: `python -m genai_lib.llm.train`
 # imports this package first, and a package that had already imported `train` would make Python
@@ -39,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "CharTokenizer", "BPETokenizer", "load_tokenizer",
+    "CharTokenizer", "BPETokenizer", "load_tokenizer", "token_spans",
     "attention", "causal_mask", "CausalSelfAttention",
     "KVCache", "LayerKVCache",
     "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["CharTokenizer", "BPETokenizer", "load_tokenizer", "SPLIT_PATTERN", "merge_pair"]
+__all__ = ["CharTokenizer", "BPETokenizer", "load_tokenizer", "token_spans", "SPLIT_PATTERN", "merge_pair"]
 
 _FORMAT_VERSION = 1
 
@@ -351,6 +351,20 @@ class BPETokenizer:
         self._set_merges(merges)
         return self
 
+    def truncated(self, vocab_size: int) -> BPETokenizer:
+        """Return a new tokenizer that keeps only the first ``vocab_size - 256`` merges.
+
+        Training is greedy (each merge depends only on the merges before it), so this is exactly
+        the tokenizer that :meth:`train` with ``vocab_size`` on the same text would give: one
+        training at the largest size yields every smaller size, as a vocabulary-size sweep needs.
+        """
+        vocab_size = _check_vocab_size(vocab_size, 256)
+        if vocab_size > self.vocab_size:
+            raise ValueError(f"vocab_size must be <= this tokenizer's vocab_size={self.vocab_size}, got {vocab_size}")
+        tok = BPETokenizer(self.pattern)
+        tok._set_merges(list(self.merges)[: vocab_size - 256])
+        return tok
+
     def _encode_chunk(self, chunk: str) -> list[int]:
         ids = list(chunk.encode("utf-8"))
         while len(ids) >= 2:
@@ -412,6 +426,27 @@ class BPETokenizer:
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size}, merges={len(self.merges)})"
+
+
+def token_spans(tokenizer: CharTokenizer | BPETokenizer, text: str) -> list[tuple[int, int, int]]:
+    """Encode ``text`` and say which characters each token covers: ``[(id, start, end), ...]``.
+
+    ``text[start:end]`` are the characters whose *first* UTF-8 byte lies in the token, so the
+    spans tile the text in order. A byte-level token may hold only the later bytes of a
+    character (an emoji split in two, say); its span is then empty, ``start == end``. For
+    tokenization viewers, which colour each character by its token.
+    """
+    if not isinstance(tokenizer, (CharTokenizer, BPETokenizer)):
+        raise TypeError(f"tokenizer must be a CharTokenizer or BPETokenizer, got {type(tokenizer).__name__}")
+    text = _check_text(text)
+    ids = tokenizer.encode(text)
+    # byte offset at which each character starts, and (as a sentinel) the total length
+    char_starts = np.cumsum([0] + [len(ch.encode("utf-8")) for ch in text])
+    token_ends = np.cumsum([len(tokenizer.token_bytes(i)) for i in ids], dtype=np.int64)
+    # the character starting at byte b belongs to the first token whose end lies beyond b
+    owner = np.searchsorted(token_ends, char_starts[:-1], side="right")
+    bounds = np.searchsorted(owner, np.arange(len(ids) + 1), side="left")
+    return [(i, int(bounds[k]), int(bounds[k + 1])) for k, i in enumerate(ids)]
 
 
 def load_tokenizer(path: str | os.PathLike) -> CharTokenizer | BPETokenizer:

@@ -1,0 +1,170 @@
+"""Checkers for the exercises of Part I, generative adversarial networks.
+
+Chapter 1, the adversarial game: :func:`check_optimal_discriminator`, :func:`check_equilibrium_value`,
+:func:`check_gradient_ratio`, :func:`check_disjoint_value`. Chapter 2, mode collapse:
+:func:`check_perfect_hq_share`, :func:`check_gradient_penalty`, :func:`check_wasserstein_distance`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+__all__ = [
+    "check_optimal_discriminator",
+    "check_equilibrium_value",
+    "check_gradient_ratio",
+    "check_disjoint_value",
+    "check_perfect_hq_share",
+    "check_gradient_penalty",
+    "check_wasserstein_distance",
+]
+
+
+def _report(ok: bool, message: str) -> bool:
+    print(("✔ correct: " if ok else "✘ not yet: ") + message)
+    return ok
+
+
+def _number(answer: Any) -> float:
+    """Accept a Python number or a one-element tensor; anything else is the wrong kind of answer."""
+    if isinstance(answer, torch.Tensor):
+        if answer.numel() != 1:
+            raise TypeError(f"answer must be a single number, got a tensor of shape {tuple(answer.shape)}")
+        answer = answer.item()
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise TypeError(f"answer must be a number, got {type(answer).__name__}")
+    return float(answer)
+
+
+def _close(a: float, b: float, rel: float = 2e-3, abs_tol: float = 1e-6) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=abs_tol)
+
+
+# -- chapter 1: the adversarial game ------------------------------------------------------------
+
+def check_optimal_discriminator(answer: Any, x: float = 0.0, mu_g: float = 2.0) -> bool:
+    """Exercise 1.1: ``D*(x)`` for ``p_data = N(0, 1)`` and ``p_g = N(mu_g, 1)``, at ``x`` (default 0)."""
+    answer = _number(answer)
+    p_data = math.exp(-0.5 * x**2)
+    p_g = math.exp(-0.5 * (x - mu_g) ** 2)  # the common factor 1/√(2π) cancels in the ratio
+    truth = p_data / (p_data + p_g)
+    if _close(answer, truth):
+        return _report(True, f"D*({x:g}) = {truth:.4f}: the discriminator is {100 * truth:.0f}% sure x = {x:g} is real.")
+    if _close(answer, 1 - truth):
+        return _report(False, "that is p_g / (p_data + p_g), the probability of *fake*; D* puts p_data on top.")
+    if _close(answer, 0.5):
+        return _report(False, "D* = 1/2 only where the two densities are equal; here p_data(x) > p_g(x).")
+    if _close(answer, p_data / math.sqrt(2 * math.pi)) or _close(answer, p_g / math.sqrt(2 * math.pi)):
+        return _report(False, "that is a density; D* is the ratio p_data / (p_data + p_g).")
+    return _report(False, f"{answer:.4g} is not D*({x:g}). Evaluate both Gaussian densities at x and form the ratio.")
+
+
+def check_equilibrium_value(answer: Any) -> bool:
+    """Exercise 1.2: the value ``V(D*, G)`` of the game when ``p_g = p_data`` (it is ``-log 4``)."""
+    answer = _number(answer)
+    truth = -math.log(4.0)
+    if _close(answer, truth):
+        return _report(True, f"V = 2 log(1/2) = −log 4 ≈ {truth:.4f}: the generator cannot push it lower.")
+    if _close(answer, -math.log(2.0)):
+        return _report(False, "−log 2 is one of the two expectations; V is their sum.")
+    if _close(answer, math.log(4.0)):
+        return _report(False, "check the sign: log D* = log(1/2) is negative.")
+    if _close(answer, 0.0):
+        return _report(False, "V = 0 is what a perfect discriminator scores (D = 1 on data, 0 on fakes), not the equilibrium.")
+    return _report(False, f"{answer:.4g} is not it. At p_g = p_data, D* = 1/2 everywhere; put that into V.")
+
+
+def check_gradient_ratio(answer: Any, d_fake: float = 0.01) -> bool:
+    """Exercise 1.3: how many times larger the non-saturating gradient (in the logit) is than the
+    minimax one, for a fake the discriminator scores ``D(G(z)) = d_fake``: ``(1 - d) / d``."""
+    answer = _number(answer)
+    truth = (1 - d_fake) / d_fake
+    if _close(answer, truth):
+        return _report(True, f"(1 − D)/D = {truth:.4g}: the non-saturating loss pushes {truth:.0f}× harder here.")
+    if _close(answer, 1 / truth):
+        return _report(False, "that is the minimax gradient divided by the non-saturating one; invert it.")
+    if _close(answer, 1 / d_fake):
+        return _report(False, "1/D is the non-saturating gradient alone (taken in D); divide it by the "
+                              "minimax one, 1/(1 − D).")
+    return _report(False, f"{answer:.4g} is not it. ∂/∂l of −log σ(l) is −(1 − D); of log(1 − σ(l)) it is −D.")
+
+
+def check_disjoint_value(answer: Any) -> bool:
+    """Exercise 1.4: ``V(D*, G)`` when ``p_g`` and ``p_data`` have disjoint supports (it is 0)."""
+    answer = _number(answer)
+    if _close(answer, 0.0, abs_tol=1e-4):
+        return _report(True, "V = −log 4 + 2 log 2 = 0, whatever the distance between the supports: "
+                             "the JSD is stuck at log 2 and gives the generator no direction.")
+    if _close(answer, math.log(2.0)):
+        return _report(False, "log 2 is the Jensen–Shannon divergence; V(D*, G) = −log 4 + 2 JSD.")
+    if _close(answer, -math.log(4.0)):
+        return _report(False, "−log 4 is the value at equilibrium, when the supports coincide.")
+    return _report(False, f"{answer:.4g} is not it. With disjoint supports D* is 1 on the data and 0 on the fakes.")
+
+
+# -- chapter 2: mode collapse -------------------------------------------------------------------
+
+def check_perfect_hq_share(answer: Any, threshold: float = 3.0) -> bool:
+    """Exercise 2.1: the high-quality share of a perfect 2-D generator: ``P(‖ε‖ ≤ 3σ) = 1 - exp(-9/2)``."""
+    answer = _number(answer)
+    truth = 1 - math.exp(-threshold**2 / 2)
+    if answer > 1.5:  # a percentage
+        answer /= 100
+    if _close(answer, truth, rel=1e-3):
+        return _report(True, f"1 − e^(−9/2) = {truth:.4f}: even the data itself scores {100 * truth:.1f} %, not 100 %.")
+    if _close(answer, math.erf(threshold / math.sqrt(2)), rel=1e-3):
+        return _report(False, "99.73 % is the one-dimensional 3σ rule; in 2-D, ‖ε‖²/σ² is χ² with 2 degrees of freedom.")
+    if _close(answer, 1.0):
+        return _report(False, "Gaussian samples have unbounded tails; some fall outside 3σ.")
+    return _report(False, f"{answer:.4g} is not it. P(‖ε‖ ≤ r) for a 2-D standard Gaussian is 1 − exp(−r²/2).")
+
+
+def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> bool:
+    """Exercise 2.2: ``fn(critic, x)`` must return ``E_x (‖∇_x critic(x)‖₂ − 1)²``, differentiable in the critic."""
+    if not callable(fn):
+        raise TypeError(f"answer must be a function fn(critic, x), got {type(fn).__name__}")
+    from genai_lib.gan import MLPDiscriminator, gradient_penalty  # the reference, imported only when checking
+
+    torch.manual_seed(0)
+    critic = MLPDiscriminator(hidden=32, depth=2)
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    truth = gradient_penalty(critic, x, target=1.0)
+    try:
+        got = fn(critic, x.clone())
+    except Exception as err:  # the reader's code: report, do not raise
+        return _report(False, f"your function raised {type(err).__name__}: {err}")
+    if not isinstance(got, torch.Tensor) or got.numel() != 1:
+        return _report(False, f"return a 0-dim tensor (the mean over the batch), got {got!r:.60}")
+    got = got.reshape(())
+    if not got.requires_grad:
+        return _report(False, "the value is right only if the critic can be trained on it: "
+                              "use torch.autograd.grad(..., create_graph=True).")
+    if torch.allclose(got, truth, rtol=1e-4, atol=1e-6):
+        grads_ok = torch.autograd.grad(got, list(critic.parameters()), allow_unused=True)
+        if all(g is not None for g in grads_ok):
+            return _report(True, f"E (‖∇f‖ − 1)² = {truth.item():.4f} on the test points, with gradients for the critic.")
+        return _report(False, "right value, but not every critic parameter receives a gradient.")
+    x_req = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(critic(x_req).sum(), x_req)
+    if torch.allclose(got, g.norm(dim=1).pow(2).mean(), rtol=1e-4):
+        return _report(False, "that is E ‖∇f‖² (R1's form); WGAN-GP penalises the distance of the norm from 1.")
+    if torch.allclose(got, (g.norm() - 1).pow(2), rtol=1e-4):
+        return _report(False, "take the norm per sample (dim=1), then the mean over the batch.")
+    return _report(False, f"got {got.item():.4g}, expected {truth.item():.4g} on the test points.")
+
+
+def check_wasserstein_distance(answer: Any, theta: float = 3.0) -> bool:
+    """Exercise 2.3: ``W1(δ_0, δ_θ)`` between two point masses at ``0`` and ``θ`` (it is ``|θ|``)."""
+    answer = _number(answer)
+    truth = abs(theta)
+    if _close(answer, truth):
+        return _report(True, f"W1 = |θ| = {truth:g}: it shrinks as the masses approach, unlike the JSD (log 2 until they meet).")
+    if _close(answer, math.log(2.0)):
+        return _report(False, "log 2 is the Jensen–Shannon divergence of the two point masses; W1 is a transport cost.")
+    if _close(answer, truth**2):
+        return _report(False, "that is the squared distance (W2²); W1 moves mass 1 by a distance |θ|.")
+    return _report(False, f"{answer:.4g} is not it: move all the mass from 0 to θ; what does it cost?")
