@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
@@ -101,7 +102,12 @@ def open_page(browser, base_url):
         page.on("pageerror", lambda err: record.page_errors.append(str(err)))
         page.on("requestfailed", lambda req: record.failed.append(req.url))
         page.on("response", lambda resp: resp.status >= 400 and record.failed.append(f"{resp.status} {resp.url}"))
-        page.goto(f"{base_url}/{path}", wait_until="networkidle")
+        # "load": the whole document parsed and its inline scripts (the figures) run; then no traffic.
+        page.goto(f"{base_url}/{path}", wait_until="load", timeout=120_000)
+        try:  # let late requests (MathJax fonts, search index) start; blocked ones fail at once anyway
+            page.wait_for_load_state("networkidle", timeout=60_000)
+        except PlaywrightTimeout:
+            pass
         if wait_for:
             page.wait_for_selector(wait_for, timeout=20_000)
         return record
