@@ -2,7 +2,8 @@
 
 Chapter 1, the adversarial game: :func:`check_optimal_discriminator`, :func:`check_equilibrium_value`,
 :func:`check_gradient_ratio`, :func:`check_disjoint_value`. Chapter 2, mode collapse:
-:func:`check_perfect_hq_share`, :func:`check_gradient_penalty`, :func:`check_wasserstein_distance`.
+:func:`check_perfect_hq_share`, :func:`check_wasserstein_distance`, :func:`check_r1_penalty`,
+:func:`check_fastest_gamma`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ __all__ = [
     "check_gradient_ratio",
     "check_disjoint_value",
     "check_perfect_hq_share",
-    "check_gradient_penalty",
+    "check_r1_penalty",
+    "check_fastest_gamma",
     "check_wasserstein_distance",
 ]
 
@@ -123,38 +125,47 @@ def check_perfect_hq_share(answer: Any, threshold: float = 3.0) -> bool:
     return _report(False, f"{answer:.4g} is not it. P(‖ε‖ ≤ r) for a 2-D standard Gaussian is 1 − exp(−r²/2).")
 
 
-def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> bool:
-    """Exercise 2.2: ``fn(critic, x)`` must return ``E_x (‖∇_x critic(x)‖₂ − 1)²``, differentiable in the critic."""
+def check_r1_penalty(fn: Callable[..., torch.Tensor]) -> bool:
+    """Exercise 2.3: ``fn(discriminator, real, gamma)`` must return R1's ``γ/2 E_x ‖∇_x l(x)‖²``
+    (Mescheder et al. 2018, eq. 9), differentiable in the discriminator's parameters."""
     if not callable(fn):
-        raise TypeError(f"answer must be a function fn(critic, x), got {type(fn).__name__}")
+        raise TypeError(f"answer must be a function fn(discriminator, real, gamma), got {type(fn).__name__}")
     from genai_lib.gan import MLPDiscriminator, gradient_penalty  # the reference, imported only when checking
 
-    torch.manual_seed(0)
-    critic = MLPDiscriminator(hidden=32, depth=2)
-    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
-    truth = gradient_penalty(critic, x, target=1.0)
+    with torch.random.fork_rng():  # a fixed test discriminator, without touching the reader's RNG
+        torch.manual_seed(0)
+        disc = MLPDiscriminator(hidden=32, depth=2)
+    real = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    gamma = 0.7
+    truth = 0.5 * gamma * gradient_penalty(disc, real, target=0.0)
     try:
-        got = fn(critic, x.clone())
+        got = fn(disc, real.clone(), gamma)
     except Exception as err:  # the reader's code: report, do not raise
         return _report(False, f"your function raised {type(err).__name__}: {err}")
     if not isinstance(got, torch.Tensor) or got.numel() != 1:
         return _report(False, f"return a 0-dim tensor (the mean over the batch), got {got!r:.60}")
     got = got.reshape(())
-    if not got.requires_grad:
-        return _report(False, "the value is right only if the critic can be trained on it: "
-                              "use torch.autograd.grad(..., create_graph=True).")
-    if torch.allclose(got, truth, rtol=1e-4, atol=1e-6):
-        grads_ok = torch.autograd.grad(got, list(critic.parameters()), allow_unused=True)
-        if all(g is not None for g in grads_ok):
-            return _report(True, f"E (‖∇f‖ − 1)² = {truth.item():.4f} on the test points, with gradients for the critic.")
-        return _report(False, "right value, but not every critic parameter receives a gradient.")
-    x_req = x.clone().requires_grad_(True)
-    (g,) = torch.autograd.grad(critic(x_req).sum(), x_req)
-    if torch.allclose(got, g.norm(dim=1).pow(2).mean(), rtol=1e-4):
-        return _report(False, "that is E ‖∇f‖² (R1's form); WGAN-GP penalises the distance of the norm from 1.")
-    if torch.allclose(got, (g.norm() - 1).pow(2), rtol=1e-4):
-        return _report(False, "take the norm per sample (dim=1), then the mean over the batch.")
-    return _report(False, f"got {got.item():.4g}, expected {truth.item():.4g} on the test points.")
+    x = real.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(disc(x).sum(), x)
+    sq = g.pow(2).sum(dim=1)
+    if torch.allclose(got, truth, rtol=1e-4, atol=1e-8):
+        if not got.requires_grad:
+            return _report(False, "right value, but the discriminator cannot be trained on it: "
+                                  "use torch.autograd.grad(..., create_graph=True).")
+        weights = [p for p in disc.parameters() if p.ndim == 2]  # (the last bias cannot change ∇_x l)
+        grads = torch.autograd.grad(got, weights, allow_unused=True)
+        if any(g is None for g in grads):
+            return _report(False, "right value, but not every weight matrix of D receives a gradient.")
+        return _report(True, f"γ/2 E ‖∇l‖² = {truth.item():.4g} on the test batch, with gradients for D.")
+    if torch.allclose(got, sq.mean(), rtol=1e-4):
+        return _report(False, "that is E ‖∇l‖²; R1 weighs it by γ/2.")
+    if torch.allclose(got, 0.5 * gamma * g.norm(dim=1).mean(), rtol=1e-4):
+        return _report(False, "square the gradient norm: R1 penalises ‖∇l‖², not ‖∇l‖.")
+    if torch.allclose(got, 0.5 * gamma * (sq.sqrt() - 1).pow(2).mean(), rtol=1e-4):
+        return _report(False, "that is WGAN-GP's (‖∇f‖ − 1)²; R1 pushes the gradient towards 0 on real data.")
+    if torch.allclose(got, 0.5 * gamma * sq.sum(), rtol=1e-4):
+        return _report(False, "take the mean over the batch, not the sum.")
+    return _report(False, f"got {got.item():.4g}, expected {truth.item():.4g} on the test batch.")
 
 
 def check_wasserstein_distance(answer: Any, theta: float = 3.0) -> bool:
@@ -168,3 +179,21 @@ def check_wasserstein_distance(answer: Any, theta: float = 3.0) -> bool:
     if _close(answer, truth**2):
         return _report(False, "that is the squared distance (W2²); W1 moves mass 1 by a distance |θ|.")
     return _report(False, f"{answer:.4g} is not it: move all the mass from 0 to θ; what does it cost?")
+
+
+def check_fastest_gamma(answer: Any) -> bool:
+    """Exercise 2.4: the R1 weight γ that makes the linearised Dirac GAN converge fastest.
+
+    The Jacobian at the equilibrium is ``[[0, 1/2], [-1/2, -γ]]`` with eigenvalues
+    ``(-γ ± sqrt(γ² - 1)) / 2``; the slowest decay rate ``-max Re λ`` is largest, 1/2, at ``γ = 1``.
+    """
+    answer = _number(answer)
+    if _close(answer, 1.0, rel=1e-3):
+        return _report(True, "γ = 1: a double eigenvalue −1/2 (critical damping); smaller γ circles, larger γ crawls.")
+    if answer <= 0:
+        return _report(False, "with γ ≤ 0 the eigenvalues have real part ≥ 0: the game circles or diverges.")
+    if answer > 1:
+        return _report(False, f"at γ = {answer:g} one eigenvalue is (−γ + √(γ² − 1))/2 ≈ "
+                              f"{(-answer + math.sqrt(answer**2 - 1)) / 2:.3f}: closer to 0, so slower. Try smaller.")
+    return _report(False, f"at γ = {answer:g} the eigenvalues are complex with real part −γ/2 = {-answer / 2:.3f}; "
+                          "the decay gets faster as γ grows — up to a point.")

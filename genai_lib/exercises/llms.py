@@ -11,7 +11,8 @@ from typing import Any
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
 __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary", "check_nats_per_char",
-           "check_causal_mask", "check_attention_parameters", "check_temperature", "check_newline_head"]
+           "check_causal_mask", "check_attention_parameters", "check_temperature", "check_newline_head",
+           "check_perplexity", "check_initial_loss", "check_tokens_seen"]
 
 
 def _report(ok: bool, message: str) -> bool:
@@ -190,3 +191,45 @@ def check_newline_head(answer: Any, model: Any, tokenizer: CharTokenizer, window
         return _report(False, f"the model has layers 1..{n_layer} and heads 1..{n_head}.")
     return _report(False, f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
                           f"another head puts more.")
+
+
+# -- chapter 4: pre-training --------------------------------------------------------------------
+
+def check_perplexity(answer: Any, *, nats: float) -> bool:
+    """Exercise: the perplexity ``exp(loss)`` of a model whose loss is ``nats`` per token."""
+    value = _number(answer)
+    truth = math.exp(nats)
+    if math.isclose(value, truth, rel_tol=1e-3):
+        return _report(True, f"e^{nats} = {truth:.3f}: as unsure as a fair choice among {truth:.1f} tokens.")
+    if math.isclose(value, 2**nats, rel_tol=1e-3):
+        return _report(False, "2^loss is the perplexity of a loss in bits; this loss is in nats, so use e^loss.")
+    if math.isclose(value, nats / math.log(2), rel_tol=1e-3):
+        return _report(False, "that is the loss in bits; perplexity is e^loss.")
+    return _report(False, f"{value:g} is not e^{nats}.")
+
+
+def check_initial_loss(answer: Any, *, vocab_size: int) -> bool:
+    """Exercise: the loss of an untrained model that predicts uniformly over ``vocab_size`` tokens, ln V."""
+    value = _number(answer)
+    truth = math.log(vocab_size)
+    if math.isclose(value, truth, rel_tol=1e-3):
+        return _report(True, f"ln {vocab_size} = {truth:.3f} nats: every token gets probability 1/{vocab_size}.")
+    if math.isclose(value, math.log2(vocab_size), rel_tol=1e-3):
+        return _report(False, f"that is log2 {vocab_size}, the loss in bits; the loss here is in nats (ln).")
+    if math.isclose(value, math.log(vocab_size + 256), rel_tol=1e-3):
+        return _report(False, "that counts 256 byte-fallback ids the question's tokenizer does not have.")
+    return _report(False, f"{value:g} is not it: a uniform prediction over V tokens has cross-entropy ln V.")
+
+
+def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: int) -> bool:
+    """Exercise: how many next-token predictions training makes: steps × batch_size × block_size."""
+    value = _number(answer)
+    truth = steps * batch_size * block_size
+    if value == truth:
+        return _report(True, f"{truth:,} predictions: {steps:,} steps × {batch_size} windows × {block_size} positions.")
+    if value == steps * batch_size * (block_size + 1):
+        return _report(False, f"a window holds {block_size + 1} characters but gives {block_size} predictions "
+                              f"(the first character has no prediction of its own).")
+    if value in (steps * batch_size, steps * block_size):
+        return _report(False, "every step trains on batch_size windows and every window on block_size positions: multiply all three.")
+    return _report(False, f"{value:,.0f} is not steps × batch_size × block_size.")
