@@ -226,7 +226,7 @@ def test_digit_inputs_in_every_layout():
     for layout in (images[:50].reshape(50, 64), images[:50].reshape(50, 8, 8), images[:50].numpy()):
         np.testing.assert_array_equal(digits_features(layout), base)
     big, big_labels = load_digits(16)
-    assert class_accuracy(big, big_labels) > 0.97  # 16×16 digits are averaged down to 8×8
+    assert class_accuracy(big, big_labels) > 0.97  # 16×16 digits are read at 8×8 (to_8x8)
     for bad, exc in [(torch.zeros(4, 1, 9, 9), ValueError), (torch.zeros(4, 3, 8, 8), ValueError),
                      (torch.full((4, 64), float("nan")), ValueError), ([0.0] * 64, TypeError)]:
         with pytest.raises(exc, match="samples"):
@@ -241,3 +241,16 @@ def test_importing_trains_nothing_and_changes_no_global_state():
         "assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), state)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_16x16_digits_are_read_back_at_8x8_exactly():
+    """load_digits(16) upsamples; the metric inverts that, so real 16×16 digits sit on the 8×8 floor."""
+    from genai_lib.metrics.digits import to_8x8
+
+    small, _ = load_digits(8)
+    big, _ = load_digits(16)
+    assert (to_8x8(big) - small).abs().max() < 1e-4
+    _, heldout_idx = digits_split()
+    assert digits_fd(big[heldout_idx]) == pytest.approx(digits_fd(small[heldout_idx]), abs=1e-3)
+    with pytest.raises(ValueError, match="images"):
+        to_8x8(torch.zeros(2, 1, 8, 8))

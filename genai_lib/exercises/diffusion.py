@@ -25,6 +25,7 @@ __all__ = [
     "check_ancestral_step_beta",
     "check_ddim_sigma",
     "check_slerp",
+    "check_guided_eps", "check_guidance_scale_convention", "check_batched_guidance", "check_tilted_mean",
 ]
 
 
@@ -262,3 +263,110 @@ def check_slerp(fn: Callable[..., torch.Tensor]) -> bool:
             return _report(False, f"at alpha = {alpha} the result differs from "
                                   "(sin((1−α)θ) z0 + sin(αθ) z1) / sin θ, with θ the angle between z0 and z1.")
     return _report(True, "the path keeps the norm of a typical Gaussian sample all the way.")
+
+
+# -- chapter 5: guidance --------------------------------------------------------------------------
+
+def check_guided_eps(fn: Callable[..., torch.Tensor]) -> bool:
+    """``fn(eps_cond, eps_null, w)`` returns ε̃ = (1 + w) ε_c − w ε_∅ (Ho & Salimans 2022, Eq. 6)."""
+    if not callable(fn):
+        raise TypeError(f"answer must be a function fn(eps_cond, eps_null, w), got {type(fn).__name__}")
+    gen = torch.Generator().manual_seed(23)
+    eps_cond, eps_null = torch.randn(2, 4, 1, 8, 8, generator=gen)
+    for w in (0.0, 0.5, 2.0, 7.0):
+        truth = (1 + w) * eps_cond - w * eps_null
+        try:
+            out = fn(eps_cond.clone(), eps_null.clone(), w)
+        except Exception as err:  # the reader's code failing is an answer, not a bug
+            return _report(False, f"fn(eps_cond, eps_null, {w}) raised {type(err).__name__}: {err}")
+        if not isinstance(out, torch.Tensor) or out.shape != eps_cond.shape:
+            return _report(False, f"expected a tensor shaped like eps_cond {tuple(eps_cond.shape)}")
+        if not torch.allclose(out, truth, atol=1e-5):
+            if w > 0 and torch.allclose(out, w * eps_cond - (w - 1) * eps_null, atol=1e-5):
+                return _report(False, "that is diffusers' convention with s = w; this chapter's w multiplies "
+                                      "the difference on top of the conditional prediction: (1 + w) ε_c − w ε_∅.")
+            if w > 0 and torch.allclose(out, (1 + w) * eps_null - w * eps_cond, atol=1e-5):
+                return _report(False, "the roles are swapped: extrapolate away from the null prediction, "
+                                      "towards the conditional one.")
+            return _report(False, f"at w = {w} the result differs from (1 + w) ε_c − w ε_∅.")
+    return _report(True, "w = 0 is the conditional model; larger w moves further along ε_c − ε_∅.")
+
+
+def check_guidance_scale_convention(answer: Any) -> bool:
+    """The ``w`` of ε̃ = (1 + w) ε_c − w ε_∅ that equals diffusers' ``guidance_scale`` s = 7.5."""
+    value = _number(answer)
+    if math.isclose(value, 6.5, abs_tol=1e-6):
+        return _report(True, "s = 1 + w, so s = 7.5 is w = 6.5 (and s = 1 is no guidance at all).")
+    if math.isclose(value, 7.5, abs_tol=1e-6):
+        return _report(False, "expand ε_∅ + s (ε_c − ε_∅) and compare the coefficient of ε_c with 1 + w.")
+    if math.isclose(value, 8.5, abs_tol=1e-6):
+        return _report(False, "the coefficient of ε_c is s in diffusers and 1 + w here: solve 1 + w = s.")
+    return _report(False, "expand ε_∅ + s (ε_c − ε_∅) = s ε_c − (s − 1) ε_∅ and match it with (1 + w) ε_c − w ε_∅.")
+
+
+class _CountingDenoiser(torch.nn.Module):
+    """A small fixed class-conditional denoiser that counts its calls (for :func:`check_batched_guidance`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from genai_lib.diffusion import MLPDenoiser
+
+        torch_state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(5)
+            self.net = MLPDenoiser(data_shape=(1, 8, 8), hidden=32, depth=1, num_classes=10)
+            torch.nn.init.normal_(self.net.out.weight, std=0.2)  # not zero, so that every input matters
+        finally:
+            torch.random.set_rng_state(torch_state)
+        self.calls = 0
+
+    @property
+    def null_class(self) -> int:
+        return self.net.null_class
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        self.calls += 1
+        return self.net(x, t, cond)
+
+
+def check_batched_guidance(fn: Callable[..., torch.Tensor]) -> bool:
+    """``fn(model, x_t, t, cond, w)`` returns the guided ε̃ of :func:`genai_lib.diffusion.guided_eps` with one model call."""
+    if not callable(fn):
+        raise TypeError(f"answer must be a function fn(model, x_t, t, cond, w), got {type(fn).__name__}")
+    from genai_lib.diffusion import guided_eps
+
+    model = _CountingDenoiser().eval()
+    gen = torch.Generator().manual_seed(29)
+    x_t = torch.randn(6, 1, 8, 8, generator=gen)
+    t = torch.tensor([999, 800, 500, 200, 50, 0])
+    cond = torch.tensor([0, 3, 7, 9, 1, 3])
+    for w in (0.0, 1.5, 4.0):
+        with torch.no_grad():
+            truth = guided_eps(model, x_t, t, cond, w)
+            model.calls = 0
+            try:
+                out = fn(model, x_t.clone(), t.clone(), cond.clone(), w)
+            except Exception as err:  # the reader's code failing is an answer, not a bug
+                return _report(False, f"fn(model, x_t, t, cond, {w}) raised {type(err).__name__}: {err}")
+        if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
+            return _report(False, f"expected a tensor shaped like x_t {tuple(x_t.shape)}")
+        if not torch.allclose(out, truth, atol=1e-5):
+            return _report(False, f"at w = {w} the result differs from diffusion.guided_eps: are the halves in the "
+                                  "right order (labels first, null label second)?")
+        if model.calls != 1:
+            return _report(False, f"the model was called {model.calls} times; stack the batch with itself and call it once.")
+    return _report(True, "one call on 2B samples: the same numbers, one larger batch.")
+
+
+def check_tilted_mean(answer: Any, w: float = 4.0) -> bool:
+    """The mean of N(x; 1, 1) σ(2x)^w, normalised: the guided class 1 of the two-Gaussian toy (±1, unit variance)."""
+    value = _number(answer)
+    w = _number(w, "w")
+    xs = torch.linspace(-12.0, 14.0, 52001, dtype=torch.float64)
+    density = torch.exp(-0.5 * (xs - 1) ** 2) * torch.sigmoid(2 * xs) ** w
+    truth = float((xs * density).sum() / density.sum())
+    if math.isclose(value, truth, abs_tol=2e-3):
+        return _report(True, f"{truth:.3f}: guidance pushes class 1 away from class 0 (the unguided mean is 1).")
+    if math.isclose(value, 1.0, abs_tol=2e-3):
+        return _report(False, "1 is the mean without guidance; multiply the density by σ(2x)^w before normalising.")
+    return _report(False, f"expected about {truth:.3f} for w = {w:g}; normalise N(x; 1, 1) σ(2x)^w on a wide, fine grid.")

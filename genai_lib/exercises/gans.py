@@ -3,7 +3,8 @@
 Chapter 1, the adversarial game: :func:`check_optimal_discriminator`, :func:`check_equilibrium_value`,
 :func:`check_gradient_ratio`, :func:`check_disjoint_value`. Chapter 2, mode collapse:
 :func:`check_perfect_hq_share`, :func:`check_wasserstein_distance`, :func:`check_r1_penalty`,
-:func:`check_fastest_gamma`.
+:func:`check_fastest_gamma`. Chapter 3, convolutional GANs: :func:`check_tconv_side`,
+:func:`check_ema_share`, :func:`check_midpoint_norm`, :func:`check_downsample`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "check_r1_penalty",
     "check_fastest_gamma",
     "check_wasserstein_distance",
+    "check_tconv_side", "check_ema_share", "check_midpoint_norm", "check_downsample",
 ]
 
 
@@ -197,3 +199,76 @@ def check_fastest_gamma(answer: Any) -> bool:
                               f"{(-answer + math.sqrt(answer**2 - 1)) / 2:.3f}: closer to 0, so slower. Try smaller.")
     return _report(False, f"at γ = {answer:g} the eigenvalues are complex with real part −γ/2 = {-answer / 2:.3f}; "
                           "the decay gets faster as γ grows — up to a point.")
+
+
+# -- chapter 3: convolutional GANs on digits ------------------------------------------------------
+
+def check_tconv_side(answer: Any, side: int = 8, kernel: int = 4, stride: int = 2, padding: int = 1) -> bool:
+    """Exercise 3.1: the output side ``(i - 1) s - 2p + k`` of a transposed convolution (16 for the defaults)."""
+    answer = _number(answer)
+    truth = (side - 1) * stride - 2 * padding + kernel
+    if _close(answer, truth):
+        return _report(True, f"({side} − 1)·{stride} − 2·{padding} + {kernel} = {truth}: the side doubles.")
+    if _close(answer, (side + 2 * padding - kernel) // stride + 1):
+        return _report(False, "that is the forward convolution's output side; the transposed one runs it backwards.")
+    if _close(answer, (side - 1) * stride + kernel):
+        return _report(False, "the padding is removed from both sides of the output: subtract 2p.")
+    return _report(False, f"{answer:g} is not it: use i = (o − 1)·s − 2p + k with o = {side}.")
+
+
+def check_ema_share(answer: Any, beta: float = 0.99, last: int = 100) -> bool:
+    """Exercise 3.2: the weight ``1 - β^n`` that an EMA puts on its last ``n`` updates (≈ 0.634)."""
+    answer = _number(answer)
+    truth = 1 - beta**last
+    if answer > 1.5:  # a percentage
+        answer /= 100
+    if _close(answer, truth, rel=2e-3):
+        return _report(True, f"1 − {beta:g}^{last} = {truth:.3f}: about two thirds, not all of it.")
+    if _close(answer, beta**last, rel=2e-3):
+        return _report(False, f"{beta:g}^{last} is the weight left on everything *before* the last {last} steps.")
+    if _close(answer, 1.0):
+        return _report(False, "the exponential window has no hard edge: older steps keep a geometric tail.")
+    return _report(False, f"{answer:.4g} is not it: sum (1 − β) β^j over j = 0 … {last - 1}.")
+
+
+def check_midpoint_norm(answer: Any) -> bool:
+    """Exercise 3.3: ``‖(z_a + z_b)/2‖ / ‖z_a‖`` for independent high-dimensional Gaussians (→ 1/√2)."""
+    answer = _number(answer)
+    truth = 1 / math.sqrt(2)
+    if _close(answer, truth, rel=5e-3):
+        return _report(True, "1/√2 ≈ 0.707: linear midpoints sit well inside the sphere the generator was trained on.")
+    if _close(answer, 0.5):
+        return _report(False, "0.5 is the ratio of the squared norms, d/2 against d; take the square root.")
+    if _close(answer, 1.0):
+        return _report(False, "that would hold for slerp; the average of two independent vectors is shorter.")
+    return _report(False, f"{answer:.4g} is not it: compute E‖(z_a + z_b)/2‖² and compare with E‖z_a‖² = d.")
+
+
+def check_downsample(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Exercise 3.4: ``fn(x16)`` must return the least-squares 8×8 images ``U⁺ y`` of 16×16 images ``y``,
+    where ``U`` is bilinear 2× upsampling (``align_corners=False``), the map of ``load_digits(16)``."""
+    if not callable(fn):
+        raise TypeError(f"answer must be a function downsample(x16), got {type(fn).__name__}")
+    import torch.nn.functional as F  # the reference, built only when checking
+
+    basis = torch.eye(64, dtype=torch.float64).reshape(64, 1, 8, 8)
+    U = F.interpolate(basis, size=(16, 16), mode="bilinear", align_corners=False).reshape(64, 256).T
+    gen = torch.Generator().manual_seed(0)
+    x8 = torch.rand(6, 1, 8, 8, generator=gen, dtype=torch.float64) * 2 - 1
+    upsampled = (x8.reshape(6, 64) @ U.T).reshape(6, 1, 16, 16)
+    other = torch.rand(6, 1, 16, 16, generator=gen, dtype=torch.float64) * 2 - 1     # not upsampled digits
+    truth = torch.linalg.lstsq(U, other.reshape(6, 256).T).solution.T.reshape(6, 1, 8, 8)
+    try:
+        got_up, got_other = fn(upsampled.float()), fn(other.float())
+    except Exception as err:  # the reader's code: report, do not raise
+        return _report(False, f"your function raised {type(err).__name__}: {err}")
+    for got in (got_up, got_other):
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (6, 1, 8, 8):
+            return _report(False, f"return a tensor of shape (N, 1, 8, 8), got {getattr(got, 'shape', type(got))}")
+    if not torch.allclose(got_up.double(), x8, atol=1e-4):
+        if torch.allclose(got_up.double(), F.avg_pool2d(upsampled, 2), atol=1e-4):
+            return _report(False, "2×2 averaging is not the inverse of bilinear upsampling: it blurs the digit again.")
+        return _report(False, "an upsampled 8×8 image must come back exactly; solve the least-squares problem U x = y.")
+    if not torch.allclose(got_other.double(), truth, atol=1e-4):
+        return _report(False, "exact on upsampled images, but not the least-squares solution on others.")
+    return _report(True, "U⁺y: exact on upsampled digits and the closest 8×8 explanation of any other image.")

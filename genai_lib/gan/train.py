@@ -19,6 +19,10 @@ same History) and, every ``snapshot_every`` generator steps, records a :class:`G
   generator's own loss pushes that sample (GAN Lab's arrows), from the same ``loss.g_loss``.
 
 A snapshot draws no random numbers, so taking snapshots never changes the training run.
+
+With ``config.ema_decay`` set, an exponential moving average of the generator's weights
+(:mod:`genai_lib.gan.ema`) follows every generator step; snapshots then sample from the average
+(:attr:`GANTrainer.sampler`), while training itself never reads it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genai_lib.gan.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
 from genai_lib.training import History
 from genai_lib.training import fit as fit_loop
@@ -85,6 +90,9 @@ class GANConfig:
         grid_size: the 2-D heatmap is evaluated on ``grid_size × grid_size`` points.
         grid_extent: ``(x0, x1, y0, y1)`` of the heatmap; ``None`` takes the data's bounding box
             padded by a quarter of its larger side.
+        ema_decay: ``β`` of an exponential moving average of the generator's weights
+            (:mod:`genai_lib.gan.ema`), updated after every generator step; snapshots then sample
+            from the average. ``None`` (the default) keeps no average.
     """
 
     loss: str = "nonsaturating"
@@ -99,6 +107,7 @@ class GANConfig:
     snapshot_samples: int = 512
     grid_size: int = 64
     grid_extent: tuple[float, float, float, float] | None = None
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
@@ -123,6 +132,8 @@ class GANConfig:
             if not (x1 > x0 and y1 > y0):
                 raise ValueError(f"grid_extent must have x1 > x0 and y1 > y0, got {self.grid_extent!r}")
             self.grid_extent = (x0, x1, y0, y1)
+        if self.ema_decay is not None:
+            self.ema_decay = _check_float(self.ema_decay, "ema_decay", 0.0, 1.0, open_high=True)
 
     def make_loss(self) -> GANLoss:
         """The :class:`~genai_lib.gan.losses.GANLoss` this config names."""
@@ -147,7 +158,8 @@ class GANSnapshot:
 
     Attributes:
         step: generator steps completed (0 = before training).
-        samples: ``G(z)`` for the trainer's fixed latent batch, shape ``(snapshot_samples, *sample_shape)``.
+        samples: ``G(z)`` for the trainer's fixed latent batch, shape ``(snapshot_samples, *sample_shape)``
+            (from the weight average :attr:`GANTrainer.sampler` when ``config.ema_decay`` is set).
         d_grid: for 2-D data, ``loss.prob(D(x))`` on the grid, shape ``(grid_size, grid_size)``; row ``i``
             is ``y = grid_y[i]``, column ``j`` is ``x = grid_x[j]`` (the layout of a plotly heatmap).
         arrows: for 2-D data, rows ``(x, y, dx, dy)`` with ``(dx, dy) = -∂ℓ_G/∂x`` at each sample.
@@ -191,6 +203,7 @@ class GANTrainer:
         snapshots: every snapshot so far.
         step: generator steps completed.
         fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
+        ema: the :class:`~genai_lib.gan.ema.EMA` of the generator's weights, or ``None``.
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
     """
 
@@ -244,6 +257,7 @@ class GANTrainer:
 
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+        self.ema = None if config.ema_decay is None else EMA(generator, config.ema_decay)
         self.history = History()
         self.snapshots: list[GANSnapshot] = []
         self.step = 0
@@ -304,6 +318,8 @@ class GANTrainer:
             self.opt_g.step()
         finally:
             _set_requires_grad(D, True)
+        if self.ema is not None:
+            self.ema.update(G)
         return g_loss.item()
 
     def _set_lr(self, step: int, total: int) -> float:
@@ -330,6 +346,11 @@ class GANTrainer:
 
     # -- what the explorers draw ----------------------------------------------------------------
 
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator to sample from: the weight average when ``config.ema_decay`` is set, else ``generator``."""
+        return self.generator if self.ema is None else self.ema.model
+
     def discriminator_prob(self, x: torch.Tensor) -> torch.Tensor:
         """``loss.prob(D(x))`` without gradients: ``D(x)`` for logistic losses, ``f(x)`` for WGAN."""
         with torch.no_grad():
@@ -348,7 +369,7 @@ class GANTrainer:
 
     def snapshot(self) -> GANSnapshot:
         """Record the current state (see :class:`GANSnapshot`); draws no random numbers."""
-        G = self.generator
+        G = self.sampler
         was = G.training
         G.eval()
         try:
@@ -439,5 +460,8 @@ class GANTrainer:
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """The models and optimisers, named, for :class:`genai_lib.training.Checkpointer`."""
-        return {"generator": self.generator, "discriminator": self.discriminator,
-                "opt_g": self.opt_g, "opt_d": self.opt_d}
+        named = {"generator": self.generator, "discriminator": self.discriminator,
+                 "opt_g": self.opt_g, "opt_d": self.opt_d}
+        if self.ema is not None:
+            named["generator_ema"] = self.ema.model
+        return named

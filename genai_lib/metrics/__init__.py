@@ -37,6 +37,7 @@ from genai_lib.metrics.digits import (
     gaussian_fit_samples,
     mean_confidence,
     reference_stats,
+    to_8x8,
 )
 from genai_lib.metrics.frechet import FeatureStats, feature_stats, frechet_distance
 from genai_lib.metrics.modes import ModeMetrics, mode_metrics
@@ -68,4 +69,5 @@ __all__ = [
     "class_accuracy",
     "DigitsReport",
     "digits_report",
+    "to_8x8",
 ]

@@ -1,0 +1,94 @@
+"""An exponential moving average (EMA) of a generator's weights: the sampler most GANs report.
+
+A GAN's generator never settles: every step answers the discriminator of that step, so its
+weights wander around a good solution instead of converging on it. Averaging the iterates smooths
+the wandering out (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training";
+Karras et al. 2018 and every StyleGAN sample since use the same average):
+
+    θ_ema ← β θ_ema + (1 − β) θ        after every generator step,
+
+with ``β`` close to 1, so that ``θ_ema`` averages roughly the last ``1 / (1 − β)`` steps. The
+average is a separate copy of the network used only for sampling; training never reads it.
+
+Buffers (batch normalisation's running mean and variance) are not averaged but copied from the
+trained generator at every update: they are statistics of activations, not parameters, and the
+copy keeps ``θ_ema`` in eval mode consistent with the generator it follows.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+
+import torch
+from torch import nn
+
+__all__ = ["EMA", "ema_update"]
+
+
+def _check_decay(decay: object) -> float:
+    if isinstance(decay, bool) or not isinstance(decay, numbers.Real):
+        raise TypeError(f"decay must be a float in [0, 1), got {type(decay).__name__} {decay!r}")
+    if not (math.isfinite(decay) and 0.0 <= decay < 1.0):
+        raise ValueError(f"decay must be a float in [0, 1), got {decay}")
+    return float(decay)
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """One EMA step in place: ``θ_avg ← decay · θ_avg + (1 − decay) · θ`` for every parameter; buffers copied.
+
+    Args:
+        average: the averaged copy (same architecture as ``model``).
+        model: the network being trained.
+        decay: ``β`` in [0, 1); 0 copies ``model`` exactly.
+
+    Raises:
+        ValueError: if the two modules do not have the same parameter and buffer shapes.
+    """
+    decay = _check_decay(decay)
+    avg_p, new_p = list(average.parameters()), list(model.parameters())
+    avg_b, new_b = list(average.buffers()), list(model.buffers())
+    pairs, buffers = list(zip(avg_p, new_p)), list(zip(avg_b, new_b))
+    if (len(avg_p) != len(new_p) or len(avg_b) != len(new_b)
+            or any(a.shape != m.shape for a, m in pairs + buffers)):
+        raise ValueError("average must be a copy of model: their parameters and buffers differ in number or shape")
+    for avg, new in pairs:
+        avg.lerp_(new.detach(), 1.0 - decay)
+    for avg, new in buffers:
+        avg.copy_(new)
+
+
+class EMA:
+    """An averaged copy of ``model`` (see the module docstring), kept in eval mode without gradients.
+
+    Args:
+        model: the network to follow (its current weights start the average).
+        decay: ``β`` in [0, 1); the average spans about ``1 / (1 − β)`` updates.
+
+    Attributes:
+        model: the averaged copy; sample from it (``ema.model.generate(...)``).
+        decay: ``β``.
+        updates: how many times :meth:`update` has run.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.99) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+        self.decay = _check_decay(decay)
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    def update(self, model: nn.Module) -> None:
+        """Move the average one step towards ``model``'s current weights (:func:`ema_update`)."""
+        ema_update(self.model, model, self.decay)
+        self.updates += 1
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The averaged weights, for :class:`genai_lib.training.Checkpointer`-style saving."""
+        return self.model.state_dict()
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore averaged weights saved with :meth:`state_dict`."""
+        self.model.load_state_dict(state)
