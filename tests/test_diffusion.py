@@ -410,7 +410,7 @@ def test_epsilon_loss_is_the_simple_loss():
 def test_ema_update_rule():
     net = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.constant_(net.weight, 0.0)
-    ema = EMA(net, decay=0.9)
+    ema = EMA(net, decay=0.9, warmup=True)
     with torch.no_grad():
         net.weight.fill_(1.0)
     assert ema.current_decay() == pytest.approx(0.1)  # warm-up: min(0.9, (1+0)/(10+0))

@@ -1,5 +1,5 @@
 """Tests of what the convolutional-GAN chapter adds to genai_lib.gan: the EMA of the generator's
-weights (genai_lib.gan.ema, and the trainer's ``ema_decay``) and the spectrally normalised
+weights (genai_lib.ema, and the trainer's ``ema_decay``) and the spectrally normalised
 discriminator (checked against a direct SVD of each layer's weight)."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_ema_is_the_geometric_average_of_the_iterates():
         ema.update(model)
     # θ_ema after n updates = β^n θ_0 + Σ_k (1 − β) β^(n−1−k) θ_k.
     expected = 0.9**5 * start + sum(0.1 * 0.9 ** (4 - k) * w for k, w in enumerate(iterates))
-    assert torch.allclose(ema.model.weight, expected, atol=1e-6) and ema.updates == 5
+    assert torch.allclose(ema.model.weight, expected, atol=1e-6) and ema.num_updates == 5
     ema.load_state_dict(model.state_dict())
     assert torch.equal(ema.state_dict()["weight"], model.weight)
 
@@ -80,7 +80,7 @@ def test_trainer_ema_does_not_change_training_and_snapshots_sample_the_average()
     # The average is a by-stander: the trained generator is bit-identical with or without it.
     for a, b in zip(plain.generator.state_dict().values(), averaged.generator.state_dict().values()):
         assert torch.equal(a, b)
-    assert averaged.ema.updates == 3 and averaged.sampler is averaged.ema.model
+    assert averaged.ema.num_updates == 3 and averaged.sampler is averaged.ema.model
     assert averaged.modules()["generator_ema"] is averaged.ema.model
     with torch.no_grad():
         direct = averaged.ema.model.eval()(averaged.fixed_z)

@@ -10,7 +10,7 @@
 * :mod:`~genai_lib.diffusion.embeddings` — sinusoidal time embeddings;
 * :mod:`~genai_lib.diffusion.denoisers` — :class:`MLPDenoiser` and :class:`UNetDenoiser`;
 * :mod:`~genai_lib.diffusion.losses` — :func:`epsilon_loss`, the ε-prediction objective;
-* :mod:`~genai_lib.diffusion.ema` — :class:`EMA` of the weights;
+* :mod:`~genai_lib.ema` (shared with the GANs) — :class:`EMA` of the weights;
 * :mod:`~genai_lib.diffusion.train` — :class:`DiffusionTrainer` with ``fit(steps=...)``.
 
 Samplers share the surface of diffusers' schedulers (``step``) and agree with them number for
@@ -23,7 +23,7 @@ from __future__ import annotations
 from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps, slerp
 from genai_lib.diffusion.ddpm import DDPMSampler
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
-from genai_lib.diffusion.ema import EMA
+from genai_lib.ema import EMA
 from genai_lib.diffusion.embeddings import SinusoidalEmbedding, sinusoidal_embedding
 from genai_lib.diffusion.guidance import drop_labels, guided_eps
 from genai_lib.diffusion.losses import epsilon_loss

@@ -1,7 +1,7 @@
 """Training a denoiser: Ho et al. (2020)'s Algorithm 1 on the book's step-budgeted loop.
 
 :class:`DiffusionTrainer` owns what one training run needs — the model, the schedule, the data
-(and labels), an AdamW optimiser, an :class:`~genai_lib.diffusion.ema.EMA` of the weights and a
+(and labels), an AdamW optimiser, an :class:`~genai_lib.ema.EMA` of the weights and a
 private random generator — and :meth:`DiffusionTrainer.fit` runs ``steps`` updates through
 :func:`genai_lib.training.fit`. Each update is Algorithm 1: draw a batch x_0 (with replacement),
 drop labels to ∅ with probability ``label_dropout`` for classifier-free guidance (Ho & Salimans
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genai_lib.diffusion._checks import check_float, check_int, check_labels, check_tensor
-from genai_lib.diffusion.ema import EMA
+from genai_lib.ema import EMA
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.schedule import NoiseSchedule
@@ -41,7 +41,7 @@ class TrainerConfig:
         batch_size: samples per step.
         lr: AdamW learning rate.
         weight_decay: AdamW weight decay.
-        ema_decay: decay of the weight average sampled from (with warm-up, see :mod:`~genai_lib.diffusion.ema`).
+        ema_decay: decay of the weight average sampled from (with warm-up, see :mod:`~genai_lib.ema`).
         label_dropout: probability of replacing a label by ∅ (only with labels); 0.1 as in Ho & Salimans.
         grad_clip: clip the gradient norm to this value (None: no clipping).
         seed: seeds the trainer's generator (batches, label dropout, t and ε).
@@ -114,7 +114,7 @@ class DiffusionTrainer:
         self.data = data.to(self.device)
         self.labels = labels
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.ema = EMA(model, config.ema_decay)
+        self.ema = EMA(model, config.ema_decay, warmup=True)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.history = History()
         self.step = 0

@@ -7,7 +7,7 @@ One module per concept:
   class-conditional) for 16 × 16 digits;
 * :mod:`~genai_lib.gan.losses` — :func:`minimax`, :func:`nonsaturating`, :func:`wgan_gp`, :func:`r1`,
   all :class:`GANLoss` objects with ``d_loss``, ``g_loss`` and ``penalty``;
-* :mod:`~genai_lib.gan.ema` — :class:`EMA`, the exponential moving average of the generator's
+* :mod:`~genai_lib.ema` (shared with diffusion) — :class:`EMA`, the exponential moving average of the generator's
   weights that the trainer samples from when ``GANConfig(ema_decay=...)`` is set;
 * :mod:`~genai_lib.gan.train` — :class:`GANTrainer` and its :class:`GANConfig`;
   ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)`` returns the history and the
@@ -16,7 +16,7 @@ One module per concept:
 The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the other parts.
 """
 
-from genai_lib.gan.ema import EMA, ema_update
+from genai_lib.ema import EMA, ema_update
 from genai_lib.gan.losses import (
     LOSS_NAMES,
     R1,

@@ -21,7 +21,7 @@ same History) and, every ``snapshot_every`` generator steps, records a :class:`G
 A snapshot draws no random numbers, so taking snapshots never changes the training run.
 
 With ``config.ema_decay`` set, an exponential moving average of the generator's weights
-(:mod:`genai_lib.gan.ema`) follows every generator step; snapshots then sample from the average
+(:mod:`genai_lib.ema`) follows every generator step; snapshots then sample from the average
 (:attr:`GANTrainer.sampler`), while training itself never reads it.
 """
 
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genai_lib.gan.ema import EMA
+from genai_lib.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
 from genai_lib.training import History
 from genai_lib.training import fit as fit_loop
@@ -91,7 +91,7 @@ class GANConfig:
         grid_extent: ``(x0, x1, y0, y1)`` of the heatmap; ``None`` takes the data's bounding box
             padded by a quarter of its larger side.
         ema_decay: ``β`` of an exponential moving average of the generator's weights
-            (:mod:`genai_lib.gan.ema`), updated after every generator step; snapshots then sample
+            (:mod:`genai_lib.ema`), updated after every generator step; snapshots then sample
             from the average. ``None`` (the default) keeps no average.
     """
 
@@ -203,7 +203,7 @@ class GANTrainer:
         snapshots: every snapshot so far.
         step: generator steps completed.
         fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
-        ema: the :class:`~genai_lib.gan.ema.EMA` of the generator's weights, or ``None``.
+        ema: the :class:`~genai_lib.ema.EMA` of the generator's weights, or ``None``.
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
     """
 

@@ -1,18 +1,21 @@
-"""An exponential moving average (EMA) of a generator's weights: the sampler most GANs report.
+"""An exponential moving average (EMA) of a network's weights: the model both families sample from.
 
-A GAN's generator never settles: every step answers the discriminator of that step, so its
-weights wander around a good solution instead of converging on it. Averaging the iterates smooths
-the wandering out (Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training";
-Karras et al. 2018 and every StyleGAN sample since use the same average):
+Training never settles exactly: a GAN's generator answers each step's discriminator, a denoiser
+follows each minibatch's noise. Averaging the iterates smooths that wandering out, and the average
+samples better than the last iterate for the same training. GANs report samples from it (Karras et
+al. 2018; Yazıcı et al. 2019, "The unusual effectiveness of averaging in GAN training"), and so do
+diffusion models (Ho et al. 2020, Appendix B, with decay 0.9999)::
 
-    θ_ema ← β θ_ema + (1 − β) θ        after every generator step,
+    θ_ema ← d θ_ema + (1 − d) θ        after every optimisation step,
 
-with ``β`` close to 1, so that ``θ_ema`` averages roughly the last ``1 / (1 − β)`` steps. The
-average is a separate copy of the network used only for sampling; training never reads it.
+with ``d`` close to 1, so that ``θ_ema`` averages roughly the last ``1 / (1 − d)`` steps. The
+average is a separate, frozen copy of the network used only for sampling; training never reads it.
 
-Buffers (batch normalisation's running mean and variance) are not averaged but copied from the
-trained generator at every update: they are statistics of activations, not parameters, and the
-copy keeps ``θ_ema`` in eval mode consistent with the generator it follows.
+With ``warmup`` the n-th update uses ``d_n = min(decay, (1 + n) / (10 + n))`` (as diffusers'
+``EMAModel``), so that in a short run the average is not dominated by the random initial weights.
+
+Buffers (batch normalisation's running statistics) are not averaged but copied from the trained
+network at every update: they are statistics of activations, not parameters.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
     Args:
         average: the averaged copy (same architecture as ``model``).
         model: the network being trained.
-        decay: ``β`` in [0, 1); 0 copies ``model`` exactly.
+        decay: ``d`` in [0, 1); 0 copies ``model`` exactly.
 
     Raises:
         ValueError: if the two modules do not have the same parameter and buffer shapes.
@@ -64,29 +67,37 @@ class EMA:
     """An averaged copy of ``model`` (see the module docstring), kept in eval mode without gradients.
 
     Args:
-        model: the network to follow (its current weights start the average).
-        decay: ``β`` in [0, 1); the average spans about ``1 / (1 − β)`` updates.
+        model: the network to follow (its current weights start the average); it is deep-copied.
+        decay: the long-run decay ``d`` in [0, 1); the average spans about ``1 / (1 − d)`` updates.
+        warmup: use ``d_n = min(decay, (1 + n) / (10 + n))`` for the n-th update; ``False`` uses
+            ``decay`` from the first update on.
 
     Attributes:
-        model: the averaged copy; sample from it (``ema.model.generate(...)``).
-        decay: ``β``.
-        updates: how many times :meth:`update` has run.
+        model: the averaged copy; sample from it.
+        decay, warmup: as given.
+        num_updates: how many times :meth:`update` has run.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.99) -> None:
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = False) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         self.decay = _check_decay(decay)
+        self.warmup = bool(warmup)
+        self.num_updates = 0
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self.updates = 0
+
+    def current_decay(self) -> float:
+        """The decay the next :meth:`update` will use."""
+        n = self.num_updates
+        return min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
 
     def update(self, model: nn.Module) -> None:
         """Move the average one step towards ``model``'s current weights (:func:`ema_update`)."""
-        ema_update(self.model, model, self.decay)
-        self.updates += 1
+        ema_update(self.model, model, self.current_decay())
+        self.num_updates += 1
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The averaged weights, for :class:`genai_lib.training.Checkpointer`-style saving."""
+        """The averaged weights, for saving beside the trained ones."""
         return self.model.state_dict()
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
