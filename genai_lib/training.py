@@ -27,6 +27,8 @@ import safetensors.torch
 import torch
 from tqdm.auto import tqdm
 
+from genai_lib._checks import check_int
+
 __all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "Checkpointer"]
 
 Stateful = torch.nn.Module | torch.optim.Optimizer
@@ -75,12 +77,6 @@ class History:
         return np.asarray(self.steps, dtype=np.int64), {k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()}
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _scalars(out: Any, step: int) -> dict[str, float]:
@@ -115,17 +111,17 @@ def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], st
     """
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable, got {type(step_fn).__name__}")
-    steps = _check_int("steps", steps, 1)
-    start_step = _check_int("start_step", start_step, 0)
+    steps = check_int(steps, "steps", minimum=1)
+    start_step = check_int(start_step, "start_step", minimum=0)
     if start_step > steps:
         raise ValueError(f"start_step must be <= steps={steps}, got {start_step}")
-    log_every = _check_int("log_every", log_every, 1)
+    log_every = check_int(log_every, "log_every", minimum=1)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     if checkpoint is not None and not isinstance(checkpoint, Checkpointer):
         raise TypeError(f"checkpoint must be a Checkpointer or None, got {type(checkpoint).__name__}")
     if checkpoint_every is not None:
-        checkpoint_every = _check_int("checkpoint_every", checkpoint_every, 1)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", minimum=1)
         if checkpoint is None:
             raise ValueError("checkpoint_every needs a checkpoint=Checkpointer(...) to save with")
     every = checkpoint_every or (checkpoint.every if checkpoint is not None else 0)
@@ -214,7 +210,7 @@ def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
     and only then moved into place (config.json last), so an interrupted save leaves the previous
     checkpoint intact.
     """
-    modules, step = _check_modules(modules), _check_int("step", step, 0)
+    modules, step = _check_modules(modules), check_int(step, "step", minimum=0)
     meta = {"step": step, "config": _to_json_config(config),
             "history": None if history is None else history.to_dict(), "extra": extra}
     try:
@@ -323,7 +319,7 @@ class Checkpointer:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a path, got {type(directory).__name__}")
         self.directory, self.modules = Path(directory), _check_modules(modules)
-        self.config, self.every = config, _check_int("every", every, 1)
+        self.config, self.every = config, check_int(every, "every", minimum=1)
         _to_json_config(config)  # validate now rather than at the first save
 
     def save(self, step: int, history: History | None = None) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genai_lib.data._checks import check_choice
+from genai_lib._checks import check_choice
 
 __all__ = ["load_mnist", "read_idx", "DEBIAN_FASHION_MNIST_DIR", "CACHE_DIR_NAME"]
 

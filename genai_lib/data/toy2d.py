@@ -35,7 +35,7 @@ import math
 
 import torch
 
-from genai_lib.data._checks import check_float, check_int
+from genai_lib._checks import check_float, check_int
 
 __all__ = ["TOY2D_NAMES", "toy2d", "mode_centres", "mode_std"]
 
@@ -150,7 +150,7 @@ def toy2d(name: str, n: int, seed: int = 0, *, std: float | None = None) -> torc
     _check_name(name)
     n = check_int(n, "n", minimum=1)
     seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
-    noise = _DEFAULT_STD[name] if std is None else check_float(std, "std")
+    noise = _DEFAULT_STD[name] if std is None else check_float(std, "std", minimum=0.0)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     points = _curve(name, n, gen)
     if noise > 0:

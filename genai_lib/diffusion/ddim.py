@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from genai_lib.diffusion._checks import check_float, check_int, check_tensor
+from genai_lib._checks import check_float, check_int, check_tensor
 from genai_lib.diffusion.sampling import Sampler, StepOutput, draw_noise
 from genai_lib.diffusion.schedule import NoiseSchedule
 

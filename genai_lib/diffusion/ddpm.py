@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from genai_lib.diffusion._checks import check_float
+from genai_lib._checks import check_float
 from genai_lib.diffusion.sampling import Sampler, StepOutput, draw_noise
 from genai_lib.diffusion.schedule import NoiseSchedule
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_lib.diffusion._checks import check_float, check_int, check_labels, check_tensor
+from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.embeddings import SinusoidalEmbedding
 
 __all__ = ["MLPDenoiserConfig", "MLPDenoiser", "UNetConfig", "UNetDenoiser"]

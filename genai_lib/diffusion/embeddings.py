@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from genai_lib.diffusion._checks import check_float, check_int, check_tensor
+from genai_lib._checks import check_float, check_int, check_tensor
 
 __all__ = ["sinusoidal_embedding", "SinusoidalEmbedding"]
 

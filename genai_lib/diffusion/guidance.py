@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import torch
 
-from genai_lib.diffusion._checks import check_float, check_int, check_labels, check_tensor
+from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 
 __all__ = ["guided_eps", "drop_labels"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from genai_lib.diffusion._checks import check_labels, check_tensor
+from genai_lib._checks import check_labels, check_tensor
 from genai_lib.diffusion.sampling import draw_noise
 from genai_lib.diffusion.schedule import NoiseSchedule, check_timesteps
 

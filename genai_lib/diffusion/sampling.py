@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from genai_lib.diffusion._checks import check_float, check_int, check_labels, check_tensor
+from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import guided_eps
 from genai_lib.diffusion.schedule import NoiseSchedule
 

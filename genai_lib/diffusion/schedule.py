@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genai_lib.diffusion._checks import check_float, check_int, check_tensor
+from genai_lib._checks import check_float, check_int, check_tensor
 
 __all__ = ["NoiseSchedule", "SCHEDULE_KINDS"]
 

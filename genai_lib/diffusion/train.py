@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from genai_lib.diffusion._checks import check_float, check_int, check_labels, check_tensor
+from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.ema import EMA
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss

@@ -21,25 +21,20 @@ they use LeakyReLU, so that no region of the plane has a zero gradient to push s
 
 from __future__ import annotations
 
-import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genai_lib._checks import check_int
+
 __all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
 
 
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_classes(n_classes: object) -> int | None:
-    return None if n_classes is None else _check_int(n_classes, "n_classes", 2)
+    return None if n_classes is None else check_int(n_classes, "n_classes", minimum=2)
 
 
 class _Generator(nn.Module):
@@ -57,7 +52,7 @@ class _Generator(nn.Module):
         ``generator`` is a CPU :class:`torch.Generator` (the global RNG when ``None``); drawing on the
         CPU and then moving makes the same seed give the same ``z`` on every device.
         """
-        n = _check_int(n, "n")
+        n = check_int(n, "n", minimum=1)
         return torch.randn(n, self.z_dim, generator=generator).to(self._device())
 
     def _labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
@@ -107,8 +102,8 @@ class MLPGenerator(_Generator):
 
     def __init__(self, z_dim: int = 16, hidden: int = 128, depth: int = 3, out_dim: int = 2) -> None:
         super().__init__()
-        self.z_dim, self.out_dim = _check_int(z_dim, "z_dim"), _check_int(out_dim, "out_dim")
-        hidden, depth = _check_int(hidden, "hidden"), _check_int(depth, "depth")
+        self.z_dim, self.out_dim = check_int(z_dim, "z_dim", minimum=1), check_int(out_dim, "out_dim", minimum=1)
+        hidden, depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
         self.n_classes = None
         layers: list[nn.Module] = []
         width = self.z_dim
@@ -137,8 +132,8 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
         super().__init__()
-        self.in_dim = _check_int(in_dim, "in_dim")
-        hidden, depth = _check_int(hidden, "hidden"), _check_int(depth, "depth")
+        self.in_dim = check_int(in_dim, "in_dim", minimum=1)
+        hidden, depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
         self.n_classes = None
         layers: list[nn.Module] = []
         width = self.in_dim
@@ -173,7 +168,7 @@ class ConvGenerator(_Generator):
 
     def __init__(self, z_dim: int = 32, channels: int = 64, n_classes: int | None = None) -> None:
         super().__init__()
-        self.z_dim, self.channels = _check_int(z_dim, "z_dim"), _check_int(channels, "channels")
+        self.z_dim, self.channels = check_int(z_dim, "z_dim", minimum=1), check_int(channels, "channels", minimum=1)
         self.n_classes = _check_classes(n_classes)
         c = self.channels
         self.project = nn.Sequential(
@@ -224,7 +219,7 @@ class ConvDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 64, n_classes: int | None = None, spectral_norm: bool = False) -> None:
         super().__init__()
-        self.channels = _check_int(channels, "channels")
+        self.channels = check_int(channels, "channels", minimum=1)
         self.n_classes = _check_classes(n_classes)
         if not isinstance(spectral_norm, bool):
             raise TypeError(f"spectral_norm must be a bool, got {type(spectral_norm).__name__} {spectral_norm!r}")

@@ -28,7 +28,6 @@ With ``config.ema_decay`` set, an exponential moving average of the generator's 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -37,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
 from genai_lib.training import History
@@ -47,25 +47,7 @@ __all__ = ["GANConfig", "GANSnapshot", "GANFit", "GANTrainer", "cosine_lr"]
 _DECAYS = ("cosine", "constant")
 
 
-def _check_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
 
-
-def _check_float(value: object, name: str, low: float, high: float = math.inf, *, open_low: bool = False,
-                 open_high: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
-    value = float(value)
-    ok = math.isfinite(value) and (value > low if open_low else value >= low) and (
-        value < high if open_high else value <= high)
-    if not ok:
-        lo, hi = ("(" if open_low else "[") + f"{low:g}", f"{high:g}" + (")" if open_high else "]")
-        raise ValueError(f"{name} must be a finite float in {lo}, {hi}, got {value}")
-    return value
 
 
 @dataclass
@@ -113,27 +95,27 @@ class GANConfig:
         if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
             raise ValueError(f"loss must be one of {LOSS_NAMES}, got {self.loss!r}")
         make_loss(self.loss, self.penalty_weight)  # validates penalty_weight against the loss
-        self.batch_size = _check_int(self.batch_size, "batch_size")
-        self.lr_g = _check_float(self.lr_g, "lr_g", 0.0, open_low=True)
-        self.lr_d = _check_float(self.lr_d, "lr_d", 0.0, open_low=True)
+        self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
+        self.lr_g = check_float(self.lr_g, "lr_g", minimum=0.0, strict_min=True)
+        self.lr_d = check_float(self.lr_d, "lr_d", minimum=0.0, strict_min=True)
         if not isinstance(self.betas, Sequence) or len(self.betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {self.betas!r}")
-        self.betas = tuple(_check_float(b, f"betas[{i}]", 0.0, 1.0, open_high=True) for i, b in enumerate(self.betas))
+        self.betas = tuple(check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, strict_max=True) for i, b in enumerate(self.betas))
         if self.lr_decay not in _DECAYS:
             raise ValueError(f"lr_decay must be one of {_DECAYS}, got {self.lr_decay!r}")
-        self.final_lr_ratio = _check_float(self.final_lr_ratio, "final_lr_ratio", 0.0, 1.0)
-        self.seed = _check_int(self.seed, "seed", 0)
-        self.snapshot_samples = _check_int(self.snapshot_samples, "snapshot_samples")
-        self.grid_size = _check_int(self.grid_size, "grid_size", 2)
+        self.final_lr_ratio = check_float(self.final_lr_ratio, "final_lr_ratio", minimum=0.0, maximum=1.0)
+        self.seed = check_int(self.seed, "seed", minimum=0)
+        self.snapshot_samples = check_int(self.snapshot_samples, "snapshot_samples", minimum=1)
+        self.grid_size = check_int(self.grid_size, "grid_size", minimum=2)
         if self.grid_extent is not None:
             if not isinstance(self.grid_extent, Sequence) or len(self.grid_extent) != 4:
                 raise ValueError(f"grid_extent must be (x0, x1, y0, y1) or None, got {self.grid_extent!r}")
-            x0, x1, y0, y1 = (_check_float(v, f"grid_extent[{i}]", -math.inf) for i, v in enumerate(self.grid_extent))
+            x0, x1, y0, y1 = (check_float(v, f"grid_extent[{i}]") for i, v in enumerate(self.grid_extent))
             if not (x1 > x0 and y1 > y0):
                 raise ValueError(f"grid_extent must have x1 > x0 and y1 > y0, got {self.grid_extent!r}")
             self.grid_extent = (x0, x1, y0, y1)
         if self.ema_decay is not None:
-            self.ema_decay = _check_float(self.ema_decay, "ema_decay", 0.0, 1.0, open_high=True)
+            self.ema_decay = check_float(self.ema_decay, "ema_decay", minimum=0.0, maximum=1.0, strict_max=True)
 
     def make_loss(self) -> GANLoss:
         """The :class:`~genai_lib.gan.losses.GANLoss` this config names."""
@@ -145,7 +127,7 @@ def cosine_lr(step: int, total: int, lr: float, final_ratio: float = 0.0) -> flo
 
     ``lr_t = lr (r + (1 - r) (1 + cos(π t / (T - 1))) / 2)``: ``lr`` at ``t = 0``, ``r lr`` at the last step.
     """
-    step, total = _check_int(step, "step", 0), _check_int(total, "total")
+    step, total = check_int(step, "step", minimum=0), check_int(total, "total", minimum=1)
     if step >= total:
         raise ValueError(f"step must be < total={total}, got {step}")
     progress = step / (total - 1) if total > 1 else 0.0
@@ -399,7 +381,7 @@ class GANTrainer:
             raise ValueError("no snapshots yet: call fit(..., snapshot_every=...) first")
         if arrow_length is None:
             arrow_length = 0.08 * (self.extent[1] - self.extent[0])
-        arrow_length = _check_float(arrow_length, "arrow_length", 0.0, open_low=True)
+        arrow_length = check_float(arrow_length, "arrow_length", minimum=0.0, strict_min=True)
         longest = max(float(s.arrows[:, 2:].norm(dim=1).max()) for s in self.snapshots)
         scale = arrow_length / longest if longest > 0 else 0.0
         frames = []
@@ -432,12 +414,12 @@ class GANTrainer:
         Returns:
             :class:`GANFit` ``(history, snapshots)``: the trainer's :attr:`history` and :attr:`snapshots`.
         """
-        steps = _check_int(steps, "steps")
+        steps = check_int(steps, "steps", minimum=1)
         if steps <= self.step:
             raise ValueError(f"steps is the total budget and must exceed the {self.step} steps already done, got {steps}")
-        d_steps = _check_int(d_steps, "d_steps")
+        d_steps = check_int(d_steps, "d_steps", minimum=1)
         if snapshot_every is not None:
-            snapshot_every = _check_int(snapshot_every, "snapshot_every")
+            snapshot_every = check_int(snapshot_every, "snapshot_every", minimum=1)
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
 

@@ -1,44 +1,65 @@
-"""Argument checks shared by the diffusion modules (private).
+"""Argument checks shared by every module of the library (private).
 
-Every public function validates at its boundary and raises an error that names the argument and
-the value it expected, so a reader's typo fails loudly where it was made.
+Every public function validates its arguments at the boundary and raises an error that names the
+argument and what it expected, so a reader's typo fails loudly where it was made.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 
 import torch
 
 
 def check_int(value: object, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as an int in ``[minimum, maximum]`` (bools refused); errors name ``name``."""
+    """Return ``value`` as an int in ``[minimum, maximum]``; a 1-element integer tensor is accepted.
+
+    Raises:
+        TypeError: if ``value`` is not an integer (bools are refused); the message names ``name``.
+        ValueError: if it lies outside the range; the message names ``name``.
+    """
     if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
-            and value.dtype != torch.bool:
+            and not value.is_complex() and value.dtype != torch.bool:
         value = int(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
     if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{name} must be an int <= {maximum}, got {value}")
     return value
 
 
 def check_float(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
-                strict_min: bool = False) -> float:
-    """Return ``value`` as a finite float in range (bools refused); errors name ``name``."""
+                strict_min: bool = False, strict_max: bool = False) -> float:
+    """Return ``value`` as a finite float in range (``strict_*`` exclude the bound itself).
+
+    Raises:
+        TypeError: if ``value`` is not a real number (bools are refused); the message names ``name``.
+        ValueError: if it is not finite or out of range; the message names ``name``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a float, got {type(value).__name__} {value!r}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if minimum is not None and (value < minimum or (strict_min and value == minimum)):
-        raise ValueError(f"{name} must be {'>' if strict_min else '>='} {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+        raise ValueError(f"{name} must be {'>' if strict_min else '>='} {minimum:g}, got {value}")
+    if maximum is not None and (value > maximum or (strict_max and value == maximum)):
+        raise ValueError(f"{name} must be {'<' if strict_max else '<='} {maximum:g}, got {value}")
+    return value
+
+
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
+    """Return ``value`` after checking it is one of the strings in ``choices`` (listed in the error)."""
+    choices = tuple(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {choices}, got {type(value).__name__} {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
 
@@ -53,7 +74,10 @@ def check_tensor(value: object, name: str, *, floating: bool = False) -> torch.T
 
 def check_labels(cond: object, name: str, batch: int, num_classes: int | None = None,
                  allow_null: bool = True) -> torch.Tensor:
-    """Check class labels: an integer tensor of shape ``(batch,)`` with values in range."""
+    """Check class labels: an integer tensor of shape ``(batch,)`` with values in range.
+
+    With ``allow_null`` the label ``num_classes`` (the null class of classifier-free guidance) is allowed.
+    """
     if not isinstance(cond, torch.Tensor):
         raise TypeError(f"{name} must be an integer torch.Tensor of class labels, got {type(cond).__name__}")
     if cond.is_floating_point() or cond.is_complex() or cond.dtype == torch.bool:
