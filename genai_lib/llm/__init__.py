@@ -6,7 +6,8 @@ One module per concept:
 * :mod:`~genai_lib.llm.attention` — scaled dot-product :func:`attention`, :func:`causal_mask`,
   :class:`CausalSelfAttention`;
 * :mod:`~genai_lib.llm.kv_cache` — :class:`KVCache` for fast generation;
-* :mod:`~genai_lib.llm.decoding` — temperature, top-k and top-p (nucleus) sampling;
+* :mod:`~genai_lib.llm.decoding` — temperature, top-k and top-p (nucleus) sampling, and the cures for
+  repetition (a repetition penalty, n-gram blocking);
 * :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
   ``attention_maps``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
@@ -24,7 +25,8 @@ import importlib
 from typing import Any
 
 from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
-from genai_lib.llm.decoding import next_token_probs, sample_next_token, top_k_filter, top_p_filter
+from genai_lib.llm.decoding import (ban_repeated_ngrams, next_token_probs, repeated_ngram_fraction, repetition_penalty,
+                                    sample_next_token, top_k_filter, top_p_filter)
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.llm.lora import LoRALinear, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
@@ -43,6 +45,7 @@ __all__ = [
     "attention", "causal_mask", "CausalSelfAttention",
     "KVCache", "LayerKVCache",
     "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
+    "repetition_penalty", "ban_repeated_ngrams", "repeated_ngram_fraction",
     "GPTConfig", "MLP", "Block", "GPT",
     "LoRALinear", "apply_lora", "merge_lora", "lora_parameters",
     *_LAZY,

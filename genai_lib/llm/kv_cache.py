@@ -72,6 +72,11 @@ class KVCache:
     def max_len(self) -> int:
         return self.layers[0].max_len
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the buffers hold: 2 (keys and values) × n_layer × batch × n_head × max_len × head_dim values."""
+        return sum(layer.k.nbytes + layer.v.nbytes for layer in self.layers)
+
     def reset(self) -> None:
         """Forget every position (the buffers are kept and overwritten)."""
         for layer in self.layers:
