@@ -14,7 +14,9 @@ One module per concept:
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:func:`train_gpt`, :func:`evaluate`) and the
   command line ``python -m genai_lib.llm.train``;
 * :mod:`~genai_lib.llm.sample` — :func:`load_model`, :func:`complete` and
-  ``python -m genai_lib.llm.sample``.
+  ``python -m genai_lib.llm.sample``;
+* :mod:`~genai_lib.llm.pretrained` — :func:`~genai_lib.llm.pretrained.load_pretrained`, the book's
+  pre-trained Shakespeare GPT, shipped in the package (no download).
 
 Importing performs no network I/O and changes no global state.
 """
