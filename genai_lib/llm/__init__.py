@@ -30,7 +30,7 @@ from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
 from genai_lib.llm.decoding import (ban_repeated_ngrams, next_token_probs, repeated_ngram_fraction, repetition_penalty,
                                     sample_next_token, top_k_filter, top_p_filter)
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
-from genai_lib.llm.lora import LoRALinear, apply_lora, lora_parameters, merge_lora
+from genai_lib.llm.lora import LoRALinear, TokenRows, adapt_token_rows, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer, token_spans
 
@@ -49,7 +49,7 @@ __all__ = [
     "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
     "repetition_penalty", "ban_repeated_ngrams", "repeated_ngram_fraction",
     "GPTConfig", "MLP", "Block", "GPT",
-    "LoRALinear", "apply_lora", "merge_lora", "lora_parameters",
+    "LoRALinear", "apply_lora", "merge_lora", "lora_parameters", "TokenRows", "adapt_token_rows",
     *_LAZY,
 ]
 
