@@ -9,7 +9,7 @@ One module per concept:
 * :mod:`~genai_lib.llm.decoding` — temperature, top-k and top-p (nucleus) sampling, and the cures for
   repetition (a repetition penalty, n-gram blocking);
 * :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
-  ``attention_maps``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
+  ``attention_maps``, ``residual_stream``, ``logit_lens``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:func:`train_gpt`, :func:`evaluate`) and the
   command line ``python -m genai_lib.llm.train``;

@@ -3,9 +3,10 @@
 Read top to bottom: :class:`GPTConfig` (every size in one place), :class:`MLP`, :class:`Block`
 (pre-LayerNorm attention + MLP, each added to the residual stream) and :class:`GPT` (embeddings,
 the blocks, the output layer, the loss, :meth:`GPT.generate` with a KV cache, attention maps for
-the explorer, and loading OpenAI's GPT-2 weights). The attention layer itself lives in
-:mod:`genai_lib.llm.attention`, the cache in :mod:`genai_lib.llm.kv_cache`, and the decoding
-rules (temperature, top-k, top-p) in :mod:`genai_lib.llm.decoding`.
+the explorer, the residual stream and its logit lens, and loading OpenAI's GPT-2 weights). The
+attention layer itself lives in :mod:`genai_lib.llm.attention`, the cache in
+:mod:`genai_lib.llm.kv_cache`, and the decoding rules (temperature, top-k, top-p) in
+:mod:`genai_lib.llm.decoding`.
 
 The layout follows GPT-2 exactly (names included), which is what lets :meth:`GPT.from_gpt2`
 copy a ``transformers`` GPT-2's weights in and reproduce its logits.
@@ -27,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_lib.llm.attention import CausalSelfAttention
-from genai_lib.llm.decoding import check_sampling_args, sample_next_token
+from genai_lib.llm.decoding import (ban_repeated_ngrams, check_repetition_args, check_sampling_args,
+                                    repetition_penalty as penalise_repeats, sample_next_token)
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.training import load_checkpoint, save_checkpoint
 
@@ -221,6 +223,43 @@ class GPT(nn.Module):
             self.train(was_training)
         return torch.stack(maps)
 
+    @torch.no_grad()
+    def residual_stream(self, idx: torch.Tensor) -> torch.Tensor:
+        """Return the residual stream on ``idx`` before and after every block: ``(n_layer + 1, B, T, n_embd)``.
+
+        Entry ``[0]`` is the embedding ``wte(idx) + wpe(pos)``; entry ``[l]`` is the stream after
+        block ``l``, so entry ``[n_layer]`` is what the final LayerNorm and the output layer read.
+        Computed in eval mode (no dropout).
+        """
+        idx = _check_idx(idx, self.config.vocab_size)
+        T = idx.size(1)
+        if T > self.config.block_size:
+            raise ValueError(f"idx has {T} tokens, more than block_size={self.config.block_size}; "
+                             f"crop the input to the last block_size tokens")
+        was_training = self.training
+        self.eval()
+        try:
+            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T, device=idx.device))
+            states = [x]
+            for block in self.transformer.h:
+                x, _ = block(x)
+                states.append(x)
+        finally:
+            self.train(was_training)
+        return torch.stack(states)
+
+    @torch.no_grad()
+    def logit_lens(self, idx: torch.Tensor) -> torch.Tensor:
+        """Return the next-token logits read from the residual stream after every block:
+        ``(n_layer + 1, B, T, vocab_size)``.
+
+        Each entry applies the model's own final LayerNorm and output layer to
+        :meth:`residual_stream`'s entry — what the model would predict if the remaining blocks
+        added nothing (the "logit lens", nostalgebraist 2020). The last entry equals
+        ``forward(idx)``'s logits.
+        """
+        return self.lm_head(self.transformer.ln_f(self.residual_stream(idx)))
+
     # -- generation -----------------------------------------------------------------------------
 
     def new_cache(self, batch_size: int) -> KVCache:
@@ -232,7 +271,8 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
                  top_p: float | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
-                 *, truncate: bool = False) -> torch.Tensor:
+                 *, truncate: bool = False, repetition_penalty: float = 1.0,
+                 no_repeat_ngram_size: int | None = None) -> torch.Tensor:
         """Continue ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens; return ``(B, T + max_new_tokens)``.
 
         Each step draws from :func:`~genai_lib.llm.decoding.next_token_probs` (``temperature=0``
@@ -251,11 +291,16 @@ class GPT(nn.Module):
             use_cache: use the KV cache (same tokens, less work).
             generator: a ``torch.Generator`` on the model's device, for repeatable samples.
             truncate: keep only the prompt's last ``block_size`` tokens instead of raising.
+            repetition_penalty: θ >= 1 applied to the logits of every token already in the text,
+                prompt included (:func:`~genai_lib.llm.decoding.repetition_penalty`; 1 = off).
+            no_repeat_ngram_size: forbid any token that would repeat an n-gram of this size
+                already in the text (:func:`~genai_lib.llm.decoding.ban_repeated_ngrams`; None = off).
         """
         idx = _check_idx(idx, self.config.vocab_size)
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
         check_sampling_args(temperature, top_k, top_p)
+        check_repetition_args(repetition_penalty, no_repeat_ngram_size)
         if not isinstance(use_cache, bool):
             raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
         device = self.lm_head.weight.device
@@ -282,6 +327,10 @@ class GPT(nn.Module):
                 else:
                     h, _ = self._hidden(out[:, -1:], cache)  # only the newest token is new
                 logits = self.lm_head(h[:, -1, :])  # only the last position predicts the next token
+                if repetition_penalty != 1:  # the cures for repetition look at the whole text so far
+                    logits = penalise_repeats(logits, out, repetition_penalty)
+                if no_repeat_ngram_size is not None:
+                    logits = ban_repeated_ngrams(logits, out, no_repeat_ngram_size)
                 nxt = sample_next_token(logits, temperature, top_k, top_p, generator)
                 out = torch.cat([out, nxt], dim=1)
         finally:
