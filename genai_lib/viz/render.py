@@ -41,9 +41,28 @@ _SCRIPT = """(function () {
     return;
   }
   gd.setAttribute("data-genai-drawn", "1");
+  // A title wider than the figure (a narrow column, a phone) is wrapped onto more lines at word
+  // boundaries, and the top margin grows to hold them, instead of running off the edge.
+  function fitTitle(gd) {
+    var el = gd.querySelector(".gtitle"), title = gd.layout.title;
+    var text = title && (typeof title === "string" ? title : title.text);
+    if (!el || !text || text.indexOf("<br") >= 0) { return; }
+    var room = gd.clientWidth - 30, width = el.getBBox().width;
+    if (!(width > room) || room <= 0) { return; }
+    var per = Math.ceil(text.length / Math.ceil(width / room)), lines = [], line = "";
+    text.split(" ").forEach(function (word) {
+      if (line && (line + " " + word).length > per) { lines.push(line); line = word; }
+      else { line = line ? line + " " + word : word; }
+    });
+    lines.push(line);
+    var top = gd._fullLayout.margin.t + 22 * (lines.length - 1);
+    return window.Plotly.relayout(gd, {"title.text": lines.join("<br>"), "margin.t": top});
+  }
   var fig = %(figure)s;
   var config = {responsive: true, displaylogo: false};
   window.Plotly.newPlot(gd, fig.data, fig.layout, config).then(function () {
+    return fitTitle(gd);
+  }).then(function () {
     if (!fig.frames || !fig.frames.length) { return; }
     return window.Plotly.addFrames(gd, fig.frames).then(function () {
       var names = fig.frames.map(function (f) { return f.name; });
