@@ -49,7 +49,7 @@ _SCRIPT = """(function () {
     if (!el || !text || text.indexOf("<br") >= 0) { return; }
     var room = gd.clientWidth - 30, width = el.getBBox().width;
     if (!(width > room) || room <= 0) { return; }
-    var per = Math.ceil(text.length / Math.ceil(width / room)), lines = [], line = "";
+    var per = Math.floor(room / (width / text.length)), lines = [], line = "";  // characters that fit a line
     text.split(" ").forEach(function (word) {
       if (line && (line + " " + word).length > per) { lines.push(line); line = word; }
       else { line = line ? line + " " + word : word; }
