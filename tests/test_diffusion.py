@@ -281,6 +281,27 @@ def test_ddim_eta0_is_a_deterministic_map_from_noise():
     assert torch.equal(a, b) and torch.equal(x_T, torch.randn(4, 2, generator=gen(0)))  # x_T not modified
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_x_T_on_the_cpu_runs_where_the_model_is():
+    # A notebook draws x_T with a CPU generator (the same start on any machine); a GPU model runs it.
+    model = MLPDenoiser(data_shape=(2,), hidden=16, depth=1, time_dim=8, emb_dim=8).cuda()
+    x_T = torch.randn(4, 2, generator=gen(0))
+    out = DDIMSampler(NoiseSchedule("linear", 20), 4).sample(model, (4, 2), x_T=x_T)
+    assert out.device.type == "cuda" and x_T.device.type == "cpu"
+
+
+def test_x_T_of_a_plain_callable_stays_on_its_device():
+    seen = []
+
+    def model(x, t):
+        seen.append(x.device)
+        return torch.zeros_like(x)
+
+    x_T = torch.randn(4, 2, generator=gen(0))
+    out = DDIMSampler(NoiseSchedule("linear", 20), 4).sample(model, (4, 2), x_T=x_T)
+    assert out.device == x_T.device and set(seen) == {x_T.device}
+
+
 def test_classifier_free_guidance_formula():
     calls = []
 

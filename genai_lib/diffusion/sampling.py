@@ -83,13 +83,14 @@ class Trajectory:
         return int(self.timesteps.numel())
 
 
-def _model_device(model: Denoiser) -> torch.device:
+def _model_device(model: Denoiser, default: torch.device | None = None) -> torch.device:
+    """Where a module's weights live; ``default`` (else the CPU) for a plain callable."""
     if isinstance(model, torch.nn.Module):
         for tensor in model.parameters():
             return tensor.device
         for tensor in model.buffers():
             return tensor.device
-    return torch.device("cpu")
+    return default if default is not None else torch.device("cpu")
 
 
 def draw_noise(shape: Sequence[int], generator: torch.Generator | None, device: torch.device | str,
@@ -148,16 +149,14 @@ class Sampler:
             check_tensor(x_T, "x_T", floating=True)
             if tuple(x_T.shape) != shape:
                 raise ValueError(f"x_T must have shape {shape} (the shape argument), got {tuple(x_T.shape)}")
-            device = x_T.device
-        else:
-            device = _model_device(model)
+        device = _model_device(model, default=x_T.device if x_T is not None else None)
         if cond is not None:
             cond = check_labels(cond, "cond", shape[0]).to(device)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         if not callable(model):
             raise TypeError(f"model must be callable as model(x_t, t[, cond]), got {type(model).__name__}")
-        x = x_T.clone() if x_T is not None else draw_noise(shape, generator, device)
+        x = x_T.to(device, copy=True) if x_T is not None else draw_noise(shape, generator, device)
         return self._loop(model, x, cond, w, generator, progress)
 
     @torch.no_grad()  # as a decorator, no_grad is on only while the generator runs, not between yields
@@ -194,7 +193,8 @@ class Sampler:
             cond: int64 class labels of shape ``(B,)`` for a class-conditional denoiser.
             guidance_scale: w of classifier-free guidance (Ho & Salimans 2022, Eq. 6); 0 = none.
             x_T: the starting noise instead of a fresh draw (e.g. to interpolate between two
-                noises with DDIM); its device is where the run happens.
+                noises with DDIM). It is copied to the model's device (a plain callable runs
+                where ``x_T`` is), so a CPU ``x_T`` gives the same start on any device.
             progress: show a progress bar over the steps.
 
         Returns:
