@@ -123,6 +123,48 @@ def test_train_gpt_trains_only_adapters_and_rows():
             assert not moved, name
 
 
+def test_lr_scale_multiplies_the_schedule_for_matching_parameters():
+    from genai_lib.llm import TrainConfig, train_gpt
+    from genai_lib.llm.train import make_optimizer
+
+    model = tiny_gpt(seed=5)
+    apply_lora(model, r=2, alpha=4)
+    adapt_token_rows(model, [1, 2])
+    config = TrainConfig(steps=3, batch_size=4, warmup_steps=1, lr=1e-2, min_lr=1e-3)
+    groups = make_optimizer(model, config, {"lora_rows": 3.0}).param_groups
+    scaled = [g for g in groups if g["lr_scale"] == 3.0]
+    assert len(scaled) == 1 and [p.shape for p in scaled[0]["params"]] == [torch.Size([2, 16])]
+    assert sum(len(g["params"]) for g in groups) == len(list(lora_parameters(model)))
+    # No scale: every factor is 1 (here every trainable tensor is a matrix, so one group).
+    assert [g["lr_scale"] for g in make_optimizer(model, config).param_groups] == [1.0]
+    seen = []
+    ids = torch.randint(37, (400,), generator=torch.Generator().manual_seed(0))
+
+    def spy(step, scalars):
+        seen.append(sorted(g["lr"] for g in opt_groups))
+
+    import genai_lib.llm.train as train_module
+    real = train_module.make_optimizer
+
+    def keep(*args):
+        opt = real(*args)
+        opt_groups.extend(opt.param_groups)
+        return opt
+
+    opt_groups: list = []
+    train_module.make_optimizer = keep
+    try:
+        result = train_gpt(model, ids, config, progress=False, callback=spy, lr_scale={"lora_rows": 3.0})
+    finally:
+        train_module.make_optimizer = real
+    lrs = result.history.values["lr"]
+    assert all(abs(small - lr) < 1e-12 and abs(big - 3 * lr) < 1e-12 for (small, big), lr in zip(seen, lrs))
+    with pytest.raises(ValueError, match="lr_scale key 'nothing'"):
+        make_optimizer(model, config, {"nothing": 2.0})
+    with pytest.raises(ValueError, match="lr_scale"):
+        make_optimizer(model, config, {"lora_rows": 0.0})
+
+
 def test_adapt_token_rows_bad_arguments():
     model = tiny_gpt()
     with pytest.raises(ValueError, match="embedding"):

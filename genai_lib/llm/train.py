@@ -34,7 +34,7 @@ import math
 import numbers
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from genai_lib import get_device, seed_everything
+from genai_lib._checks import check_float
 from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 from genai_lib.training import History, fit
@@ -132,18 +133,36 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(model: torch.nn.Module, config: TrainConfig,
+                   lr_scale: Mapping[str, float] | None = None) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; weight decay only on tensors with >= 2 dimensions.
 
     Decay pulls weights towards zero; on matrices and embeddings that acts as a regulariser, but
     on biases and LayerNorm gains it would only fight the scale the model needs.
+
+    ``lr_scale`` maps a part of a parameter's name to a factor on the learning rate of every
+    trainable parameter whose name contains it (the first key that matches wins), e.g.
+    ``{"lora_rows": 2.0}``; each group keeps its factor as ``group["lr_scale"]``, which
+    :func:`train_gpt` applies to the schedule's rate at every step.
     """
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not named:
         raise ValueError("model has no trainable parameters")
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=(config.beta1, config.beta2))
+    scales = dict(lr_scale or {})
+    for key, factor in scales.items():
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"lr_scale keys must be non-empty parts of parameter names, got {key!r}")
+        check_float(factor, f"lr_scale[{key!r}]", minimum=0.0, strict_min=True)
+        if not any(key in n for n, _ in named):
+            raise ValueError(f"lr_scale key {key!r} matches no trainable parameter of the model")
+    groups: dict[tuple[bool, float], list[torch.nn.Parameter]] = {}
+    for n, p in named:
+        factor = next((float(f) for k, f in scales.items() if k in n), 1.0)
+        groups.setdefault((p.dim() >= 2, factor), []).append(p)
+    return torch.optim.AdamW(
+        [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": factor}
+         for (decay, factor), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))],
+        lr=config.lr, betas=(config.beta1, config.beta2))
 
 
 def _as_ids(ids: Sequence[int] | torch.Tensor, name: str) -> torch.Tensor:
@@ -212,12 +231,14 @@ def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int 
 
 def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
           val_ids: Sequence[int] | torch.Tensor | None = None, progress: bool = True,
-          callback: Callable[[int, dict[str, float]], None] | None = None) -> TrainResult:
+          callback: Callable[[int, dict[str, float]], None] | None = None,
+          lr_scale: Mapping[str, float] | None = None) -> TrainResult:
     """Train ``model`` (in place, on its own device) on ``train_ids`` for ``config.steps`` steps.
 
     Only parameters with ``requires_grad`` train, so a model prepared by
     :func:`~genai_lib.llm.lora.apply_lora` trains its adapters only. ``callback(step, scalars)``
-    runs after every step (draw samples there for a scrubber). With ``val_ids`` the loss on
+    runs after every step (draw samples there for a scrubber). ``lr_scale`` scales the learning
+    rate of some parameters (see :func:`make_optimizer`). With ``val_ids`` the loss on
     ``config.eval_windows`` fixed windows is recorded every ``config.eval_every`` steps and after
     the last one.
     """
@@ -234,7 +255,7 @@ def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: Train
         if len(val_ids) < 2:
             raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
     device = model.lm_head.weight.device
-    optimizer = make_optimizer(model, config)
+    optimizer = make_optimizer(model, config, lr_scale)
     params = [p for g in optimizer.param_groups for p in g["params"]]
     batches = torch.Generator().manual_seed(config.seed)
     val_history = History()
@@ -243,7 +264,7 @@ def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: Train
     def step_fn(step: int) -> dict[str, float | torch.Tensor]:
         lr = lr_at(step, config)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"]
         x, y = get_batch(train_ids, block, config.batch_size, batches)
         _, loss = model(x.to(device), y.to(device))
         optimizer.zero_grad(set_to_none=True)
