@@ -15,12 +15,7 @@ from genai_lib.diffusion import DDIMSampler, MLPDenoiser, NoiseSchedule, UNetDen
 from genai_lib.exercises import diffusion as ex
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def _conditional_mlp(seed: int = 0) -> MLPDenoiser:

@@ -11,12 +11,7 @@ from genai_lib.llm import GPT, GPTConfig, next_token_probs, top_k_filter, top_p_
 from genai_lib.llm.decoding import ban_repeated_ngrams, repeated_ngram_fraction, repetition_penalty
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def tiny_gpt(seed: int = 0, **overrides) -> GPT:

@@ -10,13 +10,7 @@ from genai_lib.exercises import llms as ex
 from genai_lib.llm import GPT, Block, GPTConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is fastest on a busy machine. Restored after the module."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def formula(c: GPTConfig) -> int:

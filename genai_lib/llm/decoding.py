@@ -19,33 +19,25 @@ and :func:`ban_repeated_ngrams` (Paulus et al. 2018) forbids any token that woul
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from genai_lib._checks import check_float, check_int
 
 __all__ = ["check_sampling_args", "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
            "check_repetition_args", "repetition_penalty", "ban_repeated_ngrams", "repeated_ngram_fraction"]
 
 
 def check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    """Raise TypeError/ValueError naming the argument if a decoding setting is out of range."""
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
-        raise TypeError(f"temperature must be a float >= 0, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature < 0:
-        raise ValueError(f"temperature must be a finite float >= 0 (0 = greedy), got {temperature}")
+    """Raise TypeError/ValueError naming the argument if a decoding setting is out of range:
+    ``temperature`` >= 0 (0 = greedy), ``top_k`` an int >= 1 or None, ``top_p`` in (0, 1] or None."""
+    check_float(temperature, "temperature", minimum=0.0)
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
-            raise TypeError(f"top_k must be an int >= 1 or None, got {type(top_k).__name__}")
-        if top_k < 1:
-            raise ValueError(f"top_k must be an int >= 1 or None, got {top_k}")
+        check_int(top_k, "top_k", minimum=1)
     if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
-            raise TypeError(f"top_p must be a float in (0, 1] or None, got {type(top_p).__name__}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}")
+        check_float(top_p, "top_p", minimum=0.0, maximum=1.0, strict_min=True)
 
 
 def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -103,16 +95,11 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
 # -- repetition ---------------------------------------------------------------------------------
 
 def check_repetition_args(penalty: float, ngram_size: int | None) -> None:
-    """Raise TypeError/ValueError naming the argument if a repetition setting is out of range."""
-    if isinstance(penalty, bool) or not isinstance(penalty, numbers.Real):
-        raise TypeError(f"repetition_penalty must be a float >= 1, got {type(penalty).__name__}")
-    if not math.isfinite(penalty) or penalty < 1:
-        raise ValueError(f"repetition_penalty must be a finite float >= 1 (1 = no penalty), got {penalty}")
+    """Raise TypeError/ValueError naming the argument if a repetition setting is out of range:
+    ``repetition_penalty`` >= 1 (1 = no penalty), ``no_repeat_ngram_size`` an int >= 1 or None."""
+    check_float(penalty, "repetition_penalty", minimum=1.0)
     if ngram_size is not None:
-        if isinstance(ngram_size, bool) or not isinstance(ngram_size, numbers.Integral):
-            raise TypeError(f"no_repeat_ngram_size must be an int >= 1 or None, got {type(ngram_size).__name__}")
-        if ngram_size < 1:
-            raise ValueError(f"no_repeat_ngram_size must be an int >= 1 or None, got {ngram_size}")
+        check_int(ngram_size, "no_repeat_ngram_size", minimum=1)
 
 
 def _check_previous(logits: torch.Tensor, previous: torch.Tensor) -> None:

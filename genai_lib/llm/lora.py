@@ -144,31 +144,27 @@ class TokenRows(nn.Module):
         return weight.index_add(0, self.ids, self.lora_rows)
 
 
-class _RowsEmbedding(nn.Module):
-    """Stands in for an ``nn.Embedding`` whose table is adapted by a :class:`TokenRows`."""
+class _RowsAdapted(nn.Module):
+    """Stands in for a layer whose weight table is adapted by a :class:`TokenRows` (``weight`` is the frozen one)."""
 
-    def __init__(self, base: nn.Embedding, rows: TokenRows) -> None:
+    def __init__(self, base: nn.Module, rows: TokenRows) -> None:
         super().__init__()
         self.base, self.rows = base, rows
 
     @property
     def weight(self) -> torch.Tensor:
         return self.base.weight
+
+
+class _RowsEmbedding(_RowsAdapted):
+    """An ``nn.Embedding`` looking up the adapted table."""
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         return nn.functional.embedding(idx, self.rows.table(self.base.weight))
 
 
-class _RowsLinear(nn.Module):
-    """Stands in for a bias-free output ``nn.Linear`` whose weight is adapted by a :class:`TokenRows`."""
-
-    def __init__(self, base: nn.Linear, rows: TokenRows) -> None:
-        super().__init__()
-        self.base, self.rows = base, rows
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return self.base.weight
+class _RowsLinear(_RowsAdapted):
+    """A bias-free output ``nn.Linear`` (tied to the embedding) multiplying by the adapted table."""
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return nn.functional.linear(h, self.rows.table(self.base.weight), self.base.bias)
@@ -226,7 +222,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
     names = [name for name, m in model.named_modules() if isinstance(m, LoRALinear)]
     for name in names:
         _replace(model, name, model.get_submodule(name).merged())
-    rows_modules = [(name, m) for name, m in model.named_modules() if isinstance(m, (_RowsEmbedding, _RowsLinear))]
+    rows_modules = [(name, m) for name, m in model.named_modules() if isinstance(m, _RowsAdapted)]
     folded: set[int] = set()
     for name, m in rows_modules:
         if id(m.rows) not in folded:  # a tied table is changed once
