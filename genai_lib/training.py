@@ -10,6 +10,7 @@ bit for bit. Checkpoints hold only ``.safetensors`` and ``.json`` files: no pick
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import math
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 
 from genai_lib._checks import check_int
 
-__all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "Checkpointer"]
+__all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "Checkpointer", "rng_to_text", "rng_from_text"]
 
 Stateful = torch.nn.Module | torch.optim.Optimizer
 FILES = ("model.safetensors", "optimizer.safetensors", "optimizer.json", "rng.safetensors", "config.json")
@@ -198,6 +199,16 @@ def _to_json_config(config: Any) -> dict[str, Any] | None:
     if config is not None and not isinstance(config, Mapping):
         raise TypeError(f"config must be a dataclass instance, a dict or None, got {type(config).__name__}")
     return None if config is None else json.loads(json.dumps(dict(config)))  # tuples -> lists, as on disk
+
+
+def rng_to_text(generator: torch.Generator) -> str:
+    """A ``torch.Generator``'s state as text, for a checkpoint's JSON ``extra`` (see :func:`rng_from_text`)."""
+    return base64.b64encode(generator.get_state().numpy().tobytes()).decode()
+
+
+def rng_from_text(generator: torch.Generator, text: str) -> None:
+    """Put the state :func:`rng_to_text` wrote back into ``generator``: it then draws what the saved one would have."""
+    generator.set_state(torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8))
 
 
 def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *, step: int,

@@ -13,7 +13,6 @@ run repeats bit for bit and the global random state is left alone.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from genai_lib.ema import EMA
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.schedule import NoiseSchedule
-from genai_lib.training import History, fit, load_checkpoint, save_checkpoint
+from genai_lib.training import History, fit, load_checkpoint, rng_from_text, rng_to_text, save_checkpoint
 
 __all__ = ["TrainerConfig", "DiffusionTrainer"]
 
@@ -176,8 +175,7 @@ class DiffusionTrainer:
 
     def save(self, directory: str | os.PathLike) -> Path:
         """Save weights, EMA weights, optimiser, history, generator state and configs to ``directory``."""
-        state = self.generator.get_state().numpy().tobytes()
-        extra = {"generator": base64.b64encode(state).decode(), "ema_updates": self.ema.num_updates}
+        extra = {"generator": rng_to_text(self.generator), "ema_updates": self.ema.num_updates}
         return save_checkpoint(directory, self._modules(), step=self.step, config=self._config(),
                                history=self.history, extra=extra)
 
@@ -191,8 +189,7 @@ class DiffusionTrainer:
         if meta["config"] != json.loads(json.dumps(self._config())):
             raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {meta['config']}, "
                              f"not {self._config()}")
-        raw = base64.b64decode(meta["extra"]["generator"])
-        self.generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+        rng_from_text(self.generator, meta["extra"]["generator"])
         self.ema.num_updates = int(meta["extra"]["ema_updates"])
         self.history = meta["history"] or History()
         self.step = int(meta["step"])

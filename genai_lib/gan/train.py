@@ -23,13 +23,20 @@ A snapshot draws no random numbers, so taking snapshots never changes the traini
 With ``config.ema_decay`` set, an exponential moving average of the generator's weights
 (:mod:`genai_lib.ema`) follows every generator step; snapshots then sample from the average
 (:attr:`GANTrainer.sampler`), while training itself never reads it.
+
+All the trainer's random numbers come from its own CPU ``torch.Generator`` (seeded by
+``config.seed``); :meth:`GANTrainer.save` stores its state with the weights and optimisers, so a
+run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,7 +46,7 @@ from torch import nn
 from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
-from genai_lib.training import History
+from genai_lib.training import History, load_checkpoint, rng_from_text, rng_to_text, save_checkpoint
 from genai_lib.training import fit as fit_loop
 
 __all__ = ["GANConfig", "GANSnapshot", "GANFit", "GANTrainer", "cosine_lr"]
@@ -439,6 +446,31 @@ class GANTrainer:
                  history=self.history, progress=progress, desc=f"GAN ({self.loss.name})", log_every=10,
                  callback=callback)
         return GANFit(self.history, self.snapshots)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Save both players, their optimisers, the weight average, the history, the config and the
+        trainer's random-number state to ``directory``. A trainer built the same way continues, after
+        :meth:`load`, exactly as this one would have (snapshots, which are figure data, are not saved)."""
+        extra = {"rng": rng_to_text(self.rng), "ema_updates": None if self.ema is None else self.ema.num_updates}
+        return save_checkpoint(directory, self.modules(), step=self.step, config=self.config,
+                               history=self.history, extra=extra)
+
+    def load(self, directory: str | os.PathLike) -> int:
+        """Restore a :meth:`save` checkpoint into this trainer (same models and config); return its step.
+
+        Raises:
+            ValueError: if the checkpoint was written with a different :class:`GANConfig`.
+        """
+        meta = load_checkpoint(directory, self.modules(), map_location=self.device, restore_rng=False)
+        mine = json.loads(json.dumps(asdict(self.config)))
+        if meta["config"] != mine:
+            raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {meta['config']}, not {mine}")
+        rng_from_text(self.rng, meta["extra"]["rng"])
+        if self.ema is not None:
+            self.ema.num_updates = int(meta["extra"]["ema_updates"])
+        self.history = meta["history"] or History()
+        self.step = int(meta["step"])
+        return self.step
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """The models and optimisers, named, for :class:`genai_lib.training.Checkpointer`."""
