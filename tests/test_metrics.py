@@ -254,3 +254,48 @@ def test_16x16_digits_are_read_back_at_8x8_exactly():
     assert digits_fd(big[heldout_idx]) == pytest.approx(digits_fd(small[heldout_idx]), abs=1e-3)
     with pytest.raises(ValueError, match="images"):
         to_8x8(torch.zeros(2, 1, 8, 8))
+
+
+# -- precision and recall ---------------------------------------------------------------------
+def test_precision_recall_matches_a_brute_force_count():
+    from genai_lib.metrics import precision_recall
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(40, 3, generator=g), 0.5 + torch.randn(30, 3, generator=g)
+    k = 3
+
+    def radius(x, i):
+        return sorted(float((x[i] - x[j]).norm()) for j in range(len(x)) if j != i)[k - 1]
+
+    inside = lambda p, ball_set: any(float((p - c).norm()) <= radius(ball_set, i) for i, c in enumerate(ball_set))
+    want_p = sum(inside(f, real) for f in fake) / len(fake)
+    want_r = sum(inside(r, fake) for r in real) / len(real)
+    got = precision_recall(real, fake.numpy(), k=k)
+    assert abs(got.precision - want_p) < 1e-12 and abs(got.recall - want_r) < 1e-12
+    assert 0 < got.precision < 1 and 0 < got.recall < 1
+
+
+def test_precision_recall_separates_realism_from_variety():
+    from genai_lib.metrics import precision_recall
+
+    g = torch.Generator().manual_seed(1)
+    left, right = torch.randn(100, 2, generator=g) - 10, torch.randn(100, 2, generator=g) + 10
+    real = torch.cat([left, right])
+    assert precision_recall(real, real) == (1.0, 1.0)
+    one_mode = precision_recall(real, torch.randn(100, 2, generator=g) - 10)   # realistic, half the variety
+    assert one_mode.precision > 0.9 and 0.4 < one_mode.recall < 0.55
+    assert precision_recall(real, torch.randn(50, 2, generator=g) + 100) == (0.0, 0.0)
+
+
+def test_precision_recall_bad_arguments():
+    from genai_lib.metrics import precision_recall
+
+    x = torch.randn(10, 4)
+    with pytest.raises(ValueError, match="same feature size"):
+        precision_recall(x, torch.randn(10, 3))
+    with pytest.raises(ValueError, match="k=9 needs at least 10"):
+        precision_recall(x, torch.randn(9, 4), k=9)
+    with pytest.raises(TypeError, match="real must be a 2-D"):
+        precision_recall(torch.randn(10), x)
+    with pytest.raises(ValueError, match="k must be an int >= 1"):
+        precision_recall(x, x, k=0)

@@ -6,7 +6,9 @@
 * :mod:`~genai_lib.metrics.classifier` — the small digit classifier, trained deterministically on
   first use and cached in-process (never downloaded);
 * :mod:`~genai_lib.metrics.digits` — :func:`digits_fd` with its floor and Gaussian-fit reference
-  points, class histograms and entropy, mean confidence, class accuracy, :func:`digits_report`.
+  points, class histograms and entropy, mean confidence, class accuracy, :func:`digits_report`;
+* :mod:`~genai_lib.metrics.precision_recall` — :func:`precision_recall`: realism and variety of
+  samples, measured apart (Kynkäänniemi et al.).
 
 Importing this package trains nothing and changes no global state.
 """
@@ -41,8 +43,11 @@ from genai_lib.metrics.digits import (
 )
 from genai_lib.metrics.frechet import FeatureStats, feature_stats, frechet_distance
 from genai_lib.metrics.modes import ModeMetrics, mode_metrics
+from genai_lib.metrics.precision_recall import PrecisionRecall, precision_recall
 
 __all__ = [
+    "precision_recall",
+    "PrecisionRecall",
     "mode_metrics",
     "ModeMetrics",
     "frechet_distance",
