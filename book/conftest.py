@@ -81,6 +81,19 @@ def pytest_runtest_logreport(report):
         run["failed"] = True
 
 
+# After a cell has run, nbval reads its remaining output messages and fails the cell if two of them
+# are more than 5 s apart ("Timeout of 5 seconds exceeded waiting for output"). A cell that streamed
+# a progress bar for a minute and a half can take longer than that to drain on a loaded 2-core CI
+# machine (seen once, on the pre-training chapter); the cell's own limit is --nbval-cell-timeout.
+OUTPUT_TIMEOUT_S = 60
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _is_cell(item):
+            item.output_timeout = OUTPUT_TIMEOUT_S
+
+
 def _store_in_cache(nbfile, items) -> None:
     """Put the notebook with the outputs nbval collected into Jupyter Book's cache (when installed)."""
     try:
