@@ -163,6 +163,8 @@ def test_lr_scale_multiplies_the_schedule_for_matching_parameters():
         make_optimizer(model, config, {"nothing": 2.0})
     with pytest.raises(ValueError, match="lr_scale"):
         make_optimizer(model, config, {"lora_rows": 0.0})
+    with pytest.raises(TypeError, match="lr_scale must be a mapping"):
+        make_optimizer(model, config, [("lora_rows", 2.0)])
 
 
 def test_adapt_token_rows_bad_arguments():

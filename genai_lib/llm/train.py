@@ -148,6 +148,8 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig,
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not named:
         raise ValueError("model has no trainable parameters")
+    if lr_scale is not None and not isinstance(lr_scale, Mapping):
+        raise TypeError(f"lr_scale must be a mapping such as {{'lora_rows': 2.0}} or None, got {type(lr_scale).__name__}")
     scales = dict(lr_scale or {})
     for key, factor in scales.items():
         if not isinstance(key, str) or not key:
