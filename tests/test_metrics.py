@@ -295,7 +295,9 @@ def test_precision_recall_bad_arguments():
         precision_recall(x, torch.randn(10, 3))
     with pytest.raises(ValueError, match="k=9 needs at least 10"):
         precision_recall(x, torch.randn(9, 4), k=9)
-    with pytest.raises(TypeError, match="real must be a 2-D"):
+    with pytest.raises(ValueError, match=r"real must have shape \(n, d\)"):
         precision_recall(torch.randn(10), x)
+    with pytest.raises(ValueError, match="fake must be finite"):
+        precision_recall(x, torch.full((10, 4), float("nan")))
     with pytest.raises(ValueError, match="k must be an int >= 1"):
         precision_recall(x, x, k=0)

@@ -50,7 +50,7 @@ def _as_points(value: object, name: str) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or NumPy array of shape (n, 2), got {type(value).__name__}")
+        raise TypeError(f"{name} must be a torch.Tensor or NumPy array of shape (n, d), got {type(value).__name__}")
     if value.dim() != 2 or value.shape[0] < 1:
         raise ValueError(f"{name} must have shape (n, d) with n >= 1, got {tuple(value.shape)}")
     value = value.detach().to("cpu", torch.float64)

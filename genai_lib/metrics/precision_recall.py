@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 
 from genai_lib._checks import check_int
+from genai_lib.metrics.modes import _as_points  # (n, d) array or tensor -> finite float64 tensor
 
 __all__ = ["precision_recall", "PrecisionRecall"]
 
@@ -28,15 +28,6 @@ class PrecisionRecall(NamedTuple):
 
     precision: float
     recall: float
-
-
-def _features(x: object, name: str) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or not (x.is_floating_point() or x.dtype in (torch.int32, torch.int64)):
-        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
-        raise TypeError(f"{name} must be a 2-D array or tensor of feature vectors (n, d), got {shape}")
-    return x.detach().to("cpu", torch.float64)
 
 
 def _radii(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -56,7 +47,7 @@ def precision_recall(real: object, fake: object, k: int = 5) -> PrecisionRecall:
     Returns:
         :class:`PrecisionRecall` ``(precision, recall)``.
     """
-    real, fake = _features(real, "real"), _features(fake, "fake")
+    real, fake = _as_points(real, "real"), _as_points(fake, "fake")
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real and fake must have the same feature size, got {real.shape[1]} and {fake.shape[1]}")
     k = check_int(k, "k", minimum=1)
