@@ -15,11 +15,12 @@ NOTEBOOKS := $(shell find book -name '*.md' -not -path '*/_build/*' -exec grep -
 # the cached outputs are stale, so the cache is dropped whenever this hash of genai_lib changes.
 LIB_HASH = $(shell cat pyproject.toml $$(find genai_lib -name '*.py' | sort) | sha256sum | cut -c1-16)
 
-.PHONY: book test bench lab sync venv clean help
+.PHONY: book test robust bench lab sync venv clean help
 
 help:
 	@echo "make book   build the site (_build/html) and print the page to open"
 	@echo "make test   unit tests, every notebook under nbval, the site build, browser tests"
+	@echo "make robust every notebook under nbval with GENAI_SEED=1, and =2 on another CPU's kernels (NB=... for some)"
 	@echo "make bench  speed benchmarks (tests/benchmarks/*.py), printed as ratios on this machine"
 	@echo "make lab    open JupyterLab on book/ (chapters open as notebooks through jupytext)"
 	@echo "make sync   re-pair every book/**/*.md with its .ipynb after editing either"
@@ -46,6 +47,10 @@ test: $(STAMP)
 	@echo $(LIB_HASH) > _build/.lib-hash  # nbval has just re-executed (and re-cached) every notebook
 	$(JB) build . --all -W --keep-going
 	$(PY) -m pytest tests/site
+
+# Not part of `make test` (two more passes over the book): every chapter must pass it before it is done.
+robust: $(STAMP)
+	$(PY) tests/robust.py $(NB)
 
 bench: $(STAMP)
 	@for f in tests/benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

@@ -4,7 +4,9 @@ The package root holds the two functions every notebook calls first:
 
 * :func:`get_device` picks where tensors live (``cuda``, then ``mps``, then ``cpu``; the
   environment variable ``GENAI_DEVICE`` overrides the choice);
-* :func:`seed_everything` makes a run repeatable.
+* :func:`seed_everything` makes a run repeatable, and :func:`env_seed` reads the seed a notebook
+  should use (the environment variable ``GENAI_SEED``, default 0), so that any chapter can be rerun
+  with another seed without editing it (``GENAI_SEED=1 make test``, ``make robust``).
 
 Everything else lives in one module per concept: :mod:`genai_lib.data` (offline data sets),
 :mod:`genai_lib.training` (the step-budgeted training loop and checkpoints) and
@@ -24,9 +26,10 @@ import torch
 
 __version__ = "0.1.0"
 
-__all__ = ["get_device", "seed_everything", "__version__"]
+__all__ = ["get_device", "seed_everything", "env_seed", "__version__"]
 
 _DEVICE_ENV = "GENAI_DEVICE"
+_SEED_ENV = "GENAI_SEED"
 
 
 def _mps_available() -> bool:
@@ -107,6 +110,37 @@ def seed_everything(seed: int) -> torch.Generator:
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     return torch.Generator().manual_seed(seed)
+
+
+def env_seed(default: int = 0) -> int:
+    """The seed a notebook runs with: the environment variable ``GENAI_SEED``, else ``default``.
+
+    Every chapter starts with ``SEED = genai_lib.env_seed()``, so ``GENAI_SEED=2 make test`` (or
+    ``make robust``) reruns the whole book with other random draws, and a chapter's hidden checks
+    must hold for any seed, not only for the one its figures were drawn with.
+
+    Args:
+        default: the seed when ``GENAI_SEED`` is unset or empty.
+
+    Returns:
+        A seed in ``[0, 2**32)``, ready for :func:`seed_everything`.
+
+    Raises:
+        ValueError: if ``GENAI_SEED`` is not a non-negative integer below 2**32.
+        TypeError: if ``default`` is not an integer.
+    """
+    if isinstance(default, bool) or not isinstance(default, int):
+        raise TypeError(f"default must be an int, got {type(default).__name__}")
+    text = os.environ.get(_SEED_ENV, "").strip()
+    if not text:
+        return default
+    try:
+        seed = int(text)
+    except ValueError:
+        raise ValueError(f"{_SEED_ENV} must be a non-negative integer, got {text!r}") from None
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{_SEED_ENV} must be in [0, 2**32), got {seed}")
+    return seed
 
 
 from genai_lib import data, exercises, training, viz  # noqa: E402  (sub-packages need the helpers above)

@@ -350,3 +350,35 @@ def test_public_names():
         assert hasattr(genai_lib, name)
     for fn in (get_device, seed_everything):
         assert fn.__doc__ and "Raises" in fn.__doc__
+
+
+# -- env_seed ----------------------------------------------------------------------------------
+
+
+def test_env_seed_defaults_when_unset(monkeypatch):
+    monkeypatch.delenv("GENAI_SEED", raising=False)
+    assert genai_lib.env_seed() == 0
+    assert genai_lib.env_seed(default=7) == 7
+    monkeypatch.setenv("GENAI_SEED", "  ")
+    assert genai_lib.env_seed(default=3) == 3
+
+
+@pytest.mark.parametrize("text, seed", [("1", 1), ("2", 2), (" 42 ", 42), ("4294967295", 2**32 - 1)])
+def test_env_seed_reads_the_environment(monkeypatch, text, seed):
+    monkeypatch.setenv("GENAI_SEED", text)
+    assert genai_lib.env_seed() == seed
+    assert genai_lib.env_seed(default=9) == seed
+
+
+@pytest.mark.parametrize("text", ["one", "1.5", "-1", "4294967296", "0x10"])
+def test_env_seed_names_the_variable_when_it_is_not_a_seed(monkeypatch, text):
+    monkeypatch.setenv("GENAI_SEED", text)
+    with pytest.raises(ValueError, match="GENAI_SEED"):
+        genai_lib.env_seed()
+
+
+@pytest.mark.parametrize("bad", [1.0, "0", True, None])
+def test_env_seed_default_must_be_an_int(monkeypatch, bad):
+    monkeypatch.delenv("GENAI_SEED", raising=False)
+    with pytest.raises(TypeError, match="default"):
+        genai_lib.env_seed(bad)

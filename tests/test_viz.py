@@ -892,3 +892,77 @@ def test_figures_render_in_a_browser():
             assert errors == []
         finally:
             browser.close()
+
+
+# -- glue -------------------------------------------------------------------------------------
+
+
+def _myst_reads(name, value, fmt=None, spec=""):
+    """What the site shows for {glue:text}`name:spec`, read back by myst-nb's own code."""
+    import nbformat
+    from myst_nb.core.variables import format_plain_text
+    from myst_nb.ext.glue import extract_glue_data_cell
+
+    from genai_lib.viz.glue import glue_bundle
+
+    data, metadata = glue_bundle(name, value, fmt)
+    out = nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+    cell = nbformat.v4.new_code_cell("glue(...)", outputs=[out])
+    (key, output), = extract_glue_data_cell(cell)
+    assert key == name
+    assert cell.outputs == []  # nothing visible in the page where the value was glued
+    return format_plain_text(output["data"]["text/plain"], spec)
+
+
+@pytest.mark.parametrize("value", [0.2641, np.float64(0.2641), np.float32(0.25), torch.tensor(0.2641),
+                                   torch.tensor([0.2641]), np.array(0.2641)])
+def test_glue_numbers_take_a_format_spec_in_the_prose(value):
+    expected = format(float(np.asarray(value.item() if hasattr(value, "item") else value)), ".3f")
+    assert _myst_reads("loss", value, spec=".3f") == expected
+
+
+def test_glue_ints_strings_and_preformatted_values():
+    assert _myst_reads("modes", np.int64(25), spec="d") == "25"
+    assert _myst_reads("modes", 25) == "25"
+    assert _myst_reads("ratio", "25/25") == "25/25"
+    assert _myst_reads("word", "collapsed") == "collapsed"  # no quotes
+    assert _myst_reads("share", 0.5238, fmt=".0%") == "52%"
+    assert _myst_reads("big", 844032, fmt=",") == "844,032"
+
+
+def test_glue_displays_through_ipython(monkeypatch):
+    from genai_lib import viz
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
+    viz.glue("fd", 7.91)
+    (args, kwargs), = shown
+    assert kwargs["raw"] is True
+    assert kwargs["metadata"]["scrapbook"]["name"] == "fd"
+    assert list(args[0].values()) == ["7.91"]
+
+
+@pytest.mark.parametrize("name", ["", "two words", "a:b"])
+def test_glue_refuses_names_the_roles_cannot_address(name):
+    from genai_lib.viz.glue import glue_bundle
+
+    with pytest.raises(ValueError, match="name"):
+        glue_bundle(name, 1.0)
+
+
+@pytest.mark.parametrize("value, error", [(torch.ones(2), ValueError), (np.ones(3), ValueError),
+                                          ([1, 2], TypeError), (None, TypeError), (True, TypeError)])
+def test_glue_refuses_values_that_are_not_one_number_or_text(value, error):
+    from genai_lib.viz.glue import glue_bundle
+
+    with pytest.raises(error, match="value"):
+        glue_bundle("x", value)
+
+
+def test_glue_argument_types_are_named():
+    from genai_lib.viz.glue import glue_bundle
+
+    with pytest.raises(TypeError, match="name"):
+        glue_bundle(3, 1.0)
+    with pytest.raises(TypeError, match="fmt"):
+        glue_bundle("x", 1.0, fmt=2)

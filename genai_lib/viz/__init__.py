@@ -2,10 +2,12 @@
 
 * :func:`scrubber` — a plotly figure with frames, a slider and a play button (works without a kernel);
 * :func:`live`, :func:`live_scrubber` — ipywidgets controls for a running kernel;
+* :func:`glue` — hands one run's numbers to the page's prose (myst-nb's ``{glue:text}`` role);
 * :func:`init_notebook` — makes plotly figures display in JupyterLab, Colab and the static site;
 * :data:`PALETTE`, :data:`TEMPLATE` — the colour-blind-safe palette and the shared plotly template.
 """
 
+from genai_lib.viz.glue import glue
 from genai_lib.viz.live import live, live_scrubber
 from genai_lib.viz.render import BookRenderer, figure_html, init_notebook
 from genai_lib.viz.scrubber import LAYER_KINDS, scrubber, tile_images
@@ -15,6 +17,7 @@ __all__ = [
     "scrubber",
     "tile_images",
     "LAYER_KINDS",
+    "glue",
     "live",
     "live_scrubber",
     "init_notebook",
