@@ -82,13 +82,83 @@ def pytest_runtest_logreport(report):
 
 
 # After a cell has run, nbval reads its remaining output messages and fails the cell if two of them
-# are more than 5 s apart ("Timeout of 5 seconds exceeded waiting for output"). A cell that streamed
-# a progress bar for a minute and a half can take longer than that to drain on a loaded 2-core CI
-# machine (seen once, on the pre-training chapter); the cell's own limit is --nbval-cell-timeout.
-OUTPUT_TIMEOUT_S = 60
+# are more than this far apart ("Timeout of N seconds exceeded waiting for output"). nbval reads the
+# kernel's IOPub socket only after the cell's reply, so everything a cell publishes waits in ZeroMQ's
+# queues meanwhile; once they are full the kernel's PUB socket drops the rest, the cell's "idle"
+# status included, and nbval waits for messages that never come. That is what failed once on the
+# pre-training chapter: its progress bars redrew 10 times a second for a minute and a half (seen
+# on a loaded machine, where a cell runs longer and sends more). The library's bars now redraw once
+# a second (genai_lib.training.progress_bar, whose test counts the messages from a real kernel), so a
+# cell's messages no longer fill the queues; this wait only covers a slow machine's delivery.
+OUTPUT_TIMEOUT_S = 30
+
+# A kernel that burns no CPU for this long while nbval still waits for the cell's reply has lost a
+# message or deadlocked: fail the cell now, saying so, instead of at --nbval-cell-timeout (900 s).
+# The CPU time counted includes the kernel's child processes (a cell may wait on a subprocess).
+STALL_S = float(os.environ.get("GENAI_STALL_S", "120"))
+
+
+class KernelStalled(RuntimeError):
+    """The kernel sat idle while its cell had not replied."""
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        total = sum(proc.cpu_times()[:2])
+        for child in proc.children(recursive=True):
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.Error:
+                pass
+        return total
+    except Exception:  # no psutil, or the process is gone: no watchdog
+        return None
+
+
+def _watch_for_stalls() -> None:
+    """Make nbval's wait for a cell's reply fail after STALL_S seconds of an idle kernel."""
+    from queue import Empty
+
+    from nbval.kernel import RunningKernel
+
+    wait_for_reply = RunningKernel.await_reply
+    if getattr(wait_for_reply, "_genai_watchdog", False):
+        return
+
+    def await_reply(self, msg_id, timeout=None):
+        try:
+            pid = self.km.provisioner.pid
+        except AttributeError:
+            pid = None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cpu, since = (_cpu_seconds(pid) if pid else None), time.monotonic()
+        while True:
+            left = 5.0 if deadline is None else min(5.0, deadline - time.monotonic())
+            if left <= 0:
+                raise Empty
+            try:
+                return wait_for_reply(self, msg_id, timeout=left)
+            except Empty:
+                now_cpu, now = (_cpu_seconds(pid) if pid else None), time.monotonic()
+                if now_cpu is None or cpu is None or now_cpu - cpu > 0.5:
+                    cpu, since = now_cpu, now
+                elif now - since > STALL_S:
+                    self.interrupt()
+                    raise KernelStalled(
+                        f"the kernel has used no CPU for {now - since:.0f} s while this cell has not "
+                        "finished: a message between kernel and client was lost, or the cell waits on "
+                        "something that will not come (GENAI_STALL_S sets this limit)") from None
+
+    await_reply._genai_watchdog = True
+    RunningKernel.await_reply = await_reply
 
 
 def pytest_collection_modifyitems(items):
+    if any(_is_cell(item) for item in items):
+        _watch_for_stalls()
     for item in items:
         if _is_cell(item):
             item.output_timeout = OUTPUT_TIMEOUT_S

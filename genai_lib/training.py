@@ -30,7 +30,27 @@ from tqdm.auto import tqdm
 
 from genai_lib._checks import check_int
 
-__all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "Checkpointer", "rng_to_text", "rng_from_text"]
+__all__ = ["History", "fit", "progress_bar", "PROGRESS_INTERVAL_S", "save_checkpoint", "load_checkpoint", "Checkpointer", "rng_to_text", "rng_from_text"]
+
+# A progress bar redraws at most once a second. In a kernel, tqdm.auto draws an ipywidget and each
+# redraw is one message on the kernel's IOPub socket; at tqdm's default (every 0.1 s) a minute and a
+# half of training sends ~1,000 of them, more on a slower or busier machine. A client that reads
+# IOPub only after the cell's reply (nbval does) leaves them queued, and once the ZeroMQ queues are
+# full the kernel's PUB socket silently drops the rest -- the cell's last outputs and its "idle"
+# status among them -- and the client waits for messages that never come (nbval's "Timeout ...
+# waiting for output"). tests/test_training.py counts the messages a bar sends from a real kernel.
+PROGRESS_INTERVAL_S = 1.0
+
+
+def progress_bar(iterable=None, **kwargs) -> tqdm:
+    """A ``tqdm.auto`` bar that redraws at most every :data:`PROGRESS_INTERVAL_S` seconds.
+
+    Takes tqdm's arguments (``total``, ``desc``, ``disable``, ``leave`` ...); ``mininterval``
+    may be raised, not lowered.
+    """
+    interval = max(float(kwargs.pop("mininterval", PROGRESS_INTERVAL_S)), PROGRESS_INTERVAL_S)
+    return tqdm(iterable, mininterval=interval, **kwargs)
+
 
 Stateful = torch.nn.Module | torch.optim.Optimizer
 FILES = ("model.safetensors", "optimizer.safetensors", "optimizer.json", "rng.safetensors", "config.json")
@@ -130,7 +150,7 @@ def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], st
     if history.steps and history.steps[-1] >= start_step:
         raise ValueError(f"history already holds step {history.steps[-1]}; start_step must be after it, got {start_step}")
 
-    bar = tqdm(total=steps, initial=start_step, desc=desc, disable=not progress, dynamic_ncols=True)
+    bar = progress_bar(total=steps, initial=start_step, desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         for step in range(start_step, steps):
             scalars = _scalars(step_fn(step), step)

@@ -384,3 +384,59 @@ def test_inconsistent_checkpoint_is_detected(tmp_path, monkeypatch):
 def test_checkpoint_argument_errors(tmp_path, call, error, name):
     with pytest.raises(error, match=name):
         call(tmp_path)
+
+
+def test_progress_bar_never_redraws_faster_than_the_interval():
+    import io
+
+    def interval(**kwargs):
+        with training.progress_bar(total=3, file=io.StringIO(), **kwargs) as bar:
+            return bar.mininterval
+
+    assert interval() == training.PROGRESS_INTERVAL_S
+    assert interval(mininterval=0.01) == training.PROGRESS_INTERVAL_S
+    assert interval(mininterval=5) == 5
+
+
+def test_training_in_a_kernel_sends_few_iopub_messages():
+    """A 4-second fit in a real Jupyter kernel (its bar is an ipywidget) redraws about once a second.
+
+    At tqdm's default interval it sent ~30 a second; nbval reads IOPub only after a cell ends, and
+    past a few thousand queued messages the kernel's PUB socket drops the rest, the cell's "idle"
+    status among them (measured: 20,000 displays, 6,988 received, no idle).
+    """
+    from queue import Empty
+
+    pytest.importorskip("ipywidgets")
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        code = ("import time\nfrom genai_lib import training\nstart = time.perf_counter()\n"
+                "training.fit(lambda step: time.sleep(0.004) or 1.0, steps=1000)\n"
+                "print(time.perf_counter() - start)\n")
+        msg_id = kc.execute(code)
+        reply = kc.get_shell_msg(timeout=120)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=120)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        counts, idle, seconds = {}, False, None
+        while not idle:
+            try:
+                msg = kc.get_iopub_msg(timeout=10)
+            except Empty:
+                break
+            counts[msg["msg_type"]] = counts.get(msg["msg_type"], 0) + 1
+            if msg["msg_type"] == "stream":
+                seconds = float(msg["content"]["text"].split()[-1])
+            idle = (msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+                    and msg["parent_header"].get("msg_id") == msg_id)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert idle, f"the cell's idle status never arrived; messages seen: {counts}"
+    assert counts.get("comm_open", 0) > 0, f"the bar was not drawn as a widget: {counts}"
+    # A redraw updates three widgets (the bar, its label, its counts): 3 messages per interval, plus
+    # ~7 to lay the widget out and 4 for the last draw. tqdm's default interval (0.1 s) sent 10x more.
+    limit = 3 * seconds + 12   # at most one redraw a second
+    assert counts.get("comm_msg", 0) <= limit, f"{seconds:.1f} s of training sent {counts}"
