@@ -74,6 +74,8 @@ def test_first_code_cell_is_the_standard_setup(md: Path):
     assert f"git+{_repository_url()}" in first, "the Colab install must point at _config.yml's repository.url"
     for needed in ("seed_everything(", "get_device()", "viz.init_notebook()", "print("):
         assert needed in first, f"first code cell lacks {needed}"
+    # The seed comes from GENAI_SEED, so that `make robust` and a reader can rerun with another one.
+    assert re.search(r"^SEED = genai_lib\.env_seed\(\)", first, re.M), "first cell must set SEED = genai_lib.env_seed()"
 
 
 def _toc_files() -> list[str]:
@@ -110,3 +112,47 @@ def test_claims_are_asserted_in_hidden_cells(md: Path):
     nb = jupytext.read(md)
     hidden = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", ())]
     assert any(re.search(r"^\s*assert ", c.source, re.M) for c in hidden), "no hidden cell asserts anything"
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_claims_are_not_gated_on_one_seed_or_one_device(md: Path):
+    """A claim holds for every seed and machine (README, "The rule for claims"): no cell skips its
+    checks unless the seed is 0 or the device a CPU."""
+    gate = re.compile(r"^\s*(if|elif)\b.*(\bSEED\s*==|device\.type\s*==\s*[\"']cpu[\"'])")
+    for i, cell in enumerate(jupytext.read(md).cells):
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.splitlines():
+            assert not gate.search(line), f"cell {i} gates on one seed or the CPU: {line.strip()}"
+
+
+_GLUE_USE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)(?::[^`]*)?`|^```\{glue(?::\w+)?\}\s+([^\s:]+)", re.M)
+_GLUE_DEF = re.compile(r"\bglue\(\s*(f?)([\"'])(.+?)\2")
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_every_glued_number_in_the_prose_is_glued_by_the_page(md: Path):
+    """A {glue:text}`name` in the prose names a value that a code cell of the same page glues.
+
+    Names built in a loop (``viz.glue(f"fd_{k}", ...)``) match any text in place of each ``{...}``;
+    where a cell glues a name held in a variable, every quoted word of that cell counts as a name.
+    The site build (-W) checks the same with the executed notebook; this catches it in a second.
+    """
+    nb = jupytext.read(md)
+    used = set()
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            used |= {a or b for a, b in _GLUE_USE.findall(cell.source)}
+    patterns = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            for is_f, _, name in _GLUE_DEF.findall(cell.source):
+                if is_f:
+                    parts = re.split(r"\{[^}]*\}", name)
+                    patterns.append(re.compile(".+".join(re.escape(p) for p in parts) + r"\Z"))
+                else:
+                    patterns.append(re.compile(re.escape(name) + r"\Z"))
+            if re.search(r"\bglue\(\s*[A-Za-z_]", cell.source):
+                patterns += [re.compile(re.escape(w) + r"\Z") for w in re.findall(r"[\"'](\w+)[\"']", cell.source)]
+    missing = sorted(n for n in used if not any(p.match(n) for p in patterns))
+    assert not missing, f"the prose uses glue names no code cell of {md.name} glues: {missing}"
