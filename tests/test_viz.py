@@ -966,3 +966,15 @@ def test_glue_argument_types_are_named():
         glue_bundle(3, 1.0)
     with pytest.raises(TypeError, match="fmt"):
         glue_bundle("x", 1.0, fmt=2)
+
+
+def test_live_controls_wrap_and_text_boxes_take_a_whole_line(shown):
+    """A text box beside sliders used to leave them a few pixels wide (one non-wrapping HBox)."""
+    text = widgets.Text(value="KING LEAR", layout=widgets.Layout(width="70%"))
+    box = live(lambda text, layer, temperature: f"{text} {layer} {temperature}",
+               text=text, layer=(1, 4), temperature=(0.1, 2.0))
+    controls = box.children[0]
+    assert controls.layout.flex_flow == "row wrap"
+    assert text.layout.flex == "1 1 100%" and text.layout.width == "auto"
+    for slider in controls.children[1:]:
+        assert slider.layout.min_width == "320px"

@@ -50,6 +50,24 @@ def _control(name: str, spec: Any) -> widgets.ValueWidget:
     )
 
 
+_SLIDER_MIN_WIDTH = "320px"  # a slider narrower than this jumps from end to end when dragged
+
+
+def _control_row(boxes: Sequence[widgets.Widget]) -> widgets.HBox:
+    """Lay controls out in a row that wraps: text boxes take a whole line, sliders keep their width.
+
+    A plain HBox squeezes every control into one line, and a text box beside a slider left the
+    slider a few pixels wide in a 1400-pixel JupyterLab window.
+    """
+    for w in boxes:
+        if isinstance(w, (widgets.Text, widgets.Textarea)):
+            w.layout.flex = "1 1 100%"
+            w.layout.width = "auto"
+        elif isinstance(w, (widgets.IntSlider, widgets.FloatSlider, widgets.SelectionSlider)):
+            w.layout.min_width = _SLIDER_MIN_WIDTH
+    return widgets.HBox(list(boxes), layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+
+
 def live(make_figure: Callable[..., Any], **controls: Any) -> widgets.VBox:
     """Show ``make_figure(**values)`` and redraw it whenever one of ``controls`` changes.
 
@@ -77,7 +95,7 @@ def live(make_figure: Callable[..., Any], **controls: Any) -> widgets.VBox:
     for w in boxes.values():
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox(list(boxes.values())), out])
+    return widgets.VBox([_control_row(list(boxes.values())), out])
 
 
 def live_scrubber(
