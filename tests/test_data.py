@@ -364,3 +364,31 @@ def test_import_is_cheap_and_offline() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+# -- the digits' train / held-out split ---------------------------------------------------------
+
+
+def test_digits_splits_are_the_fixed_split_and_partition_the_data():
+    from genai_lib.data import digits_split
+
+    images, labels = load_digits(8)
+    train_idx, held_idx = digits_split()
+    train_images, train_labels = load_digits(8, split="train")
+    held_images, held_labels = load_digits(8, split="held_out")
+    assert torch.equal(train_images, images[train_idx]) and torch.equal(train_labels, labels[train_idx])
+    assert torch.equal(held_images, images[held_idx]) and torch.equal(held_labels, labels[held_idx])
+    assert len(train_idx) + len(held_idx) == len(images) == 1797
+    assert not set(train_idx.tolist()) & set(held_idx.tolist())
+    assert torch.bincount(held_labels, minlength=10).tolist() == [80] * 10
+    assert torch.equal(load_digits(16, split="held_out")[0], load_digits(16)[0][held_idx])
+    # The split is fixed: the same on every call, and callers may modify what they get.
+    kept = train_idx.clone()
+    train_idx[:] = 0
+    assert torch.equal(digits_split()[0], kept) and torch.equal(digits_split()[1], held_idx)
+
+
+@pytest.mark.parametrize("split, error", [("test", ValueError), ("", ValueError), (None, TypeError), (1, TypeError)])
+def test_digits_split_argument_is_checked(split, error):
+    with pytest.raises(error, match="split"):
+        load_digits(8, split=split)

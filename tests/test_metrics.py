@@ -301,3 +301,55 @@ def test_precision_recall_bad_arguments():
         precision_recall(x, torch.full((10, 4), float("nan")))
     with pytest.raises(ValueError, match="k must be an int >= 1"):
         precision_recall(x, x, k=0)
+
+
+# -- memorisation --------------------------------------------------------------------------------
+
+
+def _pixels(split):
+    images, _ = load_digits(8, split=split)
+    return images.reshape(len(images), -1)
+
+
+def test_memorisation_tells_copies_from_new_digits():
+    from genai_lib.metrics import memorisation
+
+    train, held = _pixels("train"), _pixels("held_out")
+    gen = torch.Generator().manual_seed(0)
+    # Real digits the "model" never saw: as far from the training set as held-out data, by definition.
+    fresh = memorisation(held[:400], train, held[400:])
+    assert 0.0 < fresh.copy_share < 0.15 and 0.8 < fresh.median_ratio < 1.25
+    # A copier: training digits with a little noise.
+    copies = train[torch.randint(len(train), (300,), generator=gen)] + 0.05 * torch.randn(300, 64, generator=gen)
+    copied = memorisation(copies, train, held)
+    assert copied.copy_share > 0.95 and copied.median_ratio < 0.3
+    assert torch.allclose(copied.sample_distance, (copies - train[copied.nearest]).norm(dim=1), atol=1e-5)
+    # The held-out share is the quantile asked for, up to ties.
+    assert abs(copied.held_out_share - 0.05) < 0.01
+    assert copied.threshold == pytest.approx(torch.quantile(copied.held_out_distance.double(), 0.05).item(), rel=1e-5)
+
+
+def test_nearest_neighbours_is_exact_across_chunks():
+    from genai_lib.metrics import nearest_neighbours
+
+    gen = torch.Generator().manual_seed(1)
+    points, reference = torch.randn(50, 3, generator=gen), torch.randn(70, 3, generator=gen)
+    d, i = nearest_neighbours(points, reference, chunk=7)
+    brute = torch.tensor([[float((p - r).norm()) for r in reference] for p in points])
+    assert torch.allclose(d, brute.min(dim=1).values, atol=1e-5) and torch.equal(i, brute.argmin(dim=1))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"samples": torch.zeros(5, 3)}, ValueError, "same width"),
+    ({"samples": "x"}, TypeError, "samples"),
+    ({"held_out": torch.full((4, 64), float("nan"))}, ValueError, "held_out"),
+    ({"train": torch.zeros(64)}, ValueError, "train"),
+    ({"quantile": 0.0}, ValueError, "quantile"),
+    ({"quantile": "0.1"}, TypeError, "quantile"),
+])
+def test_memorisation_argument_errors_name_the_argument(kwargs, error, match):
+    from genai_lib.metrics import memorisation
+
+    args = {"samples": torch.zeros(5, 64), "train": torch.randn(10, 64), "held_out": torch.randn(6, 64), **kwargs}
+    with pytest.raises(error, match=match):
+        memorisation(**args)

@@ -8,7 +8,9 @@
 * :mod:`~genai_lib.metrics.digits` — :func:`digits_fd` with its floor and Gaussian-fit reference
   points, class histograms and entropy, mean confidence, class accuracy, :func:`digits_report`;
 * :mod:`~genai_lib.metrics.precision_recall` — :func:`precision_recall`: realism and variety of
-  samples, measured apart (Kynkäänniemi et al.).
+  samples, measured apart (Kynkäänniemi et al.);
+* :mod:`~genai_lib.metrics.memorisation` — :func:`memorisation`: are samples closer to the training
+  set than held-out data is (copies), or as far (generalisation)?
 
 Importing this package trains nothing and changes no global state.
 """
@@ -42,10 +44,14 @@ from genai_lib.metrics.digits import (
     to_8x8,
 )
 from genai_lib.metrics.frechet import FeatureStats, feature_stats, frechet_distance
+from genai_lib.metrics.memorisation import Memorisation, memorisation, nearest_neighbours
 from genai_lib.metrics.modes import ModeMetrics, mode_metrics
 from genai_lib.metrics.precision_recall import PrecisionRecall, precision_recall
 
 __all__ = [
+    "memorisation",
+    "Memorisation",
+    "nearest_neighbours",
     "precision_recall",
     "PrecisionRecall",
     "mode_metrics",

@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_lib.data import load_digits
+from genai_lib.data.digits import HELDOUT_PER_CLASS, digits_split
 
 __all__ = ["ClassifierConfig", "DigitsClassifier", "digits_split", "train_digits_classifier",
            "digits_classifier", "heldout_accuracy", "HELDOUT_PER_CLASS"]
 
-HELDOUT_PER_CLASS = 80
 
 
 @dataclass(frozen=True)
@@ -59,25 +59,6 @@ class DigitsClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits ``(N, 10)`` of flattened digits ``(N, 64)``."""
         return self.head(self.body(x))
-
-
-@functools.lru_cache(maxsize=1)
-def digits_split() -> tuple[torch.Tensor, torch.Tensor]:
-    """The fixed split of the 1,797 digits: ``(train_idx, heldout_idx)``, sorted int64 indices.
-
-    Held out: the first ``HELDOUT_PER_CLASS`` = 80 digits of each class in a permutation drawn
-    with ``torch.Generator().manual_seed(0)`` (800 digits, class-balanced); training: the other 997.
-    """
-    _, labels = load_digits(8)
-    gen = torch.Generator().manual_seed(0)
-    held = []
-    for c in range(10):
-        idx = (labels == c).nonzero().flatten()
-        held.append(idx[torch.randperm(len(idx), generator=gen)][:HELDOUT_PER_CLASS])
-    heldout = torch.cat(held).sort().values
-    mask = torch.ones(len(labels), dtype=torch.bool)
-    mask[heldout] = False
-    return mask.nonzero().flatten(), heldout
 
 
 def train_digits_classifier(config: ClassifierConfig = ClassifierConfig()) -> DigitsClassifier:
