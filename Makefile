@@ -56,7 +56,7 @@ bench: $(STAMP)
 	@for f in tests/benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 lab: $(STAMP)
-	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install -q -e ".[lab]"
+	$(PY) -c "import jupyterlab, jupyterlab_myst" 2>/dev/null || $(PY) -m pip install -q -e ".[lab]"
 	$(VENV)/bin/jupyter lab book $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 sync: $(STAMP)

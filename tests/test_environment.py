@@ -67,6 +67,7 @@ def test_environment_is_python_311_cpu_torch_jupytext_and_the_book_itself():
     assert conda["python"] == "==3.11"
     assert "pytorch-cpu" in conda and "pytorch" not in conda, "Binder must get a CPU-only torch"
     assert "jupytext" in conda, "JupyterLab needs jupytext to open the .md notebooks"
+    assert "jupyterlab-myst" in conda, "without it JupyterLab shows the chapters' MyST markup ({eq}, admonitions) raw"
     pip_lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-e ." in pip_lines
 
