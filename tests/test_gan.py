@@ -442,3 +442,97 @@ def test_trainer_bad_args():
         trainer.fit(steps=2.0)
     with pytest.raises(ValueError, match="snapshots"):
         trainer.frames()
+
+
+# -- members: several GANs trained at once --------------------------------------------------------
+
+def test_members_run_each_block_through_its_own_network():
+    torch.manual_seed(0)
+    G, D = MLPGenerator(z_dim=4, hidden=8, depth=2, members=3), MLPDiscriminator(hidden=8, depth=2, members=3)
+    z, x = torch.randn(6, 4), torch.randn(6, 2)
+    out_g, out_d = G(z), D(x)
+    assert out_g.shape == (6, 2) and out_d.shape == (6,)
+    state = torch.get_rng_state()
+    for k in range(3):
+        g_k, d_k = G.member(k), D.member(k)
+        assert g_k.members == d_k.members == 1 and isinstance(g_k.net[0], nn.Linear)
+        assert torch.allclose(g_k(z[2 * k: 2 * k + 2]), out_g[2 * k: 2 * k + 2], atol=1e-6)
+        assert torch.allclose(d_k(x[2 * k: 2 * k + 2]), out_d[2 * k: 2 * k + 2], atol=1e-6)
+    assert torch.equal(torch.get_rng_state(), state)   # member() draws no random numbers
+    assert not torch.allclose(G.member(0)(z[:2]), G.member(1)(z[:2]))   # independent initialisations
+    with pytest.raises(ValueError, match="blocks"):
+        G(torch.randn(5, 4))
+    with pytest.raises(ValueError, match="k"):
+        D.member(3)
+    with pytest.raises(ValueError, match="members"):
+        MLPDiscriminator().member(0)
+    with pytest.raises(ValueError, match="members"):
+        MLPGenerator(members=0)
+
+
+def test_one_member_is_the_plain_mlp():
+    a = seeded(lambda: MLPGenerator(z_dim=4, hidden=8, depth=2))
+    b = seeded(lambda: MLPGenerator(z_dim=4, hidden=8, depth=2, members=1))
+    assert list(a.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias"]
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def members_trainer(members=2, loss="r1", **cfg):
+    torch.manual_seed(0)
+    G = MLPGenerator(z_dim=4, hidden=16, depth=2, members=members)
+    D = MLPDiscriminator(hidden=16, depth=2, members=members)
+    cfg = {"batch_size": 16 * members, "snapshot_samples": 10 * members, "grid_size": 8} | cfg
+    config = GANConfig(loss=loss, **({"penalty_weight": 1.0} if loss == "r1" else {}), **cfg)
+    return GANTrainer(G, D, toy2d("ring8", 500, seed=1), config=config)
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "r1"])
+def test_members_each_get_the_gradient_of_their_own_run(loss):
+    # One discriminator update: member k's gradient is that of its own block's mean loss (and penalty),
+    # computed here with a plain copy of member k on the same batch.
+    trainer = members_trainer(loss=loss)
+    D, rng = trainer.discriminator, trainer.rng.get_state()
+    copies = [D.member(k) for k in range(2)]
+    trainer._d_update()
+    replay = torch.Generator()
+    replay.set_state(rng)
+    idx = torch.randint(len(trainer.data), (32,), generator=replay)
+    z = trainer.generator.sample_latent(32, generator=replay)
+    with torch.no_grad():
+        G_before = trainer.generator   # the generator has not moved in a discriminator update
+        fake = G_before(z)
+    real = trainer.data[idx]
+    for k, Dk in enumerate(copies):
+        block = slice(16 * k, 16 * k + 16)
+        lossk = trainer.loss.d_loss(Dk(real[block]), Dk(fake[block])) + trainer.loss.penalty(Dk, real[block], fake[block])
+        grads = torch.autograd.grad(lossk, list(Dk.parameters()))
+        assert torch.allclose(D.net[0].weight.grad[k], grads[0].T, rtol=1e-4, atol=1e-6)
+        assert torch.allclose(D.net[-1].bias.grad[k, 0], grads[-1], rtol=1e-4, atol=1e-6)
+
+
+def test_members_snapshots_frames_and_checks():
+    trainer = members_trainer(members=3, loss="nonsaturating")
+    trainer.fit(steps=4, snapshot_every=2, progress=False)
+    snap = trainer.snapshots[-1]
+    assert snap.samples.shape == (30, 2) and snap.d_grid.shape == (3, 8, 8) and snap.arrows.shape == (30, 4)
+    for k in range(3):
+        mine = trainer.member_snapshots(k)
+        assert [s.step for s in mine] == [0, 2, 4]
+        assert torch.equal(mine[-1].samples, snap.samples[10 * k: 10 * k + 10])
+        with torch.no_grad():   # every member's map is that member's discriminator on the whole grid
+            direct = torch.sigmoid(trainer.discriminator.member(k)(trainer.grid)).reshape(8, 8)
+            assert torch.allclose(mine[-1].d_grid, direct, atol=1e-6)
+            assert torch.allclose(mine[-1].samples, trainer.generator.member(k)(trainer.fixed_z[10 * k: 10 * k + 10]), atol=1e-6)
+        frames = trainer.frames(member=k, arrow_length=0.5)
+        assert len(frames) == 3 and frames[-1]["D(x)"].shape == (8, 8)
+        assert max(f["gradient"][:, 2:].norm(dim=1).max().item() for f in frames) == pytest.approx(0.5, rel=1e-5)
+    with pytest.raises(ValueError, match="member"):
+        trainer.frames()
+    with pytest.raises(ValueError, match="k"):
+        trainer.member_snapshots(3)
+    with pytest.raises(ValueError, match="member"):
+        small_trainer().frames(member=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        members_trainer(members=3, batch_size=32)
+    with pytest.raises(ValueError, match="members"):
+        GANTrainer(MLPGenerator(members=2), MLPDiscriminator(), toy2d("ring8", 100))

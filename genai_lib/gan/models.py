@@ -31,10 +31,61 @@ from genai_lib._checks import check_int
 __all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
 
 
-
-
 def _check_classes(n_classes: object) -> int | None:
     return None if n_classes is None else check_int(n_classes, "n_classes", minimum=2)
+
+
+class _MemberLinear(nn.Module):
+    """``members`` independent linear layers applied at once: ``(K, B, in) -> (K, B, out)`` by one batched matmul.
+
+    Member ``k`` is initialised exactly as a fresh ``nn.Linear(in_features, out_features)`` would be.
+    """
+
+    def __init__(self, members: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        layers = [nn.Linear(in_features, out_features) for _ in range(members)]
+        self.weight = nn.Parameter(torch.stack([lin.weight.detach().T for lin in layers]))   # (K, in, out)
+        self.bias = nn.Parameter(torch.stack([lin.bias.detach()[None] for lin in layers]))  # (K, 1, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+def _mlp(width_in: int, hidden: int, depth: int, width_out: int, activation: type[nn.Module] | nn.Module,
+         members: int) -> nn.Sequential:
+    """``depth`` hidden layers of ``hidden`` units and an output layer; ``members`` > 1 stacks that many MLPs."""
+    layers: list[nn.Module] = []
+    width = width_in
+    for _ in range(depth):
+        linear = nn.Linear(width, hidden) if members == 1 else _MemberLinear(members, width, hidden)
+        layers += [linear, activation()]
+        width = hidden
+    layers.append(nn.Linear(width, width_out) if members == 1 else _MemberLinear(members, width, width_out))
+    return nn.Sequential(*layers)
+
+
+def _split_members(x: torch.Tensor, members: int) -> torch.Tensor:
+    """``(N, d) -> (members, N / members, d)``: consecutive blocks of rows, block ``k`` for member ``k``."""
+    if x.shape[0] % members:
+        raise ValueError(f"with members={members} the batch must split into {members} equal blocks, "
+                         f"got {x.shape[0]} rows")
+    return x.reshape(members, x.shape[0] // members, x.shape[1])
+
+
+def _member_copy(ensemble: nn.Module, single: nn.Module, k: int) -> nn.Module:
+    """Copy member ``k`` of ``ensemble.net`` into the plain MLP ``single`` (same shapes, ``members=1``)."""
+    with torch.no_grad():
+        for big, small in zip(ensemble.net, single.net):
+            if isinstance(big, _MemberLinear):
+                small.weight.copy_(big.weight[k].T)
+                small.bias.copy_(big.bias[k, 0])
+    return single.to(next(ensemble.parameters()).device)
+
+
+def _check_member(k: object, members: int) -> int:
+    if members == 1:
+        raise ValueError("member() needs a model with members > 1; this one is a single network")
+    return check_int(k, "k", minimum=0, maximum=members - 1)
 
 
 class _Generator(nn.Module):
@@ -93,63 +144,84 @@ class MLPGenerator(_Generator):
     linear, so its image of the Gaussian latent is a union of (folded) linear pieces that the chapter
     can watch being bent onto the modes.
 
+    With ``members = K > 1`` the module holds ``K`` independent generators of this shape (each
+    initialised as a fresh single one would be) and runs them together with batched matrix
+    products: a batch of ``N`` rows is split into ``K`` consecutive blocks of ``N / K`` rows, and
+    block ``k`` goes through member ``k``. Handed to :class:`~genai_lib.gan.GANTrainer` with a
+    discriminator of as many members, it trains ``K`` GANs at once, one per block of every batch;
+    for small networks that costs far less than ``K`` separate runs. :meth:`member` copies one out.
+
     Args:
         z_dim: latent dimension (16 in the book's toy experiments).
         hidden: width of each hidden layer.
         depth: number of hidden layers.
         out_dim: dimension of a sample (2 for the toy sets).
+        members: how many independent generators the module holds (default 1, a plain MLP).
     """
 
-    def __init__(self, z_dim: int = 16, hidden: int = 128, depth: int = 3, out_dim: int = 2) -> None:
+    def __init__(self, z_dim: int = 16, hidden: int = 128, depth: int = 3, out_dim: int = 2, members: int = 1) -> None:
         super().__init__()
         self.z_dim, self.out_dim = check_int(z_dim, "z_dim", minimum=1), check_int(out_dim, "out_dim", minimum=1)
-        hidden, depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
+        self.hidden, self.depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
+        self.members = check_int(members, "members", minimum=1)
         self.n_classes = None
-        layers: list[nn.Module] = []
-        width = self.z_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.ReLU()]
-            width = hidden
-        layers.append(nn.Linear(width, self.out_dim))  # no output squashing: the data are unbounded
-        self.net = nn.Sequential(*layers)
+        # no output squashing: the data are unbounded
+        self.net = _mlp(self.z_dim, self.hidden, self.depth, self.out_dim, nn.ReLU, self.members)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Map ``z`` of shape ``(N, z_dim)`` to samples of shape ``(N, out_dim)``."""
+        """Map ``z`` of shape ``(N, z_dim)`` to samples of shape ``(N, out_dim)`` (row blocks per member)."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must have shape (N, {self.z_dim}), got {tuple(z.shape)}")
         self._labels(labels, z.shape[0])
-        return self.net(z)
+        if self.members == 1:
+            return self.net(z)
+        return self.net(_split_members(z, self.members)).reshape(z.shape[0], self.out_dim)
+
+    def member(self, k: int) -> "MLPGenerator":
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+        k = _check_member(k, self.members)
+        with torch.random.fork_rng(devices=[]):
+            single = MLPGenerator(self.z_dim, self.hidden, self.depth, self.out_dim)
+        return _member_copy(self, single, k)
 
 
 class MLPDiscriminator(nn.Module):
     """``D: R^in_dim -> R``, an MLP with ``depth`` hidden LeakyReLU(0.2) layers, returning one raw score.
 
+    ``members = K > 1`` holds ``K`` independent discriminators, run on consecutive row blocks
+    exactly as :class:`MLPGenerator` does (see there); :meth:`member` copies one out.
+
     Args:
         in_dim: dimension of a sample (2 for the toy sets).
         hidden: width of each hidden layer.
         depth: number of hidden layers.
+        members: how many independent discriminators the module holds (default 1, a plain MLP).
     """
 
-    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3) -> None:
+    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3, members: int = 1) -> None:
         super().__init__()
         self.in_dim = check_int(in_dim, "in_dim", minimum=1)
-        hidden, depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
+        self.hidden, self.depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
+        self.members = check_int(members, "members", minimum=1)
         self.n_classes = None
-        layers: list[nn.Module] = []
-        width = self.in_dim
-        for _ in range(depth):
-            layers += [nn.Linear(width, hidden), nn.LeakyReLU(0.2)]
-            width = hidden
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = _mlp(self.in_dim, self.hidden, self.depth, 1, lambda: nn.LeakyReLU(0.2), self.members)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Score ``x`` of shape ``(N, in_dim)``; returns shape ``(N,)``."""
+        """Score ``x`` of shape ``(N, in_dim)`` (row blocks per member); returns shape ``(N,)``."""
         if x.ndim != 2 or x.shape[1] != self.in_dim:
             raise ValueError(f"x must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
         if labels is not None:
             raise ValueError("labels must be None: MLPDiscriminator is unconditional")
-        return self.net(x).squeeze(1)
+        if self.members == 1:
+            return self.net(x).squeeze(1)
+        return self.net(_split_members(x, self.members)).reshape(x.shape[0])
+
+    def member(self, k: int) -> "MLPDiscriminator":
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+        k = _check_member(k, self.members)
+        with torch.random.fork_rng(devices=[]):
+            single = MLPDiscriminator(self.in_dim, self.hidden, self.depth)
+        return _member_copy(self, single, k)
 
 
 class ConvGenerator(_Generator):

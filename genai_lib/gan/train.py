@@ -24,6 +24,14 @@ With ``config.ema_decay`` set, an exponential moving average of the generator's 
 (:mod:`genai_lib.ema`) follows every generator step; snapshots then sample from the average
 (:attr:`GANTrainer.sampler`), while training itself never reads it.
 
+Models with ``members = K > 1`` (:class:`~genai_lib.gan.MLPGenerator` and
+:class:`~genai_lib.gan.MLPDiscriminator`) train ``K`` GANs at once: every batch, and the fixed
+snapshot batch, is split into ``K`` consecutive blocks, block ``k`` for member ``k``, and each
+member's gradient is that of the mean loss over its own block, as in a run of its own (the
+logged losses average the members). A snapshot's
+``d_grid`` then holds every member's map, shape ``(K, grid_size, grid_size)``;
+:meth:`GANTrainer.member_snapshots` and ``frames(member=k)`` give one member's run.
+
 All the trainer's random numbers come from its own CPU ``torch.Generator`` (seeded by
 ``config.seed``); :meth:`GANTrainer.save` stores its state with the weights and optimisers, so a
 run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted run would have.
@@ -151,6 +159,7 @@ class GANSnapshot:
             (from the weight average :attr:`GANTrainer.sampler` when ``config.ema_decay`` is set).
         d_grid: for 2-D data, ``loss.prob(D(x))`` on the grid, shape ``(grid_size, grid_size)``; row ``i``
             is ``y = grid_y[i]``, column ``j`` is ``x = grid_x[j]`` (the layout of a plotly heatmap).
+            With ``K > 1`` members, every member's map: shape ``(K, grid_size, grid_size)``.
         arrows: for 2-D data, rows ``(x, y, dx, dy)`` with ``(dx, dy) = -∂ℓ_G/∂x`` at each sample.
         extent: ``(x0, x1, y0, y1)`` the grid covers, for 2-D data.
     """
@@ -193,6 +202,7 @@ class GANTrainer:
         step: generator steps completed.
         fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
         ema: the :class:`~genai_lib.ema.EMA` of the generator's weights, or ``None``.
+        members: how many GANs train at once (the models' ``members``; 1 for ordinary models).
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
     """
 
@@ -226,6 +236,15 @@ class GANTrainer:
             if labels.min() < 0 or labels.max() >= n_classes:
                 raise ValueError(f"labels must lie in 0..{n_classes - 1}")
 
+        self.members = getattr(generator, "members", 1)
+        if getattr(discriminator, "members", 1) != self.members:
+            raise ValueError(f"discriminator.members must equal generator.members={self.members}, "
+                             f"got {getattr(discriminator, 'members', 1)}")
+        for name in ("batch_size", "snapshot_samples"):
+            if getattr(config, name) % self.members:
+                raise ValueError(f"config.{name} must be a multiple of members={self.members} (one equal block "
+                                 f"per member), got {getattr(config, name)}")
+
         self.generator, self.discriminator, self.config = generator, discriminator, config
         self.loss = config.make_loss()
         self.data = data.detach().to(self.device, torch.float32)
@@ -238,7 +257,8 @@ class GANTrainer:
         with torch.no_grad():
             was = generator.training
             generator.eval()
-            probe = generator(self.fixed_z[:2], None if n_classes is None else self.fixed_labels[:2])
+            n_probe = 2 if self.members == 1 else self.members   # one row per member
+            probe = generator(self.fixed_z[:n_probe], None if n_classes is None else self.fixed_labels[:n_probe])
             generator.train(was)
         if probe.shape[1:] != self.data.shape[1:]:
             raise ValueError(f"data must hold samples of the generator's shape {tuple(probe.shape[1:])}, "
@@ -283,14 +303,19 @@ class GANTrainer:
         z = G.sample_latent(cfg.batch_size, generator=self.rng)
         with torch.no_grad():
             fake = G(z, labels)
-        # One pass over both batches: exact, because D scores each sample on its own.
-        both_labels = None if labels is None else torch.cat([labels, labels])
-        out = D(torch.cat([real, fake]), both_labels)
-        real_out, fake_out = out[: len(real)], out[len(real):]
+        if self.members == 1:
+            # One pass over both batches: exact, because D scores each sample on its own.
+            both_labels = None if labels is None else torch.cat([labels, labels])
+            out = D(torch.cat([real, fake]), both_labels)
+            real_out, fake_out = out[: len(real)], out[len(real):]
+        else:   # each batch splits into the members' blocks on its own
+            real_out, fake_out = D(real, labels), D(fake, labels)
         d_loss = loss.d_loss(real_out, fake_out)
         penalty = loss.penalty(D, real, fake, labels, generator=self.rng)
         self.opt_d.zero_grad(set_to_none=True)
-        (d_loss + penalty).backward()
+        # With K members the losses are means over all K blocks; times K, each member's gradient is
+        # exactly that of its own block's mean, as in a run of its own.
+        ((d_loss + penalty) * self.members).backward()
         self.opt_d.step()
         with torch.no_grad():
             return d_loss.item(), penalty.item(), loss.prob(real_out).mean().item(), loss.prob(fake_out).mean().item()
@@ -303,7 +328,7 @@ class GANTrainer:
         try:
             g_loss = self.loss.g_loss(D(G(z, labels), labels))
             self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
+            (g_loss * self.members).backward()
             self.opt_g.step()
         finally:
             _set_requires_grad(D, True)
@@ -368,31 +393,51 @@ class GANTrainer:
             G.train(was)
         snap = GANSnapshot(step=self.step, samples=samples.detach().cpu().clone())
         if self.grid is not None:
-            size = self.config.grid_size
-            snap.d_grid = self.discriminator_prob(self.grid).reshape(size, size).cpu()
+            size, k = self.config.grid_size, self.members
+            grid = self.grid if k == 1 else self.grid.repeat(k, 1)   # every member sees the whole grid
+            snap.d_grid = self.discriminator_prob(grid).reshape(*((k,) if k > 1 else ()), size, size).cpu()
             snap.arrows = self.generator_arrows(samples).cpu()
             snap.extent = self.extent
         return snap
 
-    def frames(self, real: torch.Tensor | None = None, *, arrow_length: float | None = None) -> list[dict[str, Any]]:
+    def member_snapshots(self, k: int) -> list[GANSnapshot]:
+        """Member ``k``'s run (models with ``members > 1``): every snapshot cut down to its block and map."""
+        if self.members == 1:
+            raise ValueError("member_snapshots needs models with members > 1; use trainer.snapshots")
+        k = check_int(k, "k", minimum=0, maximum=self.members - 1)
+        n = self.config.snapshot_samples // self.members
+        block = slice(k * n, (k + 1) * n)
+        return [GANSnapshot(step=s.step, samples=s.samples[block],
+                            d_grid=None if s.d_grid is None else s.d_grid[k],
+                            arrows=None if s.arrows is None else s.arrows[block], extent=s.extent)
+                for s in self.snapshots]
+
+    def frames(self, real: torch.Tensor | None = None, *, arrow_length: float | None = None,
+               member: int | None = None) -> list[dict[str, Any]]:
         """The snapshots as frames for :func:`genai_lib.viz.scrubber` (2-D data only).
 
         Each frame is ``{"D(x)": d_grid, ["real": real,] "generated": samples, "gradient": arrows}``
         (pass ``kinds={"D(x)": "heatmap"}`` and ``extent=trainer.extent`` to the scrubber). Arrows are
         scaled by one factor for all frames, so that the longest arrow of the run has length
-        ``arrow_length`` (default: 8% of the grid's width) and lengths compare across steps.
+        ``arrow_length`` (default: 8% of the grid's width) and lengths compare across steps. With
+        ``members > 1``, ``member=k`` (required) picks the run to draw.
         """
         if self.grid is None:
             raise ValueError("frames needs 2-D unconditional data; use snapshot.samples for images")
+        if self.members > 1 and member is None:
+            raise ValueError(f"member is required: this trainer runs {self.members} GANs at once")
+        if self.members == 1 and member is not None:
+            raise ValueError("member must be None: this trainer runs one GAN")
         if not self.snapshots:
             raise ValueError("no snapshots yet: call fit(..., snapshot_every=...) first")
+        snapshots = self.snapshots if member is None else self.member_snapshots(member)
         if arrow_length is None:
             arrow_length = 0.08 * (self.extent[1] - self.extent[0])
         arrow_length = check_float(arrow_length, "arrow_length", minimum=0.0, strict_min=True)
-        longest = max(float(s.arrows[:, 2:].norm(dim=1).max()) for s in self.snapshots)
+        longest = max(float(s.arrows[:, 2:].norm(dim=1).max()) for s in snapshots)
         scale = arrow_length / longest if longest > 0 else 0.0
         frames = []
-        for s in self.snapshots:
+        for s in snapshots:
             frame: dict[str, Any] = {"D(x)": s.d_grid}
             if real is not None:
                 frame["real"] = real
