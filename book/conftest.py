@@ -5,15 +5,18 @@ For every notebook nbval runs, this plugin
 * measures its cost: the wall time of its cells (kernel start-up excluded) and the kernel's peak
   resident memory (``VmHWM`` from ``/proc``, Linux only), printed as a table at the end of the run
   and written to ``_build/compute/notebooks.json``;
-* records that cost in ``book/compute.json`` (committed), from which every chapter page shows a
-  compute badge — on the CPU, and separately on a GPU when the run had one;
+* keeps that cost for ``make badges``, which records it in ``book/compute.json`` (committed), from
+  which every chapter page shows a compute badge — on the CPU, and separately on a GPU when the run
+  had one (``make test`` itself changes no tracked file);
 * when every cell passed, stores the executed notebook in Jupyter Book's execution cache
   (``_build/.jupyter_cache``), keyed by its code exactly as Jupyter Book keys it, so the site build
   that follows shows these outputs instead of running every notebook a second time. If the keys
   ever stopped matching, the build would simply execute the notebook itself: slower, never wrong.
 
 Set ``GENAI_RECORD=0`` to run notebooks without recording anything (e.g. while drafting a chapter
-beside other work); the measurements of such a run are still printed.
+beside other work, or in ``make robust``); the measurements of such a run are still printed.
+
+Run as a script (``make badges``), it copies the last recorded run's measurements into the badges.
 """
 
 from __future__ import annotations
@@ -214,12 +217,18 @@ def _gpu_name() -> str:
         return ""
 
 
-def _update_badges(machine: dict) -> None:
-    """Record each passing notebook's cost under "cpu" or "gpu" in book/compute.json."""
+def update_badges(report: Path = REPORT) -> int:
+    """Record each passing notebook's cost from the last run's report under "cpu" or "gpu" in
+    book/compute.json; return how many were recorded."""
+    if not report.exists():
+        raise SystemExit(f"make badges: no measurements in {report.relative_to(ROOT)}: run `make test` first")
+    recorded = json.loads(report.read_text())
+    machine, runs = recorded["machine"], recorded["notebooks"]
     badges = json.loads(BADGES.read_text()) if BADGES.exists() else {}
     kind = "gpu" if machine["gpu"] else "cpu"
     where = machine["gpu"] or f"{machine['cpu']}, {machine['cores']} cores"
-    for path, run in _runs.items():
+    count = 0
+    for path, run in runs.items():
         if run["failed"] or run["peak_rss_mb"] is None:
             continue
         page = str(Path(path).with_suffix(".md"))
@@ -229,7 +238,9 @@ def _update_badges(machine: dict) -> None:
             "machine": where,
             "date": machine["date"],
         }
+        count += 1
     BADGES.write_text(json.dumps(dict(sorted(badges.items())), indent=1, ensure_ascii=False) + "\n")
+    return count
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -240,11 +251,11 @@ def pytest_terminal_summary(terminalreporter):
         "cores": os.cpu_count(),
         "gpu": _gpu_name(),
         "date": time.strftime("%Y-%m-%d"),
+        "seed": os.environ.get("GENAI_SEED", "") or "0",
     }
     if RECORD:
         REPORT.parent.mkdir(parents=True, exist_ok=True)
         REPORT.write_text(json.dumps({"machine": machine, "notebooks": _runs}, indent=2))
-        _update_badges(machine)
     tr = terminalreporter
     tr.section("notebook cost (cells' wall time, kernel peak memory)")
     tr.write_line(f"machine: {machine['cpu']}, {machine['cores']} cores")
@@ -254,4 +265,9 @@ def pytest_terminal_summary(terminalreporter):
         status = "FAILED" if run["failed"] else "ok"
         tr.write_line(f"{path:<48} {run['seconds']:>8.1f} {rss:>9}  {status}")
     if RECORD:
-        tr.write_line(f"(written to {REPORT.relative_to(ROOT)} and {BADGES.relative_to(ROOT)})")
+        tr.write_line(f"(written to {REPORT.relative_to(ROOT)}; `make badges` records it in {BADGES.relative_to(ROOT)})")
+
+
+if __name__ == "__main__":
+    n = update_badges()
+    print(f"{n} notebooks' cost recorded in {BADGES.relative_to(ROOT)} from {REPORT.relative_to(ROOT)}")
