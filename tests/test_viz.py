@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
@@ -128,8 +129,23 @@ def test_single_plane_layer_has_no_legend():
     assert scrubber([points()]).layout.showlegend is False
 
 
-def test_layer_kinds_constant():
-    assert set(LAYER_KINDS) == {"points", "line", "arrows", "heatmap", "image"}
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+def test_every_layer_kind_draws_its_trace(kind):
+    """Each kind the scrubber accepts draws a layer of its own type; anything else is refused by name."""
+    rng = np.random.default_rng(0)
+    arrays = {"points": rng.normal(size=(5, 2)), "line": rng.normal(size=(5, 2)), "arrows": rng.normal(size=(5, 4)),
+              "heatmap": rng.normal(size=(4, 6)), "image": rng.uniform(-1, 1, size=(2, 1, 8, 8))}
+    extent = (0, 1, 0, 1) if kind == "heatmap" else None
+    fig = scrubber([{"layer": arrays[kind]}], kinds=kind, extent=extent)
+    trace = fig.data[0]
+    expected = {"points": ("scatter", "markers"), "line": ("scatter", "lines"), "arrows": ("scatter", "lines+markers"),
+                "heatmap": ("heatmap", None)}
+    if kind in expected:
+        assert (trace.type, getattr(trace, "mode", None)) == expected[kind]
+    else:
+        assert trace.type in {"image", "heatmap"}
+    with pytest.raises(ValueError, match="kinds"):
+        scrubber([{"layer": arrays[kind]}], kinds={"layer": kind + "s?"}, extent=extent)
 
 
 def test_kinds_as_one_string_applies_to_every_layer():
@@ -619,21 +635,25 @@ def test_figure_html_accepts_a_dict_and_refuses_other_things():
 # -- BookRenderer, init_notebook, SiteMimePlugin -----------------------------------------------
 
 
-# plotly's renderer state when this module was imported, before any test here ran.
-_RENDERER_AT_START = (pio.renderers.default, RENDERER_NAME in pio.renderers)
+@contextlib.contextmanager
+def _renderer_restored():
+    """Restore plotly's default renderer and registry, whatever the body does."""
+    default = pio.renderers.default
+    had_ours = RENDERER_NAME in pio.renderers
+    try:
+        yield
+    finally:
+        pio.renderers.default = default
+        if not had_ours and RENDERER_NAME in pio.renderers:
+            # Not `del pio.renderers[...]`: plotly's RenderersConfig.__delitem__ reads an attribute it
+            # never sets (plotly 7.1) and raises after deleting.
+            pio.renderers._renderers.pop(RENDERER_NAME)
 
 
 @pytest.fixture
 def plotly_renderer():
-    """Restore plotly's default renderer and registry, whatever the test does."""
-    default = pio.renderers.default
-    had_ours = RENDERER_NAME in pio.renderers
-    yield
-    pio.renderers.default = default
-    if not had_ours and RENDERER_NAME in pio.renderers:
-        # Not `del pio.renderers[...]`: plotly's RenderersConfig.__delitem__ reads an attribute it
-        # never sets (plotly 7.1) and raises after deleting.
-        pio.renderers._renderers.pop(RENDERER_NAME)
+    with _renderer_restored():
+        yield
 
 
 def test_book_renderer_emits_json_and_html():
@@ -666,9 +686,14 @@ def test_init_notebook_in_colab(plotly_renderer, monkeypatch):
     assert pio.renderers.default == "colab"
 
 
-def test_renderer_fixture_restores_state(plotly_renderer):
-    # Runs after the two tests above: neither left its renderer behind.
-    assert (pio.renderers.default, RENDERER_NAME in pio.renderers) == _RENDERER_AT_START
+def test_renderer_fixture_restores_state():
+    """What the renderer tests' fixture does: plotly's renderer is put back, whatever the body did."""
+    before = (pio.renderers.default, RENDERER_NAME in pio.renderers)
+    with _renderer_restored():
+        pio.renderers.default = "json"
+        init_notebook()  # registers the book's renderer and makes it the default
+        assert RENDERER_NAME in pio.renderers
+    assert (pio.renderers.default, RENDERER_NAME in pio.renderers) == before
 
 
 @pytest.mark.parametrize("inline", [False, True])
@@ -815,9 +840,6 @@ def test_live_scrubber_bad_arguments():
 # -- theme -------------------------------------------------------------------------------------
 
 
-def test_palette_is_okabe_ito():
-    assert PALETTE == ("#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7")
-    assert list(TEMPLATE.layout.colorway) == list(PALETTE[1:]) + [PALETTE[0]]
 
 
 def test_public_names():
