@@ -382,3 +382,18 @@ def test_env_seed_default_must_be_an_int(monkeypatch, bad):
     monkeypatch.delenv("GENAI_SEED", raising=False)
     with pytest.raises(TypeError, match="default"):
         genai_lib.env_seed(bad)
+
+
+def test_import_loads_only_the_layers_below_the_families():
+    """Layers point down: the package root imports data, training and viz, never a family or the
+    exercise checkers (which import the families)."""
+    code = """
+import sys
+import genai_lib
+loaded = sorted(m for m in sys.modules if m.startswith("genai_lib."))
+upward = [m for m in loaded if m.split(".")[1] in ("gan", "diffusion", "llm", "exercises")]
+assert not upward, upward
+from genai_lib.exercises import llms
+print("ok")
+"""
+    assert _run(code).stdout.startswith("ok")
