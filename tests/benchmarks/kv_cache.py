@@ -1,6 +1,6 @@
 """Benchmark: what the KV cache saves, for a short and a long prompt (not a test).
 
-Run it with ``.venv/bin/python tests/benchmarks/kv_cache.py [--rounds 5 --new-tokens 500]``. It
+Run it with ``.venv/bin/python tests/benchmarks/kv_cache.py [--rounds 3 --new-tokens 500]``. It
 builds the decoding chapter's timing model (the book's GPT architecture with ``block_size=1024``, at
 random initialisation: the cost of a forward pass does not depend on the weights' values) on the
 CPU, one thread, and generates ``--new-tokens`` tokens greedily with and without the cache after a
@@ -30,7 +30,7 @@ import torch
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds (odd: the median is one round)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds (odd: the median is one round)")
     parser.add_argument("--new-tokens", type=int, default=500, help="tokens generated per timing")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the chapter uses 1)")
     args = parser.parse_args(argv)
