@@ -13,7 +13,7 @@ on a busy machine the two speed-ups once came out 11.0x and 11.3x, the wrong way
 of two ratios that one busy spell can flip. This script measures both clocks over several rounds.
 Each round times the four generations in turn; the script reports the median over rounds of each
 speed-up, in CPU time of this process (what the work costs) and in wall time. Exit status 1 when, in CPU time, the 256-token prompt's speed-up is
-not above the 24-token prompt's, or either is below 5x.
+not above the 24-token prompt's, or (from 500 new tokens) either is below 5x.
 
 pytest does not collect this file (its name does not start with ``test_``).
 """
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
               f"in CPU time, {med[n]['wall']:.1f}x in wall time (median of {args.rounds} rounds)")
     longer = med[256]["cpu"] / med[24]["cpu"]
     print(f"the 256-token prompt's speed-up over the 24-token prompt's: {longer:.2f}x (CPU time)")
-    ok = longer > 1 and min(m["cpu"] for m in med.values()) >= 5
-    print("bar (both >= 5x, the longer prompt's larger):", "met" if ok else "NOT met")
+    fast = args.new_tokens < 500 or min(m["cpu"] for m in med.values()) >= 5   # the chapter's 5x is for 500 tokens
+    ok = longer > 1 and fast
+    print("bar (the longer prompt's speed-up larger; both >= 5x from 500 new tokens):", "met" if ok else "NOT met")
     return 0 if ok else 1
 
 
