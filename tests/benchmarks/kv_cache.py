@@ -12,8 +12,9 @@ tokens, the longer prompt's speed-up the larger: about 1.8x the shorter's in CPU
 on a busy machine the two speed-ups once came out 11.0x and 11.3x, the wrong way round: a comparison
 of two ratios that one busy spell can flip. This script measures both clocks over several rounds.
 Each round times the four generations in turn; the script reports the median over rounds of each
-speed-up, in CPU time of this process (what the work costs) and in wall time. Exit status 1 when, in CPU time, the 256-token prompt's speed-up is
-not above the 24-token prompt's, or (from 500 new tokens) either is below 5x.
+speed-up, in CPU time of this process (what the work costs) and in wall time. Exit status 1 when,
+in CPU time, the 256-token prompt's speed-up is not above the 24-token prompt's, or (from 500 new
+tokens) either is below 5x.
 
 pytest does not collect this file (its name does not start with ``test_``).
 """
