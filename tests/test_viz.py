@@ -1000,3 +1000,11 @@ def test_live_controls_wrap_and_text_boxes_take_a_whole_line(shown):
     assert text.layout.flex == "1 1 100%" and text.layout.width == "auto"
     for slider in controls.children[1:]:
         assert slider.layout.min_width == "320px"
+
+
+def test_live_refuses_a_one_line_text_box_holding_line_breaks(shown):
+    with pytest.raises(ValueError, match="'text'.*Textarea"):
+        live(lambda text: text, text=widgets.Text(value="KING LEAR:\nNothing"))
+    box = live(lambda text: text, text=widgets.Textarea(value="KING LEAR:\nNothing"))
+    assert box.children[0].children[0].value == "KING LEAR:\nNothing"
+    live(lambda text: text, text=widgets.Text(value="one line"))  # a one-line prompt is fine in a Text

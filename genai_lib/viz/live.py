@@ -84,6 +84,10 @@ def live(make_figure: Callable[..., Any], **controls: Any) -> widgets.VBox:
     if not controls:
         raise ValueError("live() needs at least one control (a keyword argument)")
     boxes = {name: _control(name, spec) for name, spec in controls.items()}
+    for name, w in boxes.items():
+        if isinstance(w, widgets.Text) and "\n" in w.value:
+            raise ValueError(f"control {name!r}: a widgets.Text shows one line and drops the line breaks of "
+                             f"{w.value[:30]!r}... at the reader's first edit; use widgets.Textarea")
     out = widgets.Output()
 
     def redraw(_change: Any = None) -> None:
