@@ -55,7 +55,7 @@ def run_one(run: str, nb: Path) -> tuple[str, Path, bool, float, str]:
     with open(log, "w") as out:
         rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
-    failed = [line.split("::", 1)[1].split(" ")[0] for line in log.read_text().splitlines()
+    failed = [line.split("::", 1)[1].split(" - ", 1)[0].lower() for line in log.read_text().splitlines()
               if line.startswith("FAILED ") and "::" in line]
     detail = ", ".join(failed) if failed else ("" if rc == 0 else f"exit {rc}")
     return run, nb, rc == 0, seconds, detail
