@@ -18,11 +18,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
-
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import guided_eps
 from genai_lib.diffusion.schedule import NoiseSchedule
+from genai_lib.training import progress_bar
 
 __all__ = ["StepOutput", "SamplerState", "Trajectory", "Sampler", "draw_noise"]
 
@@ -167,7 +166,7 @@ class Sampler:
             model.eval()
         try:
             steps = self.timesteps.tolist()
-            for index, t in enumerate(tqdm(steps, desc="sample", disable=not progress, leave=False)):
+            for index, t in enumerate(progress_bar(steps, desc="sample", disable=not progress, leave=False)):
                 t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
                 eps = guided_eps(model, x, t_batch, cond, w)
                 out = self.step(eps, t, x, generator=generator)
