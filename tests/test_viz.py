@@ -950,6 +950,9 @@ def test_glue_ints_strings_and_preformatted_values():
     assert _myst_reads("word", "collapsed") == "collapsed"  # no quotes
     assert _myst_reads("share", 0.5238, fmt=".0%") == "52%"
     assert _myst_reads("big", 844032, fmt=",") == "844,032"
+    assert _myst_reads("step", np.int64(1000), fmt=",") == "1,000"  # not the tuple (1, 0)
+    assert _myst_reads("pair", "1, 2") == "1, 2"
+    assert _myst_reads("quote", "it's") == "it's"
 
 
 def test_glue_displays_through_ipython(monkeypatch):
@@ -962,6 +965,8 @@ def test_glue_displays_through_ipython(monkeypatch):
     assert kwargs["raw"] is True
     assert kwargs["metadata"]["scrapbook"]["name"] == "fd"
     assert list(args[0].values()) == ["7.91"]
+    viz.glue("step", 1500, fmt=",")
+    assert list(shown[-1][0][0].values()) == ["'1,500'"]
 
 
 @pytest.mark.parametrize("name", ["", "two words", "a:b"])

@@ -8,7 +8,8 @@ This writes the same output that myst-nb's own ``myst_nb.glue(name, value, displ
 (``tests/test_viz.py`` checks that myst-nb reads it back), without importing myst-nb, which a reader's
 Colab or laptop need not have. Unlike it, it turns NumPy and torch scalars into Python numbers first,
 so that a format spec (``:.3f``) works on them (myst-nb parses the stored text back with
-``ast.literal_eval``, which ``np.float64(0.5)`` defeats), and stores strings without their quotes.
+``ast.literal_eval``, which ``np.float64(0.5)`` defeats), and quotes strings, so that formatted text
+such as ``1,000`` is pasted as written, not parsed into a tuple.
 In a running notebook the glued value is invisible (its MIME type has no renderer).
 """
 
@@ -66,11 +67,11 @@ def glue_bundle(name: str, value: Any, fmt: str | None = None) -> tuple[dict, di
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
         raise TypeError(f"value must be a real number or a str, got {type(value).__name__}")
     if fmt is not None:
-        text = format(value, fmt)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = repr(value)
+        value = format(value, fmt)
+    # myst-nb reads the text back with ast.literal_eval: a number's repr comes back as the number (so
+    # the prose may add a format spec); text is stored quoted, so that "1,000" does not come back as
+    # the tuple (1, 0) nor "25/25" as anything but itself.
+    text = repr(value)
     data = {GLUE_PREFIX + "text/plain": text}
     metadata = {"scrapbook": {"name": name, "mime_prefix": GLUE_PREFIX}}
     return data, metadata
