@@ -70,3 +70,6 @@ def test_wheel_ships_the_weights(tmp_path):
     for f in ("config.json", "metrics.json", "model.safetensors", "optimizer.json", "optimizer.safetensors",
               "rng.safetensors", "tokenizer.json"):
         assert f"genai_lib/llm/weights/shakespeare-char/{f}" in names, f
+    for name in ("digits8", "digits8-cond", "grid25"):   # the diffusion chapters' denoisers
+        for f in ("config.json", "model.safetensors"):
+            assert f"genai_lib/diffusion/weights/{name}/{f}" in names, (name, f)

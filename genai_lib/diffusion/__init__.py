@@ -11,7 +11,10 @@
 * :mod:`~genai_lib.diffusion.denoisers` — :class:`MLPDenoiser` and :class:`UNetDenoiser`;
 * :mod:`~genai_lib.diffusion.losses` — :func:`epsilon_loss`, the ε-prediction objective;
 * :mod:`~genai_lib.ema` (shared with the GANs) — :class:`EMA` of the weights;
-* :mod:`~genai_lib.diffusion.train` — :class:`DiffusionTrainer` with ``fit(steps=...)``.
+* :mod:`~genai_lib.diffusion.train` — :class:`DiffusionTrainer` with ``fit(steps=...)``;
+* :mod:`~genai_lib.diffusion.pretrained` — :func:`~genai_lib.diffusion.pretrained.load_pretrained`, the
+  book's trained denoisers shipped in the package (``"digits8"``, ``"digits8-cond"``, ``"grid25"``)
+  and the recipes that made them.
 
 Samplers share the surface of diffusers' schedulers (``step``) and agree with them number for
 number (see ``tests/test_diffusion.py``). Importing this package trains nothing and changes no
