@@ -1,4 +1,10 @@
-"""Checkers for the exercises of Part III, large language models (book/llms/)."""
+"""Checkers for the exercises of Part III, large language models (book/llms/).
+
+Each ``check_...`` prints ✔ or ✘ with a hint and returns ``True`` only for a right answer; a wrong
+answer gets a hint, never the expected value. ``solution(name)`` prints the answer and why, where
+``name`` is the checker's name: ``solution("check_perplexity")``. Numbers are accepted to 3
+significant figures; counts (tokens, parameters, bytes, positions) must be exact.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from genai_lib.exercises._common import NEAR, Solutions, matches, near, number, report
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
 __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary", "check_nats_per_char",
@@ -15,20 +22,29 @@ __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary",
            "check_perplexity", "check_initial_loss", "check_tokens_seen",
            "check_lora_parameters", "check_lora_break_even", "check_lora_merge",
            "check_nucleus_size", "check_tempered_probability", "check_kv_cache_bytes", "check_positions_processed",
-           "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions"]
+           "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions",
+           "solution"]
+
+_SOLUTIONS = Solutions("genai_lib.exercises.llms")
 
 
-def _report(ok: bool, message: str) -> bool:
-    print(("✔ correct: " if ok else "✘ not yet: ") + message)
-    return ok
+def solution(name: str) -> None:
+    """Print the answer of the exercise that checker ``name`` checks, with a short explanation.
+
+    ``name`` is the checker's name, e.g. ``solution("check_perplexity")``; a wrong name raises a
+    ValueError that lists the valid names.
+    """
+    _SOLUTIONS.show(name)
 
 
-def _number(answer: Any, name: str = "answer") -> float:
-    if hasattr(answer, "item") and callable(answer.item):  # a 0-d tensor or numpy scalar
-        answer = answer.item()
-    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(answer).__name__}")
-    return float(answer)
+_number = number  # the name other modules of the book used
+
+
+def _count_hint(value: float, truth: int) -> str | None:
+    """For a count: a rounded right answer gets told to give the exact count."""
+    if value != truth and matches(value, truth):
+        return "close — that looks like a rounded count; the question asks for the exact number."
+    return None
 
 
 # -- chapter 1: text as tokens ------------------------------------------------------------------
@@ -39,15 +55,17 @@ FIRST_MERGE_TEXT = "to be or not to be"
 
 def check_byte_count(answer: Any, text: str = BYTE_COUNT_TEXT) -> bool:
     """Exercise: the number of tokens the 256-id byte vocabulary (no merges) needs for ``text``."""
-    value = _number(answer)
+    value = number(answer)
     truth = len(text.encode("utf-8"))
     if value == truth:
-        return _report(True, f"{truth} tokens: one per UTF-8 byte.")
+        return report(True, f"{truth} tokens: one per UTF-8 byte.")
     if value == len(text):
         wide = [ch for ch in text if len(ch.encode("utf-8")) > 1]
-        return _report(False, f"{len(text)} is the number of characters; {wide} take more than one byte each.")
-    return _report(False, f"{value:g} is not the number of UTF-8 bytes of {text!r}; "
-                          f"count one per ASCII character and 3 for the em dash.")
+        return report(False, f"that is the number of characters; {wide} take more than one byte each in UTF-8.")
+    if value == len(text.replace(" ", "")) or value == len(text.split()):
+        return report(False, "spaces are bytes too, and bytes are not words: every byte of the string is a token.")
+    return report(False, f"{value:g} is not the number of UTF-8 bytes of {text!r}: how many bytes does each "
+                         "character take? ASCII takes one; look up the em dash.")
 
 
 def _as_byte(x: Any, name: str) -> int:
@@ -63,60 +81,85 @@ def _as_byte(x: Any, name: str) -> int:
     raise TypeError(f"{name} must be a one-character str, a 1-byte bytes or a byte value 0..255, got {x!r}")
 
 
+def _first_merge(text: str) -> tuple[int, int]:
+    tok = BPETokenizer(pattern=None).train(text, 257)
+    (truth,) = list(tok.merges)
+    return truth
+
+
 def check_first_merge(answer: Any, text: str = FIRST_MERGE_TEXT) -> bool:
     """Exercise: the first merge byte-level BPE learns on ``text`` as one chunk, as a pair ``(a, b)``."""
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         raise TypeError(f"answer must be a pair (a, b) such as ('x', 'y'), got {answer!r}")
     pair = (_as_byte(answer[0], "answer[0]"), _as_byte(answer[1], "answer[1]"))
-    tok = BPETokenizer(pattern=None).train(text, 257)
-    (truth,) = list(tok.merges)
+    truth = _first_merge(text)
     show = lambda p: tuple(bytes([v]).decode("utf-8") for v in p)  # noqa: E731
     if pair == truth:
-        return _report(True, f"{show(truth)}: one of four pairs that occur twice, and the smallest as bytes.")
+        return report(True, f"{show(truth)}: one of the pairs that occur most often, and the smallest as bytes.")
     data = text.encode("utf-8")
     counts = Counter(zip(data, data[1:]))
     top = max(counts.values())
     if counts.get(pair, 0) == top:
-        return _report(False, f"{show(pair)} does occur {top} times, but so do others; the tie goes to the "
-                              f"smallest pair of byte values.")
-    return _report(False, f"{show(pair)} occurs {counts.get(pair, 0)} time(s); the most frequent pairs occur {top} times.")
+        return report(False, f"{show(pair)} does occur {top} times, but so do others; the rule "
+                             "min(pairs, key=lambda p: (-pairs[p], p)) breaks the tie by comparing the pairs as "
+                             "byte values.")
+    if counts.get((pair[1], pair[0]), 0) == top:
+        return report(False, f"{show(pair)} is a most frequent pair read backwards: a pair is (left, right) in "
+                             "reading order.")
+    return report(False, f"{show(pair)} occurs {counts.get(pair, 0)} time(s); the most frequent pairs occur {top} "
+                         "times. Count every adjacent pair, spaces included.")
+
+
+def _bytes_per_token(tokenizers: Mapping[int, Any], text: str) -> dict[int, float]:
+    n_bytes = len(text.encode("utf-8"))
+    return {v: n_bytes / len(tok.encode(text)) for v, tok in sorted(tokenizers.items())}
 
 
 def check_smallest_vocabulary(answer: Any, tokenizers: Mapping[int, Any], text: str, target: float = 2.5) -> bool:
     """Exercise: the smallest vocabulary size in ``tokenizers`` reaching ``target`` bytes per token on ``text``."""
-    value = _number(answer)
+    value = number(answer)
     if not isinstance(tokenizers, Mapping) or not tokenizers:
         raise TypeError("tokenizers must be the non-empty dict {vocabulary size: tokenizer} of the chapter")
-    n_bytes = len(text.encode("utf-8"))
-    bpt = {v: n_bytes / len(tok.encode(text)) for v, tok in sorted(tokenizers.items())}
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    bpt = _bytes_per_token(tokenizers, text)
     reaching = [v for v, b in bpt.items() if b >= target]
     if not reaching:
-        return _report(False, f"no tokenizer here reaches {target} bytes per token")
+        return report(False, f"no tokenizer here reaches {target} bytes per token")
     truth = min(reaching)
     if value == truth:
-        return _report(True, f"V = {truth} reaches {bpt[truth]:.2f} bytes per token.")
+        return report(True, f"V = {truth} reaches {bpt[truth]:.2f} bytes per token.")
     if value in bpt:
-        return _report(False, f"V = {value:g} gives {bpt[int(value)]:.2f} bytes per token"
-                              + (f", below {target}." if bpt[int(value)] < target else ", but a smaller size also reaches it."))
-    return _report(False, f"{value:g} is not one of the vocabulary sizes {list(bpt)}.")
+        v = int(value)
+        return report(False, f"V = {v} gives {bpt[v]:.2f} bytes per token"
+                             + (f", below {target}." if bpt[v] < target else ", but a smaller size also reaches it."))
+    return report(False, f"{value:g} is not one of the vocabulary sizes {list(bpt)}.")
 
 
 def check_nats_per_char(answer: Any, tokenizer: BPETokenizer | CharTokenizer, text: str, *,
                         nats_per_token: float) -> bool:
     """Exercise: convert a loss in nats per token to nats per character on ``text`` (Eq. eq-tok-per-char)."""
-    value = _number(answer)
+    value = number(answer)
+    nats_per_token = number(nats_per_token, "nats_per_token")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
     n_tok, n_char = len(tokenizer.encode(text)), len(text)
     truth = nats_per_token * n_tok / n_char
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _report(True, f"{truth:.3f} nats per character = {truth / math.log(2):.3f} bits per character.")
-    if math.isclose(value, nats_per_token, rel_tol=1e-3):
-        return _report(False, "that is the loss per token; multiply by tokens per character (N_tok / N_char).")
-    if math.isclose(value, nats_per_token * n_char / n_tok, rel_tol=1e-3):
-        return _report(False, "the ratio is upside down: a token covers more than one character, so per "
-                              "character the loss is smaller.")
-    if math.isclose(value, truth / math.log(2), rel_tol=1e-3):
-        return _report(False, "that is in bits; the question asks for nats.")
-    return _report(False, f"{value:g} is not nats/token × N_tok / N_char = {nats_per_token} × {n_tok} / {n_char}.")
+    if matches(value, truth):
+        return report(True, f"{truth:.3f} nats per character = {truth / math.log(2):.3f} bits per character.")
+    if matches(value, nats_per_token):
+        return report(False, "that is the loss per token; a character is not a token here.")
+    if matches(value, nats_per_token * n_char / n_tok):
+        return report(False, "the ratio is upside down: a token covers more than one character, so per "
+                             "character the loss is smaller.")
+    if matches(value, truth / math.log(2)):
+        return report(False, "that is in bits; the question asks for nats.")
+    if matches(value, nats_per_token * n_tok / len(text.encode("utf-8"))):
+        return report(False, "that is per *byte*; the question asks per character (len(text)).")
+    if near(value, truth):
+        return report(False, NEAR)
+    return report(False, f"{value:g} is not it: the total loss of the text is the same whether you count it per "
+                         "token or per character. Count both on this text with this tokenizer (Eq. (eq-tok-per-char)).")
 
 
 # -- chapter 2: attention -----------------------------------------------------------------------
@@ -128,187 +171,87 @@ def check_causal_mask(answer: Any, size: int = 5) -> bool:
     if not isinstance(answer, torch.Tensor):
         raise TypeError(f"answer must be a torch.Tensor, got {type(answer).__name__}")
     if tuple(answer.shape) != (size, size):
-        return _report(False, f"expected shape ({size}, {size}), got {tuple(answer.shape)}")
+        return report(False, f"expected shape ({size}, {size}), got {tuple(answer.shape)}")
     if answer.dtype != torch.bool:
-        return _report(False, f"expected a boolean tensor (True = may attend), got dtype {answer.dtype}")
+        return report(False, f"expected a boolean tensor (True = may attend), got dtype {answer.dtype}")
     truth = torch.ones(size, size, dtype=torch.bool).tril()
     if torch.equal(answer, truth):
-        return _report(True, "the lower triangle with its diagonal: each position sees itself and the past.")
+        return report(True, "the lower triangle with its diagonal: each position sees itself and the past.")
     if torch.equal(answer, ~truth):
-        return _report(False, "that is the set of positions to block (the future); the question asks where attending is allowed.")
+        return report(False, "that is the set of positions to block (the future); the question asks where "
+                             "attending is allowed.")
     if torch.equal(answer, truth.T):
-        return _report(False, "that lets every query see the future (the upper triangle); rows are queries, columns keys.")
+        return report(False, "that lets every query see the future; rows are queries, columns keys.")
     if torch.equal(answer, torch.ones(size, size, dtype=torch.bool).tril(-1)):
-        return _report(False, "the diagonal is missing: a position may attend to itself.")
-    return _report(False, "not the causal mask: query i (row) may attend to key j (column) exactly when j <= i.")
+        return report(False, "the diagonal is missing: a position may attend to itself.")
+    return report(False, "not the causal mask: rows are queries i, columns keys j. Which keys may a query see "
+                         "without seeing the future?")
 
 
 def check_attention_parameters(answer: Any, *, n_embd: int, n_head: int, bias: bool = True) -> bool:
     """Exercise: the parameter count of one multi-head self-attention layer (GPT-2 layout)."""
-    value = _number(answer)
+    value = number(answer)
     weights = 4 * n_embd * n_embd
     truth = weights + (4 * n_embd if bias else 0)
     if value == truth:
-        return _report(True, f"{truth:,}: 4·{n_embd}² weights + 4·{n_embd} biases, whatever the number of heads.")
-    if value == weights:
-        return _report(False, f"{weights:,} counts the weights only; W_qkv and W_O also have biases (3·{n_embd} + {n_embd}).")
+        return report(True, f"{truth:,}: 4·{n_embd}² weights + 4·{n_embd} biases, whatever the number of heads.")
+    if bias and value == weights:
+        return report(False, "that counts the weights only; W_qkv and W_O also have biases.")
     if value in (n_head * truth, n_head * weights):
-        return _report(False, f"the heads share the {n_embd}-wide maps, each using a {n_embd // n_head}-wide slice; "
-                              f"more heads do not mean more parameters.")
+        return report(False, f"the heads share the {n_embd}-wide maps, each using a {n_embd // n_head}-wide slice; "
+                             "more heads do not mean more parameters.")
     if value in (3 * n_embd * n_embd + 3 * n_embd, 3 * n_embd * n_embd):
-        return _report(False, "that is Q, K and V only; the output projection W_O adds n_embd² + n_embd.")
-    return _report(False, f"{value:,.0f} is not it: count W_Q, W_K, W_V and W_O ({n_embd}×{n_embd} each) and their biases.")
+        return report(False, "that is Q, K and V only; the output projection W_O has parameters too.")
+    if value in (4 * n_embd * (n_embd // n_head) + 4 * n_embd, 4 * n_embd * (n_embd // n_head)):
+        return report(False, "that is one head's share of the maps; the layer has all of them.")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it: count W_Q, W_K, W_V and W_O of Eq. (eq-att-multihead) and their "
+                         "biases; what shape does each have?")
 
 
 def check_temperature(answer: Any, d: int = 16) -> bool:
     """Exercise: the softmax temperature that scaled dot-product attention applies to raw scores, √d."""
-    value = _number(answer)
+    value = number(answer)
     truth = math.sqrt(d)
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _report(True, f"τ = √{d} = {truth:g}: the raw scores' standard deviation.")
-    if math.isclose(value, 1 / truth, rel_tol=1e-3):
-        return _report(False, f"1/√d is the factor applied to the scores; dividing by τ = √d is the same thing, so τ = {truth:g}.")
-    if math.isclose(value, d, rel_tol=1e-3):
-        return _report(False, f"d = {d} is the raw scores' variance; the scale is its square root.")
-    return _report(False, f"{value:g} is not it: by Eq. (eq-att-variance) the raw scores have standard deviation √d.")
+    if matches(value, truth):
+        return report(True, f"τ = √{d} = {truth:g}: the raw scores' standard deviation.")
+    if matches(value, 1 / truth):
+        return report(False, "that is the factor the scores are *multiplied* by; a temperature τ divides them.")
+    if matches(value, d):
+        return report(False, f"d = {d} is the raw scores' variance; the temperature is a scale.")
+    return report(False, f"{value:g} is not it: by Eq. (eq-att-variance), what is the raw scores' standard "
+                         "deviation, and what does dividing the scores by it amount to?")
+
+
+def _newline_share(model: Any, tokenizer: CharTokenizer, windows: Any) -> Any:
+    import torch
+
+    maps = model.attention_maps(windows).cpu()  # (layer, window, head, T, T)
+    newline = torch.tensor([[tokenizer.decode([i]) == "\n" for i in row] for row in windows.tolist()])
+    return (maps * newline[None, :, None, None, :]).sum(-1)[..., 8:].mean(dim=(1, 3))  # (layer, head)
 
 
 def check_newline_head(answer: Any, model: Any, tokenizer: CharTokenizer, windows: Any) -> bool:
     """Exercise: the ``(layer, head)``, counted from 1, that puts the most attention on line breaks."""
-    import torch
-
     if not isinstance(answer, (tuple, list)) or len(answer) != 2:
         raise TypeError(f"answer must be a pair (layer, head) counted from 1, got {answer!r}")
-    layer, head = (int(_number(v, "answer")) for v in answer)
-    maps = model.attention_maps(windows).cpu()  # (layer, window, head, T, T)
-    n_layer, _, n_head, _, _ = maps.shape
-    newline = torch.tensor([[tokenizer.decode([i]) == "\n" for i in row] for row in windows.tolist()])
-    share = (maps * newline[None, :, None, None, :]).sum(-1)[..., 8:].mean(dim=(1, 3))  # (layer, head)
+    layer, head = (int(number(v, "answer")) for v in answer)
+    share = _newline_share(model, tokenizer, windows)
+    n_layer, n_head = share.shape
     best = divmod(int(share.argmax()), n_head)
     truth = (best[0] + 1, best[1] + 1)
     if (layer, head) == truth:
-        return _report(True, f"layer {layer}, head {head} puts {share[best].item():.0%} of its attention on line breaks.")
+        return report(True, f"layer {layer}, head {head} puts {share[best].item():.0%} of its attention on line breaks.")
     if (layer + 1, head + 1) == truth:
-        return _report(False, "count layers and heads from 1, not 0.")
+        return report(False, "count layers and heads from 1, not 0.")
+    if (head, layer) == truth:
+        return report(False, "the pair is (layer, head), in that order.")
     if not (1 <= layer <= n_layer and 1 <= head <= n_head):
-        return _report(False, f"the model has layers 1..{n_layer} and heads 1..{n_head}.")
-    return _report(False, f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
-                          f"another head puts more.")
-
-
-# -- chapter 4: pre-training --------------------------------------------------------------------
-
-def check_perplexity(answer: Any, *, nats: float) -> bool:
-    """Exercise: the perplexity ``exp(loss)`` of a model whose loss is ``nats`` per token."""
-    value = _number(answer)
-    truth = math.exp(nats)
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _report(True, f"e^{nats} = {truth:.3f}: as unsure as a fair choice among {truth:.1f} tokens.")
-    if math.isclose(value, 2**nats, rel_tol=1e-3):
-        return _report(False, "2^loss is the perplexity of a loss in bits; this loss is in nats, so use e^loss.")
-    if math.isclose(value, nats / math.log(2), rel_tol=1e-3):
-        return _report(False, "that is the loss in bits; perplexity is e^loss.")
-    return _report(False, f"{value:g} is not e^{nats}.")
-
-
-def check_initial_loss(answer: Any, *, vocab_size: int) -> bool:
-    """Exercise: the loss of an untrained model that predicts uniformly over ``vocab_size`` tokens, ln V."""
-    value = _number(answer)
-    truth = math.log(vocab_size)
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _report(True, f"ln {vocab_size} = {truth:.3f} nats: every token gets probability 1/{vocab_size}.")
-    if math.isclose(value, math.log2(vocab_size), rel_tol=1e-3):
-        return _report(False, f"that is log2 {vocab_size}, the loss in bits; the loss here is in nats (ln).")
-    if math.isclose(value, math.log(vocab_size + 256), rel_tol=1e-3):
-        return _report(False, "that counts 256 byte-fallback ids the question's tokenizer does not have.")
-    return _report(False, f"{value:g} is not it: a uniform prediction over V tokens has cross-entropy ln V.")
-
-
-def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: int) -> bool:
-    """Exercise: how many next-token predictions training makes: steps × batch_size × block_size."""
-    value = _number(answer)
-    truth = steps * batch_size * block_size
-    if value == truth:
-        return _report(True, f"{truth:,} predictions: {steps:,} steps × {batch_size} windows × {block_size} positions.")
-    if value == steps * batch_size * (block_size + 1):
-        return _report(False, f"a window holds {block_size + 1} characters but gives {block_size} predictions "
-                              f"(the first character has no prediction of its own).")
-    if value in (steps * batch_size, steps * block_size):
-        return _report(False, "every step trains on batch_size windows and every window on block_size positions: multiply all three.")
-    return _report(False, f"{value:,.0f} is not steps × batch_size × block_size.")
-
-
-# -- chapter 5: decoding ------------------------------------------------------------------------
-
-NUCLEUS_PROBS = (0.5, 0.2, 0.15, 0.1, 0.05)
-
-
-def check_nucleus_size(answer: Any, probs: tuple[float, ...] = NUCLEUS_PROBS, p: float = 0.8) -> bool:
-    """Exercise: how many tokens top-p keeps: the smallest top set whose probability reaches ``p``."""
-    value = _number(answer)
-    ranked = sorted(probs, reverse=True)
-    total, truth = 0.0, 0
-    while total < p - 1e-12 and truth < len(ranked):
-        total += ranked[truth]
-        truth += 1
-    if value == truth:
-        return _report(True, f"{truth} tokens: the top {truth} hold {total:.2f} >= {p}, the top {truth - 1} only "
-                             f"{total - ranked[truth - 1]:.2f}.")
-    if value == truth - 1:
-        return _report(False, f"the top {truth - 1} hold only {total - ranked[truth - 1]:.2f} < {p}: the nucleus must "
-                              f"reach p, so it takes one more token.")
-    if 0 < value <= len(ranked) and value == int(value):
-        return _report(False, f"the top {int(value)} hold {sum(ranked[:int(value)]):.2f}; take the smallest set that reaches {p}.")
-    return _report(False, f"{value:g} is not a number of tokens between 1 and {len(ranked)}.")
-
-
-def check_tempered_probability(answer: Any, logits: tuple[float, ...] = (2.0, 1.0, 0.0), temperature: float = 0.5) -> bool:
-    """Exercise: the probability of the first token under softmax(logits / temperature)."""
-    value = _number(answer)
-    softmax = lambda z: [math.exp(v - max(z)) / sum(math.exp(u - max(z)) for u in z) for v in z]  # noqa: E731
-    truth = softmax([z / temperature for z in logits])[0]
-    if math.isclose(value, truth, rel_tol=1e-3):
-        return _report(True, f"{truth:.3f}: dividing by τ = {temperature} stretches the gaps between the logits, "
-                             f"so the top token gains.")
-    if math.isclose(value, softmax(list(logits))[0], rel_tol=1e-3):
-        return _report(False, "that is the probability at τ = 1; divide the logits by τ before the softmax.")
-    if math.isclose(value, softmax([z * temperature for z in logits])[0], rel_tol=1e-3):
-        return _report(False, "that multiplies the logits by τ; the temperature divides them.")
-    return _report(False, f"{value:g} is not softmax(z / τ)₁ for z = {logits}, τ = {temperature}.")
-
-
-def check_kv_cache_bytes(answer: Any, *, n_layer: int, n_embd: int, n_tokens: int, bytes_per_value: int = 4) -> bool:
-    """Exercise: the memory of a KV cache for one sequence: 2 × n_layer × n_tokens × n_embd values."""
-    value = _number(answer)
-    truth = 2 * n_layer * n_tokens * n_embd * bytes_per_value
-    if value == truth:
-        return _report(True, f"{truth:,} bytes ({truth / 2**20:.1f} MiB): keys and values, every layer, every position.")
-    if value == truth // 2:
-        return _report(False, "that holds only the keys (or only the values); the cache keeps both.")
-    if value == truth // n_layer:
-        return _report(False, f"that is one layer; every one of the {n_layer} layers keeps its own keys and values.")
-    if value == truth // bytes_per_value:
-        return _report(False, f"that is the number of values; each takes {bytes_per_value} bytes.")
-    return _report(False, f"{value:,.0f} is not 2 × layers × tokens × width × bytes per value.")
-
-
-def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, use_cache: bool) -> bool:
-    """Exercise: positions the model runs through to write ``new_tokens`` after a prompt (no sliding window)."""
-    value = _number(answer)
-    without = new_tokens * prompt_len + new_tokens * (new_tokens - 1) // 2
-    with_cache = prompt_len + new_tokens - 1
-    truth = with_cache if use_cache else without
-    if value == truth:
-        how = ("the prompt once, then one new position per step" if use_cache
-               else "every step reruns the whole text so far: P + (P + 1) + ... + (P + N - 1)")
-        return _report(True, f"{truth:,} positions: {how}.")
-    if value == (without if use_cache else with_cache):
-        return _report(False, "that is the count for the other case (with the cache swapped for without).")
-    if not use_cache and value == new_tokens * (prompt_len + new_tokens):
-        return _report(False, "step i runs P + i positions (i = 0 .. N - 1), not P + N every time; sum them.")
-    if use_cache and value in (prompt_len + new_tokens, new_tokens):
-        return _report(False, "the first step runs the prompt (P positions), each later step one position: P + N - 1.")
-    return _report(False, f"{value:,.0f} is not it; count the positions each of the {new_tokens} steps runs.")
+        return report(False, f"the model has layers 1..{n_layer} and heads 1..{n_head}.")
+    return report(False, f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
+                         "another head puts more.")
 
 
 # -- chapter 3: the transformer and GPT -------------------------------------------------------------
@@ -321,39 +264,42 @@ def _gpt_parameter_count(vocab_size: int, block_size: int, n_layer: int, n_embd:
 
 def check_gpt_parameters(answer: Any, *, vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> bool:
     """Exercise: the parameter count of a GPT-2-layout model (biases, tied output layer), Eq. (eq-gpt-params)."""
-    value = _number(answer)
+    value = number(answer)
     V, T, L, d = vocab_size, block_size, n_layer, n_embd
     truth = _gpt_parameter_count(V, T, L, d)
     if value == truth:
-        return _report(True, f"{truth:,} = V·d + T·d + L(12d² + 13d) + 2d.")
+        return report(True, f"{truth:,} = V·d + T·d + L(12d² + 13d) + 2d.")
     if value == truth + V * d:
-        return _report(False, "the output layer is tied to the token embedding: count V·d once, not twice.")
+        return report(False, "the output layer is tied to the token embedding: that matrix is counted once.")
     if value == truth - T * d:
-        return _report(False, f"the position embedding (T·d = {T * d:,}) is missing.")
+        return report(False, "the position embedding is missing.")
     if value == truth - 2 * d:
-        return _report(False, "the final LayerNorm (a gain and a bias of size d) is missing.")
+        return report(False, "the final LayerNorm (a gain and a bias) is missing.")
     if value in (V * d + T * d + 12 * L * d * d, 12 * L * d * d, truth - L * 13 * d):
-        return _report(False, "that counts the weight matrices only; add the biases (9d per block) and the "
-                              "LayerNorms (4d per block, 2d at the top).")
+        return report(False, "that counts the weight matrices only; the biases and the LayerNorms' gains and "
+                             "biases are parameters too.")
     if value == V * d + T * d + L * (8 * d * d + 9 * d) + 2 * d:
-        return _report(False, "the MLP is 4d wide: its two matrices hold 8d², not 4d².")
-    return _report(False, f"{value:,.0f} is not it: add V·d, T·d, per block 4d² + 4d (attention), 8d² + 5d (MLP) "
-                          f"and 4d (two LayerNorms), and 2d for the final LayerNorm.")
+        return report(False, "the MLP is 4d wide: its two matrices are d × 4d and 4d × d.")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it: go through Eq. (eq-gpt-params) term by term — the two "
+                         "embeddings, per block the attention, the MLP and two LayerNorms, and the final LayerNorm.")
 
 
 def check_untied_extra(answer: Any, *, vocab_size: int, n_embd: int) -> bool:
     """Exercise: the parameters an untied output layer (no bias) would add: one more V × d matrix."""
-    value = _number(answer)
+    value = number(answer)
     truth = vocab_size * n_embd
     if value == truth:
-        return _report(True, f"{truth:,}: a second {vocab_size} × {n_embd} matrix.")
+        return report(True, f"{truth:,}: a second {vocab_size} × {n_embd} matrix.")
     if value == truth + vocab_size:
-        return _report(False, "GPT-2's output layer has no bias; count the matrix only.")
+        return report(False, "GPT-2's output layer has no bias; count the matrix only.")
     if value == 2 * truth:
-        return _report(False, "the embedding is there already; untying adds only the output layer's own matrix.")
-    if value in (n_embd * n_embd, vocab_size):
-        return _report(False, "the output layer maps the width d to one score per token: V × d.")
-    return _report(False, f"{value:,.0f} is not it: the output layer is a vocab_size × n_embd matrix.")
+        return report(False, "the embedding is there already; untying adds only the output layer's own matrix.")
+    if value in (n_embd * n_embd, vocab_size, n_embd):
+        return report(False, "the output layer maps the width d to one score per vocabulary entry: what shape is it?")
+    return report(False, f"{value:,.0f} is not it: what are the input and the output sizes of the output layer?")
 
 
 def check_block_forward(answer: Any) -> bool:
@@ -374,49 +320,55 @@ def check_block_forward(answer: Any) -> bool:
         try:
             out = answer(block, x.clone())
         except Exception as err:  # the reader's code: report, do not crash
-            return _report(False, f"my_block(b, x) raised {type(err).__name__}: {err}")
+            return report(False, f"my_block(b, x) raised {type(err).__name__}: {err}")
         if isinstance(out, tuple):
-            return _report(False, "return the updated stream x only (a tensor), not a tuple.")
+            return report(False, "return the updated stream x only (a tensor), not a tuple.")
         if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-            return _report(False, f"my_block must return a tensor of the input's shape {tuple(x.shape)}.")
+            return report(False, f"my_block must return a tensor of the input's shape {tuple(x.shape)}.")
         if torch.allclose(out, truth, atol=1e-5):
-            return _report(True, "x + attn(ln_1(x)), then x + mlp(ln_2(x)): the pre-LN block.")
-        a = block.attn(x)[0]
-        post = block.ln_2(block.ln_1(x + a) + block.mlp(block.ln_1(x + a)))
+            return report(True, "x + attn(ln_1(x)), then x + mlp(ln_2(x)): the pre-LN block.")
+        attn = lambda h: block.attn(h)[0]  # noqa: E731
+        x1 = x + attn(block.ln_1(x))
+        post = block.ln_1(x + attn(x))
+        post = block.ln_2(post + block.mlp(post))
         if torch.allclose(out, post, atol=1e-5):
-            return _report(False, "that is the post-LN block of the original transformer; GPT-2 normalises the "
-                                  "branch's input, x + f(LN(x)), and never the stream itself.")
-        x1 = x + block.attn(block.ln_1(x))[0]
+            return report(False, "that is the post-LN block of the original transformer; GPT-2 normalises each "
+                                 "branch's input and never the stream itself.")
         if torch.allclose(out, block.mlp(block.ln_2(x1)), atol=1e-5) or torch.allclose(out, x1, atol=1e-5):
-            return _report(False, "the MLP's output is *added* to the stream: return x + mlp(ln_2(x)).")
-        if torch.allclose(out, x + block.attn(x)[0] + block.mlp(x + block.attn(x)[0]), atol=1e-5):
-            return _report(False, "the LayerNorms are missing: each branch reads ln_1(x) / ln_2(x).")
-        if torch.allclose(out, x + block.attn(block.ln_1(x))[0] + block.mlp(block.ln_2(x)), atol=1e-5):
-            return _report(False, "the MLP reads the stream *after* the attention output was added.")
-    return _report(False, "not the pre-LN block: x = x + b.attn(b.ln_1(x))[0], then return x + b.mlp(b.ln_2(x)).")
+            return report(False, "the MLP branch's output is *added* to the stream (a residual connection), "
+                                 "as the attention branch's is.")
+        if torch.allclose(out, x + attn(x) + block.mlp(x + attn(x)), atol=1e-5):
+            return report(False, "the LayerNorms are missing: each branch reads a normalised copy of the stream.")
+        if torch.allclose(out, x + attn(block.ln_1(x)) + block.mlp(block.ln_2(x)), atol=1e-5):
+            return report(False, "the MLP reads the stream *after* the attention output was added.")
+        if torch.allclose(out, x1 + block.mlp(block.ln_1(x1)), atol=1e-5):
+            return report(False, "each branch has its own LayerNorm: the MLP's is ln_2.")
+    return report(False, "not the pre-LN block: two residual branches in turn, attention then MLP, each reading "
+                         "its own LayerNorm of the stream and adding its output back to it.")
 
 
 def check_swap_positions(answer: Any, *, swap: tuple[int, int] = (0, 1), length: int = 6) -> bool:
     """Exercise: which outputs of one causal block *without* position embeddings can change when two tokens swap."""
     if isinstance(answer, (str, bytes)) or not hasattr(answer, "__iter__"):
         raise TypeError(f"answer must be a set of positions such as {{0, 1}}, got {answer!r}")
-    positions = {int(_number(v, "answer")) for v in answer}
+    positions = {int(number(v, "answer")) for v in answer}
     i, j = sorted(swap)
     if not 0 <= i < j < length:
         raise ValueError(f"swap must be two different positions in 0..{length - 1}, got {swap!r}")
     truth = set(range(i, j + 1))  # before i nothing changes; from j on the own token and the set are the same
     if positions == truth:
-        return _report(True, f"{sorted(truth)}: between the swapped positions the set of tokens seen (or the own "
-                             f"token) differs; before {i} nothing changed, and from {j + 1} on the own token and "
-                             f"the set of earlier tokens are the same.")
+        return report(True, f"{sorted(truth)}: between the swapped positions the set of tokens seen (or the own "
+                            f"token) differs; before {i} nothing changed, and from {j + 1} on the own token and "
+                            "the set of earlier tokens are the same.")
     if positions == {i, j}:  # j > i + 1 here, else this would be the truth
-        return _report(False, f"the positions between them also change: they now see the token from {j} instead "
-                              f"of the one from {i}.")
+        return report(False, "the positions between the swapped ones can change too: what do they see now?")
     if positions >= set(range(i, length)):
-        return _report(False, f"from position {j + 1} on, the own token and the *set* of earlier tokens are "
-                              f"unchanged, and attention without positions sees only the set.")
-    return _report(False, f"{sorted(positions)} is not it: position p's output depends on its own token and on the "
-                          f"set of tokens at positions <= p.")
+        return report(False, f"after position {j}, the own token and the *set* of earlier tokens are "
+                             "unchanged, and attention without positions sees only the set.")
+    if positions and min(positions) < i:
+        return report(False, f"a causal block's output at a position before {i} cannot see the swap at all.")
+    return report(False, f"{sorted(positions)} is not it: position p's output depends on its own token and on the "
+                         "set of tokens at positions <= p. Which positions see a different token or set?")
 
 
 # -- chapter 6: fine-tuning ---------------------------------------------------------------------
@@ -429,33 +381,39 @@ def _lora_shapes(config: Any) -> list[tuple[int, int]]:
 
 def check_lora_parameters(answer: Any, *, r: int, config: Any) -> bool:
     """Exercise: the numbers LoRA trains at rank ``r`` on the 4 projections of every block, Σ r (d_in + d_out)."""
-    value = _number(answer)
+    value = number(answer)
     if not all(hasattr(config, k) for k in ("n_embd", "n_layer")):
         raise TypeError(f"config must be a GPTConfig (with n_embd and n_layer), got {type(config).__name__}")
     shapes = _lora_shapes(config)
     truth = sum(r * (a + b) for a, b in shapes)
     if value == truth:
-        return _report(True, f"{truth:,}: r (d_in + d_out) summed over {len(shapes)} matrices.")
+        return report(True, f"{truth:,}: r (d_in + d_out) summed over {len(shapes)} matrices.")
     if value == sum(2 * r * config.n_embd for _ in shapes):
-        return _report(False, "2 r d holds for a square d × d matrix only; W_qkv and the MLP's matrices are not "
-                              "square: use r (d_in + d_out).")
+        return report(False, "2 r d holds for a square d × d matrix only; W_qkv and the MLP's matrices are not "
+                             "square.")
     if value == sum(a * b for a, b in shapes):
-        return _report(False, "that is the size of the matrices themselves (what full fine-tuning trains).")
+        return report(False, "that is the size of the matrices themselves (what full fine-tuning trains).")
     if value == truth // config.n_layer:
-        return _report(False, f"that is one block; the model has {config.n_layer}.")
-    return _report(False, f"{value:,.0f} is not it: each adapted matrix adds A (r × d_in) and B (d_out × r).")
+        return report(False, f"that is one block; the model has {config.n_layer}.")
+    if value == sum(r * a for a, _ in shapes) or value == sum(r * b for _, b in shapes):
+        return report(False, "that counts only one of the two adapter matrices; LoRA trains both A and B.")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it: each adapted matrix adds A (r × d_in) and B (d_out × r); what "
+                         "are d_in and d_out of each of the four matrices in a block?")
 
 
 def check_lora_break_even(answer: Any, *, d_in: int, d_out: int) -> bool:
     """Exercise: the rank at which LoRA's r (d_in + d_out) equals the matrix's d_in d_out."""
-    value = _number(answer)
+    value = number(answer)
     truth = d_in * d_out / (d_in + d_out)
-    if math.isclose(value, truth, rel_tol=1e-3) or (not truth.is_integer() and value == math.ceil(truth)):
-        return _report(True, f"r = d_in d_out / (d_in + d_out) = {truth:g}.")
-    if value in (min(d_in, d_out), d_in / 2, d_out / 2):
-        return _report(False, f"{value:g} would be right for a square matrix of that size (r = d / 2); solve "
-                              f"r (d_in + d_out) = d_in d_out for this one.")
-    return _report(False, f"{value:g} is not it: solve r (d_in + d_out) = d_in d_out.")
+    if matches(value, truth) or (not truth.is_integer() and value == math.ceil(truth)):
+        return report(True, f"r = d_in d_out / (d_in + d_out) = {truth:g}.")
+    if value in (min(d_in, d_out), max(d_in, d_out), d_in / 2, d_out / 2):
+        return report(False, f"{value:g} would be right for a square matrix (r = d / 2) or is one side of the "
+                             "matrix; this one is not square: compare what LoRA trains with what the matrix holds.")
+    return report(False, f"{value:g} is not it: solve r (d_in + d_out) = d_in d_out for r.")
 
 
 def check_lora_merge(merge: Any) -> bool:
@@ -467,27 +425,382 @@ def check_lora_merge(merge: Any) -> bool:
     if not callable(merge):
         raise TypeError(f"merge must be a function of one LoRALinear, got {type(merge).__name__}")
     gen = torch.Generator().manual_seed(0)
-    base = torch.nn.Linear(6, 10)
-    layer = LoRALinear(base, r=3, alpha=12.0)
+    with torch.random.fork_rng():  # a fixed test layer, without touching the reader's RNG
+        torch.manual_seed(0)
+        base = torch.nn.Linear(6, 10)
+        layer = LoRALinear(base, r=3, alpha=12.0)
     with torch.no_grad():
         layer.lora_B.copy_(torch.randn(10, 3, generator=gen))
         truth = base.weight + layer.scaling * layer.lora_B @ layer.lora_A
-        got = merge(layer)
+        try:
+            got = merge(layer)
+        except Exception as err:  # the reader's code: report, do not crash
+            return report(False, f"merge(layer) raised {type(err).__name__}: {err}")
     if not isinstance(got, torch.Tensor):
-        return _report(False, f"merge(layer) must return a tensor, got {type(got).__name__}")
+        return report(False, f"merge(layer) must return a tensor, got {type(got).__name__}")
     if tuple(got.shape) != tuple(truth.shape):
-        return _report(False, f"the merged weight has the base weight's shape {tuple(truth.shape)}, got {tuple(got.shape)}")
+        return report(False, f"the merged weight has the base weight's shape {tuple(truth.shape)}, got "
+                             f"{tuple(got.shape)}: B (d_out × r) goes on the left of A (r × d_in).")
     got = got.detach()
     if torch.allclose(got, truth, atol=1e-5):
         x = torch.randn(4, 6, generator=gen)
-        same = torch.allclose(x @ got.T + base.bias, layer(x), atol=1e-5)
-        return _report(same, "W₀ + (α/r) B A: the merged layer computes what the adapted one does."
-                       if same else "the weight is right but does not reproduce the layer; report this as a bug.")
+        with torch.no_grad():
+            same = torch.allclose(x @ got.T + base.bias, layer(x), atol=1e-5)
+        return report(same, "W₀ + (α/r) B A: the merged layer computes what the adapted one does."
+                      if same else "the weight is right but does not reproduce the layer; report this as a bug.")
     with torch.no_grad():
         if torch.allclose(got, base.weight + layer.lora_B @ layer.lora_A, atol=1e-5):
-            return _report(False, "the scale α / r (layer.scaling) is missing.")
+            return report(False, "the scale α / r (layer.scaling) is missing.")
         if torch.allclose(got, layer.scaling * layer.lora_B @ layer.lora_A, atol=1e-5):
-            return _report(False, "that is only the update (α/r) B A; add the frozen weight W₀.")
+            return report(False, "that is only the update; the merged layer still needs the frozen weight.")
         if torch.allclose(got, base.weight, atol=1e-5):
-            return _report(False, "that is the frozen weight W₀ alone; add (α/r) B A.")
-    return _report(False, "not W₀ + (α/r) B A; B (d_out × r) goes on the left of A (r × d_in).")
+            return report(False, "that is the frozen weight alone; the adapters' update is missing.")
+        if torch.allclose(got, base.weight + layer.lora_B @ layer.lora_A / layer.scaling, atol=1e-5):
+            return report(False, "the scale divides where it should multiply.")
+    return report(False, "that is not the weight the adapted layer computes with: write its output "
+                         "W₀x + (α/r)·B(Ax) as one matrix times x.")
+
+
+# -- chapter 4: pre-training --------------------------------------------------------------------
+
+def check_perplexity(answer: Any, *, nats: float) -> bool:
+    """Exercise: the perplexity ``exp(loss)`` of a model whose loss is ``nats`` per token."""
+    value = number(answer)
+    nats = number(nats, "nats")
+    truth = math.exp(nats)
+    if matches(value, truth):
+        return report(True, f"e^{nats:g} = {truth:.3f}: as unsure as a fair choice among {truth:.1f} tokens.")
+    if matches(value, 2**nats):
+        return report(False, "that treats the loss as bits; this loss is in nats.")
+    if matches(value, nats / math.log(2)):
+        return report(False, "that is the loss in bits; perplexity is a number of equally likely choices.")
+    if matches(value, 10**nats):
+        return report(False, "the loss is in nats, natural logarithms: the base is e, not 10.")
+    if near(value, truth):
+        return report(False, NEAR)
+    return report(False, f"{value:g} is not it: revisit how perplexity relates to the loss in nats, "
+                         "Eq. (eq-pre-units).")
+
+
+def check_initial_loss(answer: Any, *, vocab_size: int) -> bool:
+    """Exercise: the loss of an untrained model that predicts uniformly over ``vocab_size`` tokens, ln V."""
+    value = number(answer)
+    truth = math.log(vocab_size)
+    if matches(value, truth):
+        return report(True, f"ln {vocab_size} = {truth:.3f} nats: every token gets probability 1/{vocab_size}.")
+    if matches(value, math.log2(vocab_size)):
+        return report(False, "that is the loss in bits; the loss here is in nats (natural log).")
+    if matches(value, math.log(vocab_size + 256)):
+        return report(False, "that counts 256 byte-fallback ids the question's tokenizer does not have.")
+    if matches(value, 1 / vocab_size):
+        return report(False, "that is the probability each token gets; the loss is the cross-entropy of it.")
+    if near(value, truth):
+        return report(False, NEAR)
+    return report(False, f"{value:g} is not it: an untrained model gives every one of the V tokens the same "
+                         "probability; what is the cross-entropy of the right token then?")
+
+
+def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: int) -> bool:
+    """Exercise: how many next-token predictions training makes: steps × batch_size × block_size."""
+    value = number(answer)
+    truth = steps * batch_size * block_size
+    if value == truth:
+        return report(True, f"{truth:,} predictions: {steps:,} steps × {batch_size} windows × {block_size} positions.")
+    if value == steps * batch_size * (block_size + 1):
+        return report(False, f"a window holds {block_size + 1} characters but gives {block_size} predictions "
+                             "(the first character has no prediction of its own).")
+    if value in (steps * batch_size, steps * block_size, batch_size * block_size):
+        return report(False, "every step trains on batch_size windows and every window on block_size positions: "
+                             "one of the three factors is missing.")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it: how many windows does one step read, how many predictions does "
+                         "each window give, and how many steps are there?")
+
+
+# -- chapter 5: decoding ------------------------------------------------------------------------
+
+NUCLEUS_PROBS = (0.5, 0.2, 0.15, 0.1, 0.05)
+
+
+def _nucleus(probs: tuple[float, ...], p: float) -> int:
+    ranked = sorted(probs, reverse=True)
+    total, size = 0.0, 0
+    while total < p - 1e-12 and size < len(ranked):
+        total += ranked[size]
+        size += 1
+    return size
+
+
+def check_nucleus_size(answer: Any, probs: tuple[float, ...] = NUCLEUS_PROBS, p: float = 0.8) -> bool:
+    """Exercise: how many tokens top-p keeps: the smallest top set whose probability reaches ``p``."""
+    value = number(answer)
+    ranked = sorted(probs, reverse=True)
+    truth = _nucleus(probs, p)
+    if value == truth:
+        return report(True, f"{truth} tokens: the top {truth} hold {sum(ranked[:truth]):.2f} ≥ {p}, the top "
+                            f"{truth - 1} only {sum(ranked[:truth - 1]):.2f}.")
+    if 0 < value <= len(ranked) and value == int(value):
+        v = int(value)
+        held = sum(ranked[:v])
+        if held < p - 1e-12:
+            return report(False, f"the top {v} hold only {held:.2f} < {p}: the nucleus must reach p.")
+        return report(False, f"the top {v} hold {held:.2f} ≥ {p}, but a smaller set already reaches p: top-p keeps "
+                             "the *smallest* such set.")
+    return report(False, f"{value:g} is not a number of tokens between 1 and {len(ranked)}.")
+
+
+def _softmax(z: list[float]) -> list[float]:
+    top = max(z)
+    exps = [math.exp(v - top) for v in z]
+    return [e / sum(exps) for e in exps]
+
+
+def check_tempered_probability(answer: Any, logits: tuple[float, ...] = (2.0, 1.0, 0.0), temperature: float = 0.5) -> bool:
+    """Exercise: the probability of the first token under softmax(logits / temperature)."""
+    value = number(answer)
+    truth = _softmax([z / temperature for z in logits])[0]
+    if matches(value, truth):
+        return report(True, f"{truth:.3f}: dividing by τ = {temperature} stretches the gaps between the logits, "
+                            "so the top token gains.")
+    if matches(value, _softmax(list(logits))[0]):
+        return report(False, "that is the probability at τ = 1; apply the temperature to the logits first.")
+    if matches(value, _softmax([z * temperature for z in logits])[0]):
+        return report(False, "that multiplies the logits by τ; the temperature divides them.")
+    if matches(value, logits[0] / temperature / sum(z / temperature for z in logits)):
+        return report(False, "a softmax exponentiates the logits before normalising them.")
+    if near(value, truth):
+        return report(False, NEAR)
+    return report(False, f"{value:g} is not it: divide each logit by τ, then take the softmax, Eq. "
+                         "(eq-dec-temperature); the first token's share is what is asked.")
+
+
+def check_kv_cache_bytes(answer: Any, *, n_layer: int, n_embd: int, n_tokens: int, bytes_per_value: int = 4) -> bool:
+    """Exercise: the memory of a KV cache for one sequence: 2 × n_layer × n_tokens × n_embd values."""
+    value = number(answer)
+    truth = 2 * n_layer * n_tokens * n_embd * bytes_per_value
+    if value == truth:
+        return report(True, f"{truth:,} bytes ({truth / 2**20:.1f} MiB): keys and values, every layer, every position.")
+    if value == truth // 2:
+        return report(False, "that holds only the keys (or only the values); the cache keeps both.")
+    if value == truth // n_layer:
+        return report(False, f"that is one layer; every one of the {n_layer} layers keeps its own keys and values.")
+    if value == truth // bytes_per_value:
+        return report(False, "that is the number of values; the question asks for bytes (32-bit floats).")
+    if value == truth * 8:
+        return report(False, "that is in bits; the question asks for bytes.")
+    if matches(value, truth / 2**20) or matches(value, truth / 1e6):
+        return report(False, "that is in MiB or MB; the question asks for bytes.")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it: what does each layer store for each position, and how many "
+                         "bytes does each number take?")
+
+
+def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, use_cache: bool) -> bool:
+    """Exercise: positions the model runs through to write ``new_tokens`` after a prompt (no sliding window)."""
+    value = number(answer)
+    without = new_tokens * prompt_len + new_tokens * (new_tokens - 1) // 2
+    with_cache = prompt_len + new_tokens - 1
+    truth = with_cache if use_cache else without
+    if value == truth:
+        how = ("the prompt once, then one new position per step" if use_cache
+               else "every step reruns the whole text so far: P + (P + 1) + ... + (P + N - 1)")
+        return report(True, f"{truth:,} positions: {how}.")
+    if value == (without if use_cache else with_cache):
+        return report(False, "that is the count for the other case (with the cache swapped for without).")
+    if not use_cache and value == new_tokens * (prompt_len + new_tokens):
+        return report(False, "the text grows by one token per step: not every step runs the full final length.")
+    if not use_cache and value == new_tokens * prompt_len + new_tokens * (new_tokens + 1) // 2:
+        return report(False, "off by one step: the first step runs only the prompt, before any new token exists.")
+    if use_cache and value in (prompt_len + new_tokens, new_tokens):
+        return report(False, "off by one, or the prompt forgotten: the first step runs the prompt; what does each "
+                             "later step run, and how many later steps are there?")
+    hint = _count_hint(value, truth)
+    if hint:
+        return report(False, hint)
+    return report(False, f"{value:,.0f} is not it; count the positions each of the {new_tokens} steps runs, "
+                         "and add them up.")
+
+
+# -- the solutions, printed on request ------------------------------------------------------------
+
+@_SOLUTIONS.add("check_byte_count")
+def _() -> tuple[str, str]:
+    n = len(BYTE_COUNT_TEXT.encode("utf-8"))
+    return (f"{n}: len({BYTE_COUNT_TEXT!r}.encode('utf-8'))",
+            f"One token per UTF-8 byte. The string has {len(BYTE_COUNT_TEXT)} characters; all are ASCII (one byte "
+            "each) except the em dash '—', which takes three bytes.")
+
+
+@_SOLUTIONS.add("check_first_merge")
+def _() -> tuple[str, str]:
+    return ("(' ', 'b')",
+            "In 't o ␣ b e ␣ o r ␣ n o t ␣ t o ␣ b e' four pairs occur twice: ('t', 'o'), ('o', ' '), (' ', 'b') "
+            "and ('b', 'e'); every other pair once ('not' gives 'n o' and 'o t'). The tie-break compares pairs as "
+            "byte values, and the space (32) sorts before every letter. In code: s = text.encode(); "
+            "c = Counter(zip(s, s[1:])); min(c, key=lambda p: (-c[p], p)) gives (32, 98). A deterministic tie-break "
+            "keeps two runs of the same training from learning different vocabularies.")
+
+
+@_SOLUTIONS.add("check_smallest_vocabulary")
+def _() -> tuple[str, str]:
+    return ("answer = min(v for v in VOCAB_SIZES if bytes_per_token(tokenizers[v], held_out) >= 2.5)  # 2048",
+            "Compute the bytes per token of every tokenizer on the held-out text and keep the smallest vocabulary "
+            "that reaches 2.5. On the book's held-out plays 1,024 ids fall just short and 2,048 reach it; "
+            "larger vocabularies shorten the text further, with diminishing returns.")
+
+
+@_SOLUTIONS.add("check_nats_per_char")
+def _() -> tuple[str, str]:
+    return ("n_tok, n_char = len(tokenizers[1024].encode(held_out)), len(held_out); answer = 3.5 * n_tok / n_char "
+            "(about 1.50)",
+            "The total loss of the text is the loss per token times the number of tokens; dividing it by the "
+            "number of characters gives the loss per character, Eq. (eq-tok-per-char). Per character, models with "
+            "different tokenizers can be compared directly.")
+
+
+@_SOLUTIONS.add("check_causal_mask")
+def _() -> tuple[str, str]:
+    return ("torch.ones(5, 5, dtype=torch.bool).tril()",
+            "Query i may see keys j ≤ i: the lower triangle, diagonal included. triu(diagonal=1) is its complement, "
+            "the positions to block.")
+
+
+@_SOLUTIONS.add("check_attention_parameters")
+def _() -> tuple[str, str]:
+    return (f"4·96² + 4·96 = {4 * 96**2 + 4 * 96:,}",
+            "W_Q, W_K and W_V together are one 96 × 288 matrix plus 288 biases; W_O is 96 × 96 plus 96 biases. The "
+            "number of heads does not enter: each head uses a slice of the same maps. Confirm with "
+            "sum(p.numel() for p in model.transformer.h[0].attn.parameters()).")
+
+
+@_SOLUTIONS.add("check_temperature")
+def _() -> tuple[str, str]:
+    return ("τ = √16 = 4",
+            "The raw scores of a head of size d have standard deviation √d, Eq. (eq-att-variance); dividing them by "
+            "√d is a softmax at temperature √d.")
+
+
+@_SOLUTIONS.add("check_newline_head")
+def _() -> tuple[str, str]:
+    return ("layer, head = divmod(int(on_newlines.argmax()), N_HEAD); answer = (layer + 1, head + 1)",
+            "Average each head's attention on line-break keys over the held-out windows and take the largest; the "
+            "page prints the head of its own run. Retrain with another seed and it may be a different head: which "
+            "head learns it is an accident of initialisation, that some head learns it is not.")
+
+
+@_SOLUTIONS.add("check_perplexity")
+def _() -> tuple[str, str]:
+    return (f"e^1.5 ≈ {math.exp(1.5):.2f}",
+            "Perplexity is e^loss for a loss in nats, Eq. (eq-pre-units): the model is as unsure as a fair choice "
+            f"among about four and a half characters. In bits the loss is 1.5 / ln 2 ≈ {1.5 / math.log(2):.2f} bits "
+            "per character.")
+
+
+@_SOLUTIONS.add("check_initial_loss")
+def _() -> tuple[str, str]:
+    return (f"ln 76 ≈ {math.log(76):.2f} nats",
+            "An untrained model predicts close to uniformly, probability 1/V for the right token, so its "
+            f"cross-entropy is ln V. That is ln(332/76) ≈ {math.log(332 / 76):.2f} nats below this chapter's "
+            "untrained model, whose 256 byte-fallback ids take probability mass; training quickly learns never to "
+            "predict them.")
+
+
+@_SOLUTIONS.add("check_tokens_seen")
+def _() -> tuple[str, str]:
+    return ("STEPS × 12 × 64 (1,152,000 at STEPS = 1500)",
+            "Each step reads 12 windows and each window gives 64 predictions (a window of 65 characters has no "
+            "prediction for its first). That is about 27 % of the 4.3 million training characters; at 50,000 steps "
+            "the model would read the text about nine times and eventually overfit.")
+
+
+@_SOLUTIONS.add("check_nucleus_size")
+def _() -> tuple[str, str]:
+    return (f"{_nucleus(NUCLEUS_PROBS, 0.8)} tokens",
+            "The top two hold 0.7 < 0.8, the top three 0.85 ≥ 0.8. Top-k with k = 3 keeps the same three here; they "
+            "differ most on very peaked distributions (top-p keeps one token, top-k still k) and on very flat ones "
+            "(top-p keeps many, top-k cuts plausible options).")
+
+
+@_SOLUTIONS.add("check_tempered_probability")
+def _() -> tuple[str, str]:
+    return (f"softmax(4, 2, 0)₁ = e⁴/(e⁴ + e² + 1) ≈ {_softmax([4.0, 2.0, 0.0])[0]:.3f}",
+            f"Dividing the logits by τ = 0.5 doubles them (at τ = 1 the probability is {_softmax([2.0, 1.0, 0.0])[0]:.3f}). "
+            "The ratio of the first two tokens' probabilities is e^((2 − 1)/τ): e² ≈ 7.4 at τ = 0.5, the square "
+            "of e ≈ 2.7 at τ = 1.")
+
+
+@_SOLUTIONS.add("check_kv_cache_bytes")
+def _() -> tuple[str, str]:
+    return (f"2 × 12 × 1024 × 768 × 4 = {2 * 12 * 1024 * 768 * 4:,} bytes (72 MiB)",
+            "Keys and values, in every layer, for every position, each a 768-wide vector of 4-byte floats. The "
+            "weights take 124 M × 4 ≈ 496 MB, so about seven sequences' caches weigh as much as the model: serving "
+            "many users at once, the cache dominates.")
+
+
+@_SOLUTIONS.add("check_positions_processed")
+def _() -> tuple[str, str]:
+    return ("without the cache 500·24 + 500·499/2 = 136,750; with it 24 + 499 = 523",
+            "Without the cache step i (i = 0..499) reruns the whole text so far, 24 + i positions. With it the "
+            "prompt runs once and each later step runs one new position. The ratio, about 260, is far above the "
+            "measured speed-up: fixed costs per step dominate when the work is this small.")
+
+
+@_SOLUTIONS.add("check_gpt_parameters")
+def _() -> tuple[str, str]:
+    return (f"{_gpt_parameter_count(50257, 1024, 24, 1024):,}",
+            "V d = 51,463,168; T d = 1,048,576; each block 12d² + 13d = 12,596,224, times 24 is 302,309,376; the final "
+            "LayerNorm 2d = 2,048. Without arithmetic: with torch.device('meta'): llm.GPT(llm.GPTConfig(vocab_size="
+            "50257, block_size=1024, n_layer=24, n_head=16, n_embd=1024)).num_params().")
+
+
+@_SOLUTIONS.add("check_untied_extra")
+def _() -> tuple[str, str]:
+    return ("config.vocab_size * config.n_embd (332 × 128 = 42,496 for the book's model)",
+            "An untied output layer is one more V × d matrix. That is about 5 % more for the book's model, but "
+            "50,257 × 768 = 38,597,376 (31 % more) for GPT-2 small: tying matters most for large vocabularies.")
+
+
+@_SOLUTIONS.add("check_block_forward")
+def _() -> tuple[str, str]:
+    return ("def my_block(b, x):\n"
+            "    x = x + b.attn(b.ln_1(x))[0]\n"
+            "    return x + b.mlp(b.ln_2(x))",
+            "Each branch reads a LayerNorm of the stream and adds its output back to it; the stream itself is never "
+            "normalised. The post-LN version, x = b.ln_1(x + b.attn(x)[0]); return b.ln_2(x + b.mlp(x)), computes "
+            "something else with the same weights.")
+
+
+@_SOLUTIONS.add("check_swap_positions")
+def _() -> tuple[str, str]:
+    return ("{0, 1} for swap=(0, 1); {2, 3, 4} for swap=(2, 4)",
+            "With the causal mask and no positions, position p's output depends on its own token and on the set of "
+            "tokens at positions ≤ p. Positions from the first swapped one to the second see a different own token "
+            "or set; after the second, own token and set are unchanged. With a second block on top, later positions "
+            "can change too, through the first block's outputs at the swapped positions.")
+
+
+@_SOLUTIONS.add("check_lora_parameters")
+def _() -> tuple[str, str]:
+    return ("8 · (512 + 256 + 640 + 640) per block × 4 blocks = 65,536",
+            "By Eq. (eq-ft-count) each adapted matrix trains r (d_in + d_out) numbers: W_qkv 128 → 384, W_O 128 → 128, "
+            "the MLP's 128 → 512 and 512 → 128. That is 7.8 % of the 844 thousand parameters, over a 5 % budget; "
+            "rank 4 halves it.")
+
+
+@_SOLUTIONS.add("check_lora_break_even")
+def _() -> tuple[str, str]:
+    return ("r = 128 · 384 / (128 + 384) = 96",
+            "Solve r (d_in + d_out) = d_in d_out. A larger rank trains more numbers than the matrix has and still "
+            "cannot express more than a full ΔW (whose rank is at most 128): LoRA only pays when r is small.")
+
+
+@_SOLUTIONS.add("check_lora_merge")
+def _() -> tuple[str, str]:
+    return ("def merge(layer):\n"
+            "    return layer.base.weight + layer.scaling * layer.lora_B @ layer.lora_A",
+            "The adapted layer computes W₀x + (α/r) B(Ax) = (W₀ + (α/r) B A) x. B goes on the left because it maps "
+            "the r-dimensional code back to d_out.")
