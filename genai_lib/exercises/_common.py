@@ -47,14 +47,11 @@ def _half_unit(x: float, sig: int) -> float:
 
 
 def matches(value: float, truth: float, *, sig: int = SIG_FIGS, rel: float = 0.0, abs_tol: float = 0.0) -> bool:
-    """Whether ``value`` is ``truth`` to ``sig`` significant figures (or within ``rel`` / ``abs_tol``, if looser).
-
-    The rounding unit is taken from the larger of the two magnitudes, so that 0.99949 written as
-    "1.00" still counts.
-    """
+    """Whether ``value`` is ``truth`` to ``sig`` significant figures (or within ``rel`` / ``abs_tol``, if looser):
+    within half a unit of the ``sig``-th significant figure of ``truth``."""
     if math.isinf(value):
         return False
-    unit = _half_unit(max(abs(value), abs(truth)), sig) if sig else 0.0
+    unit = _half_unit(truth, sig) if sig else 0.0
     tol = max(unit * (1 + 1e-9), rel * abs(truth), abs_tol)
     return abs(value - truth) <= tol + 1e-12 * abs(truth)
 

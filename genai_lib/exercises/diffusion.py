@@ -238,7 +238,6 @@ def check_time_embedding(fn: Callable[..., torch.Tensor]) -> bool:
 def check_first_step_amplification(answer: Any) -> bool:
     """√(1 − ᾱ_T) / √ᾱ_T: how much an error in ε̂ at the first step (t = T) is amplified in x̂_0 (cosine, T = 1000)."""
     value = number(answer)
-    abar_T = float(_alpha_bar("cosine")[-1])
     truth = _amplification()
     if matches(value, truth, rel=1e-2):
         return report(True, f"about {truth:,.0f}: an error of 0.001 in ε̂ moves x̂_0 by {0.001 * truth:.0f} — "
@@ -247,8 +246,6 @@ def check_first_step_amplification(answer: Any) -> bool:
         return report(False, "that is the inverse; x̂_0 *divides* by √ᾱ_T, which is tiny.")
     if matches(value, truth ** 2, rel=1e-2):
         return report(False, "that is a ratio of variances; take the square root for the amplitude.")
-    if matches(value, 1 / math.sqrt(abar_T), rel=1e-2) and not matches(1 / math.sqrt(abar_T), truth, rel=1e-2):
-        return report(False, "the error in ε̂ is also multiplied by √(1 − ᾱ_T) before the division.")
     linear = _alpha_bar("linear")[-1]
     if matches(value, float(((1 - linear) / linear).sqrt()), rel=1e-2):
         return report(False, "that is the linear schedule's factor; the question is about the cosine schedule.")
@@ -280,15 +277,15 @@ def check_ancestral_step_beta(fn: Callable[..., torch.Tensor], kind: str = "cosi
             return report(False, f"expected a tensor shaped like x_t {tuple(x_t.shape)}")
         if torch.allclose(out, truth, atol=1e-4):
             continue
-        if t == 0 and torch.allclose(out, mean + beta.sqrt() * z, atol=1e-4):
+        rest = out - mean
+        scale = (rest * z).sum() / (z * z).sum()
+        if t == 0 and torch.allclose(rest, scale * z, atol=1e-4):
             return report(False, "the last step (t = 0 in the library, t = 1 in the paper) adds no noise.")
         var_tilde = (1 - schedule.alphas_cumprod_prev[t]) / (1 - abar) * beta
         if t > 0 and torch.allclose(out, mean + var_tilde.sqrt() * z, atol=1e-4):
             return report(False, "that is σ_t² = β̃_t, the library's choice; the exercise asks for σ_t² = β_t.")
         if t > 0 and torch.allclose(out, mean + beta * z, atol=1e-4):
             return report(False, "the noise is scaled by the variance β_t; it needs the standard deviation.")
-        rest = out - mean
-        scale = (rest * z).sum() / (z * z).sum()
         if t > 0 and torch.allclose(rest, scale * z, atol=1e-4):
             return report(False, f"at t = {t} the mean μ_θ is right but the noise scale is not σ_t = √β_t.")
         return report(False, f"at t = {t} the mean is not μ_θ of Eq. (eq-samp-mu): check the coefficient of ε̂ "
@@ -339,8 +336,8 @@ def check_few_step_particles(many_steps: Any, few_steps: Any) -> bool:
     centres, std = data.mode_centres("grid25"), data.mode_std("grid25")
     scale = float(centres.abs().max())
     for name, pts in (("many_steps", many_steps), ("few_steps", few_steps)):
-        if float(pts.detach().abs().quantile(0.99)) < 0.5 * scale:
-            return report(False, f"{name} lies within ±{0.5 * scale:g}: the model works on grid25 divided by "
+        if float(pts.detach().abs().quantile(0.99)) < 0.75 * scale:
+            return report(False, f"{name} lies within ±{0.75 * scale:g}: the model works on grid25 divided by "
                                  "SCALE; multiply its samples by SCALE to get data units.")
     shares = {name: metrics.mode_metrics(pts.detach().cpu().float(), centres, std, min_count=5).high_quality_share
               for name, pts in (("many_steps", many_steps), ("few_steps", few_steps))}
@@ -694,7 +691,7 @@ def _() -> tuple[str, str]:
             "With 10 ancestral steps about half the particles end within 3σ of a centre, against nearly all with "
             "1000, for every seed. Each step jumps 100 steps of noise at once and moves towards a belief formed from "
             "a very noisy x_t, and the step's own noise σ_t z is large: the particles reach the right regions of the "
-            "grid but land between the tight clusters. DDIM with η = 0 does much better at the same budget.")
+            "grid but land between the tight clusters.")
 
 
 @_SOLUTIONS.add("check_ddim_sigma")

@@ -260,9 +260,6 @@ def check_tconv_side(answer: Any, side: int = 8, kernel: int = 4, stride: int = 
         return report(False, "the padding is removed from both sides of the output: account for 2p.")
     if value == (side - 1) * stride - padding + kernel:
         return report(False, "the padding p is removed from *both* sides of the output.")
-    if value == side * stride:
-        return report(False, "stride × input side is a good guess, but compute it from Eq. (eq-dcgan-tconv) "
-                             "with the kernel and the padding.")
     return report(False, f"{value:g} is not it: put o = {side}, s = {stride}, p = {padding}, k = {kernel} into "
                          "Eq. (eq-dcgan-tconv).")
 
@@ -278,9 +275,6 @@ def check_ema_share(answer: Any, beta: float = 0.99, last: int = 100) -> bool:
         return report(False, f"that is the weight left on everything *before* the last {last} steps.")
     if matches(value, 1.0):
         return report(False, "the exponential window has no hard edge: older steps keep a geometric tail.")
-    if matches(value, (1 - beta) * last):
-        return report(False, f"that gives each of the last {last} steps the newest step's weight (1 − β); older "
-                             "steps weigh geometrically less.")
     if near(value, truth):
         return report(False, NEAR)
     return report(False, f"{value:.4g} is not it: add up the weights of Eq. (eq-dcgan-ema-sum) over the last "

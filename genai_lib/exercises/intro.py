@@ -84,8 +84,9 @@ def check_ring_centres(answer: Any, radius: float = 2.0) -> bool:
         return report(True, "eight centres, 45° apart, starting on the positive x axis.")
     if torch.cdist(answer, truth).min(dim=1).values.max() < 1e-3:
         return report(True, "the right eight centres (in a different order, which does not matter for a mixture).")
-    if torch.allclose(answer, truth[:, [1, 0]], atol=1e-3):
-        return report(False, "x and y are swapped: the first column is the cosine of the angle.")
+    in_degrees = radius * torch.stack([torch.cos(k * 45.0), torch.sin(k * 45.0)], dim=1)  # 45k fed as radians
+    if torch.cdist(answer, in_degrees).min(dim=1).values.max() < 1e-3:
+        return report(False, "the angles were taken in degrees; torch.cos and torch.sin take radians.")
     return report(False, "the radius is right but the angles are not: they should be 2πk/8 for k = 0..7, "
                          "in radians (torch.cos takes radians).")
 
