@@ -350,7 +350,8 @@ def check_few_step_particles(many_steps: Any, few_steps: Any) -> bool:
         return report(False, f"{measured}: the few-step run is about as good. Did it really take 10 ancestral steps "
                              "(diffusion.DDIMSampler(schedule, 10, eta=1.0))?")
     return report(True, f"{measured}. Each of the 10 steps jumps 100 steps of noise at once, from a belief formed "
-                        "on a very noisy x_t: the particles still reach the clusters, but many end outside their tight 3σ discs.")
+                        "on a very noisy x_t: the particles still reach the clusters, but many end outside "
+                        "their tight 3σ discs.")
 
 
 # -- chapter 4: DDIM ------------------------------------------------------------------------------
