@@ -452,7 +452,7 @@ def check_implicit_meaning(answer: Any) -> bool:
 
 def check_network_calls(calls: Any, *, steps: int = 50, guided: bool = False) -> bool:
     """Change-and-run: the number of network calls one DDIM run makes with ``steps`` steps, measured by the reader
-    (with a counting wrapper around the model), with or without classifier-free guidance."""
+    (e.g. with a forward hook on the model), with or without classifier-free guidance."""
     value = number(calls, "calls")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -462,8 +462,8 @@ def check_network_calls(calls: Any, *, steps: int = 50, guided: bool = False) ->
     truth = per_step * steps
     if value == truth:
         how = "two (conditional and null) per step" if guided else "one per step"
-        return report(True, f"{truth} calls, {how}: the network dominates the cost, so the speed-up over 1000 "
-                            "ancestral steps is close to the ratio of calls.")
+        return report(True, f"{truth} calls, {how}. Compare 1000 / {steps} with the speed-up you measure: the "
+                            "network is most, not all, of a step's cost.")
     if value == 1000 or value == 1000 * per_step:
         return report(False, "that is the count of the 1000-step ancestral sampler: did the run use the DDIM "
                              "sampler with the changed number of steps?")
@@ -476,8 +476,9 @@ def check_network_calls(calls: Any, *, steps: int = 50, guided: bool = False) ->
     if value in (truth + 1, truth - 1, truth + per_step, truth - per_step):
         return report(False, "off by one step: reset the counter right before the run, and count each call of "
                              "the model once.")
-    return report(False, f"{value:g} calls is not what one run makes: wrap the model so that every call adds 1 to a "
-                         "counter, reset it, run the sampler once, and read the counter.")
+    return report(False, f"{value:g} calls is not what one run makes: count every call of the model (a forward hook "
+                         "that appends to a list adds 1 per call), start from an empty count, run the sampler once, "
+                         "and read the count.")
 
 
 # -- chapter 5: guidance --------------------------------------------------------------------------
