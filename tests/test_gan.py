@@ -194,6 +194,45 @@ def test_gradient_penalty_matches_autograd_by_hand():
             assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_gradient_penalty_on_a_given_output():
+    """With ``out`` (D already run on an x that requires grad) the penalty and its weight gradients are unchanged."""
+    torch.manual_seed(5)
+    D = MLPDiscriminator(hidden=16, depth=2)
+    x = torch.randn(12, 2)
+    for target in (1.0, 0.0):
+        fresh = gradient_penalty(D, x, target=target)
+        xg = x.clone().requires_grad_(True)
+        given = gradient_penalty(D, xg, target=target, out=D(xg))
+        assert given.item() == pytest.approx(fresh.item(), rel=1e-6)
+        for a, b in zip(torch.autograd.grad(fresh, list(D.parameters()), allow_unused=True, materialize_grads=True),
+                        torch.autograd.grad(given, list(D.parameters()), allow_unused=True, materialize_grads=True)):
+            assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="requires grad"):
+        gradient_penalty(D, x, target=0.0, out=D(x))
+
+
+def test_r1_trainer_step_is_the_loss_plus_penalty():
+    """The trainer scores the real batch once for R1's loss and penalty: the same gradient as two passes."""
+    torch.manual_seed(0)
+    G, D = MLPGenerator(z_dim=4, hidden=16, depth=2), MLPDiscriminator(hidden=16, depth=2)
+    trainer = GANTrainer(G, D, toy2d("ring8", 500, seed=1),
+                         config=GANConfig(loss="r1", penalty_weight=2.0, batch_size=16, snapshot_samples=10))
+    copy = MLPDiscriminator(hidden=16, depth=2)
+    copy.load_state_dict(D.state_dict())
+    rng = trainer.rng.get_state()
+    trainer._d_update()
+    replay = torch.Generator()
+    replay.set_state(rng)
+    real = trainer.data[torch.randint(len(trainer.data), (16,), generator=replay)]
+    with torch.no_grad():
+        fake = G(G.sample_latent(16, generator=replay))
+    loss = trainer.loss.d_loss(copy(real), copy(fake)) + trainer.loss.penalty(copy, real, fake)
+    expected = torch.autograd.grad(loss, list(copy.parameters()))
+    for p, g in zip(D.parameters(), expected):   # the update leaves its gradients in .grad
+        assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-6)
+    assert trainer.opt_d.defaults["fused"]   # and steps with the fused Adam kernel on the CPU
+
+
 def test_wgan_penalty_uses_interpolates():
     torch.manual_seed(4)
     D = MLPDiscriminator(hidden=16, depth=2)

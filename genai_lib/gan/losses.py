@@ -90,7 +90,7 @@ def _check_weight(value: object, name: str) -> float:
 
 
 def gradient_penalty(discriminator: Discriminator, x: torch.Tensor, labels: torch.Tensor | None = None,
-                     *, target: float = 1.0) -> torch.Tensor:
+                     *, target: float = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
     """Return ``E_x (‖∇_x D(x)‖₂ - target)²``, differentiable in the discriminator's parameters.
 
     With ``target=1`` on interpolates this is the penalty of WGAN-GP (Gulrajani et al. 2017, eq. 3);
@@ -99,12 +99,19 @@ def gradient_penalty(discriminator: Discriminator, x: torch.Tensor, labels: torc
     from one backward pass of ``D(x).sum()``, which is exact because ``D(x_i)`` depends on ``x_i``
     alone (no batch normalisation in the discriminator). ``create_graph=True`` keeps the graph so
     that the penalty itself can be minimised ("double backprop").
+
+    ``out``, when given, is ``discriminator(x, labels)`` already computed on an ``x`` that requires
+    gradients (the trainer's R1 step scores the real batch that way once, for the loss and the
+    penalty both); otherwise the function runs that forward pass itself on a detached copy of ``x``.
     """
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a float tensor, got {type(x).__name__}")
     target = _check_weight(target, "target")
-    x = x.detach().requires_grad_(True)
-    out = discriminator(x, labels)
+    if out is None:
+        x = x.detach().requires_grad_(True)
+        out = discriminator(x, labels)
+    elif not x.requires_grad or not isinstance(out, torch.Tensor) or out.shape != x.shape[:1]:
+        raise ValueError("out must be discriminator(x) of shape (N,), computed on an x that requires grad")
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
     sq_norm = grad.flatten(1).pow(2).sum(dim=1)
     if target == 0.0:
@@ -130,6 +137,9 @@ class GANLoss:
     name: ClassVar[str] = "loss"
     #: whether the discriminator's raw output is a logit (``D = sigmoid(out)``) or a critic value.
     logistic: ClassVar[bool] = True
+    #: whether ``penalty`` differentiates the discriminator at the real batch (R1): the trainer then
+    #: scores that batch with gradients on and passes the output as ``real_out``, saving a forward pass.
+    penalises_real: ClassVar[bool] = False
 
     def d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
         """The logistic discriminator loss ``-E log D(x) - E log(1 - D(G(z)))`` (Goodfellow et al. 2014, eq. 1).
@@ -231,16 +241,22 @@ class R1(NonSaturating):
 
     gamma: float = 1.0
     name: ClassVar[str] = "r1"
+    penalises_real: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         _check_weight(self.gamma, "gamma")
 
     def penalty(self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``γ/2 E_x ‖∇_x l(x)‖²`` over the real batch (``fake`` and ``generator`` are unused)."""
+                labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
+                real_out: torch.Tensor | None = None) -> torch.Tensor:
+        """``γ/2 E_x ‖∇_x l(x)‖²`` over the real batch (``fake`` and ``generator`` are unused).
+
+        ``real_out``: the discriminator's output on ``real``, computed with ``real.requires_grad``
+        on, to differentiate instead of scoring the batch again (see :func:`gradient_penalty`).
+        """
         if self.gamma == 0:
             return real.new_zeros(())
-        return 0.5 * self.gamma * gradient_penalty(discriminator, real, labels, target=0.0)
+        return 0.5 * self.gamma * gradient_penalty(discriminator, real, labels, target=0.0, out=real_out)
 
 
 def minimax() -> Minimax:
