@@ -305,6 +305,28 @@ def test_check_ring_centres(capsys):
         ix.check_ring_centres([[2, 0]] * 8)
 
 
+def test_check_trigram_bits(capsys):
+    from genai_lib import data
+
+    text = data.load_shakespeare()
+    truth = ix._ngram_bits(text, 2)
+    assert 2.9 < truth < 3.1 and 0.5 < ix._ngram_bits(text, 1) - truth < 0.7      # the solution's "about"s
+    hidden = [f"{truth:.2f}", f"{truth:.3g}"]
+    assert_right(capsys, ix.check_trigram_bits, truth, text)
+    assert_right(capsys, ix.check_trigram_bits, round(truth, 2), text)
+    assert_right(capsys, ix.check_trigram_bits, truth + 0.05, text)            # another smoothing is fine
+    assert_wrong(capsys, ix.check_trigram_bits, (truth * math.log(2), text), "nats", hidden)
+    assert_wrong(capsys, ix.check_trigram_bits, (ix._ngram_bits(text, 2, held_out=False), text), "held-out", hidden)
+    assert_wrong(capsys, ix.check_trigram_bits, (ix._ngram_bits(text, 1), text), "*one* character", hidden)
+    assert_wrong(capsys, ix.check_trigram_bits, (ix._ngram_bits(text, 0), text), "without context", hidden)
+    assert_wrong(capsys, ix.check_trigram_bits, (4.2, text), "no better than one character", hidden)
+    assert_wrong(capsys, ix.check_trigram_bits, (1.5, text), "count triples", hidden)
+    with pytest.raises(TypeError, match="answer"):
+        ix.check_trigram_bits("3", text)
+    with pytest.raises(TypeError, match="text"):
+        ix.check_trigram_bits(3.0, None)
+
+
 # -- GANs: code answers ------------------------------------------------------------------------------------
 
 def _r1(discriminator, real, gamma):
@@ -523,11 +545,20 @@ def test_network_calls_arguments_are_checked():
         dx.check_network_calls(50, guided="yes")
 
 
-@pytest.mark.parametrize("check, right", [(dx.check_variance_gap, "b"), (dx.check_implicit_meaning, "b")])
-def test_multiple_choice(capsys, check, right):
+# (checker, right letter, its options, {wrong letter: a phrase of its own hint})
+MULTIPLE_CHOICE = [
+    (dx.check_variance_gap, "b", dx._VARIANCE_GAP, {"a": "close to 0", "c": "depends on t", "d": "t = 1"}),
+    (dx.check_implicit_meaning, "b", dx._IMPLICIT, {"a": "eq-ddim-step", "c": "DDPM objective", "d": "*not* Markovian"}),
+    (ix.check_chain_rule, "b", ix._CHAIN_RULE, {"a": "Shannon's approximation", "c": "before any network",
+                                                "d": "held-out text"}),
+]
+
+
+@pytest.mark.parametrize("check, right, options, hints", MULTIPLE_CHOICE, ids=lambda c: getattr(c, "__name__", ""))
+def test_multiple_choice(capsys, check, right, options, hints):
     assert_right(capsys, check, right)
     assert_right(capsys, check, f"({right.upper()})")
-    options = dx._VARIANCE_GAP if check is dx.check_variance_gap else dx._IMPLICIT
+    assert set(hints) == set(options) - {right}                  # every wrong letter has its own hint
     for letter in sorted(set(options) - {right}):
         ok, out = call(capsys, check, letter)
         assert ok is False and out.startswith("✘") and len(out) > 40, out
@@ -538,13 +569,14 @@ def test_multiple_choice(capsys, check, right):
         check(2)
 
 
-def test_multiple_choice_hints_name_what_to_revisit(capsys):
-    assert_wrong(capsys, dx.check_variance_gap, ("a",), "close to 0")
-    assert_wrong(capsys, dx.check_variance_gap, ("c",), "depends on t")
-    assert_wrong(capsys, dx.check_variance_gap, ("d",), "t = 1")
-    assert_wrong(capsys, dx.check_implicit_meaning, ("a",), "eq-ddim-step")
-    assert_wrong(capsys, dx.check_implicit_meaning, ("c",), "DDPM objective")
-    assert_wrong(capsys, dx.check_implicit_meaning, ("d",), "*not* Markovian")
+@pytest.mark.parametrize("check, right, options, hints", MULTIPLE_CHOICE, ids=lambda c: getattr(c, "__name__", ""))
+def test_multiple_choice_hints_name_what_to_revisit(capsys, check, right, options, hints):
+    for letter, hint in hints.items():
+        assert_wrong(capsys, check, (letter,), hint)
+    outs = set()
+    for letter in hints:                                          # each wrong letter gets its own hint
+        outs.add(call(capsys, check, letter)[1])
+    assert len(outs) == len(hints)
 
 
 def _particles(spread: float, n: int = 400, seed: int = 0) -> torch.Tensor:
