@@ -549,6 +549,8 @@ def test_network_calls_arguments_are_checked():
 MULTIPLE_CHOICE = [
     (dx.check_variance_gap, "b", dx._VARIANCE_GAP, {"a": "close to 0", "c": "depends on t", "d": "t = 1"}),
     (dx.check_implicit_meaning, "b", dx._IMPLICIT, {"a": "eq-ddim-step", "c": "DDPM objective", "d": "*not* Markovian"}),
+    (dx.check_cosine_advantage, "b", dx._COSINE_ADVANTAGE, {"a": "end with x_T ≈ N(0, I)", "c": "Two schedules",
+                                                            "d": "same closed form"}),
     (ix.check_chain_rule, "b", ix._CHAIN_RULE, {"a": "Shannon's approximation", "c": "before any network",
                                                 "d": "held-out text"}),
 ]
@@ -577,6 +579,43 @@ def test_multiple_choice_hints_name_what_to_revisit(capsys, check, right, option
     for letter in hints:                                          # each wrong letter gets its own hint
         outs.add(call(capsys, check, letter)[1])
     assert len(outs) == len(hints)
+
+
+def test_check_leftover_class(capsys):
+    gentle = dx._gentle_alpha_bar().float()
+    linear = dx._alpha_bar("linear").float()
+    assert_right(capsys, dx.check_leftover_class, 0.27, gentle)
+    assert_right(capsys, dx.check_leftover_class, 28.4, gentle)                 # a percentage
+    assert_right(capsys, dx.check_leftover_class, torch.tensor(0.275, dtype=torch.float64), gentle.double())
+    assert_wrong(capsys, dx.check_leftover_class, (0.1, linear), "ends at almost 0")
+    assert_wrong(capsys, dx.check_leftover_class, (0.27, dx._gentle_alpha_bar(0.01)), "not the gentle")
+    assert_wrong(capsys, dx.check_leftover_class, (0.96, gentle), "clean digits")
+    assert_wrong(capsys, dx.check_leftover_class, (0.1, gentle), "about chance")
+    assert_wrong(capsys, dx.check_leftover_class, (0.55, gentle), "is not what best_class_accuracy")
+    with pytest.raises(TypeError, match="alpha_bar"):
+        dx.check_leftover_class(0.27, gentle.tolist())
+    with pytest.raises(ValueError, match="alpha_bar"):
+        dx.check_leftover_class(0.27, gentle[1:])
+    with pytest.raises(TypeError, match="accuracy"):
+        dx.check_leftover_class("27 %", gentle)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_check_leftover_class_as_the_reader_runs_it(capsys, seed):
+    """The chapter's Bayes classifier on the 797 held-out digits, noised to t = T with the gentle schedule."""
+    from genai_lib import data
+
+    images, labels = data.load_digits(8)
+    flat = images.reshape(len(images), -1).double()
+    noise = torch.randn(flat[1000:].shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    gentle = dx._gentle_alpha_bar().float()
+    ab = gentle[-1].double()
+    x_t = ab.sqrt() * flat[1000:] + (1 - ab).sqrt() * noise
+    log_w = -torch.cdist(x_t, ab.sqrt() * flat[:1000]) ** 2 / (2 * (1 - ab))
+    p_class = torch.zeros(len(x_t), 10, dtype=torch.float64).index_add_(1, labels[:1000], log_w.softmax(dim=1))
+    accuracy = (p_class.argmax(dim=1) == labels[1000:]).double().mean().item()
+    assert 0.25 < accuracy < 0.31, accuracy                                     # 0.270-0.284 measured
+    assert_right(capsys, dx.check_leftover_class, accuracy, gentle)
 
 
 def _particles(spread: float, n: int = 400, seed: int = 0) -> torch.Tensor:

@@ -18,12 +18,14 @@ from typing import Any
 import torch
 
 from genai_lib.diffusion import NoiseSchedule
-from genai_lib.exercises._common import NEAR, Solutions, choice, matches, near, number, report
+from genai_lib.exercises._common import NEAR, Solutions, choice, matches, near, number, report, share
 
 __all__ = [
     "check_half_signal_step",
     "check_exploding_variance",
     "check_add_noise",
+    "check_cosine_advantage",
+    "check_leftover_class",
     "check_x0_from_eps",
     "check_loss_weight",
     "check_time_embedding",
@@ -162,6 +164,78 @@ def check_add_noise(fn: Callable[..., torch.Tensor], kind: str = "linear") -> bo
                              "amplitudes need their square roots.")
     return report(False, "the values differ from q(x_t | x_0) of the chapter for at least one sample: check which "
                          "ᾱ each sample uses, and that the image and the noise get their own coefficients.")
+
+
+_COSINE_ADVANTAGE = {
+    "a": "it adds less noise in total, so x_T keeps more of the digit",
+    "b": "it destroys information more evenly over the steps, so fewer steps see samples from which "
+         "nothing can be recovered",
+    "c": "its β_t are larger at every step, so it reaches pure noise sooner",
+    "d": "its x_t is not Gaussian given x_0, which suits images better",
+}
+
+
+def check_cosine_advantage(answer: Any) -> bool:
+    """Multiple choice: what makes the cosine schedule better than the linear one?
+
+    (a) less noise in total; (b) it destroys information more evenly over the steps; (c) larger β_t at
+    every step; (d) a non-Gaussian q(x_t | x_0). Answer with a letter, e.g. ``check_cosine_advantage("a")``.
+    """
+    letter = choice(answer, _COSINE_ADVANTAGE)
+    if letter == "b":
+        return report(True, "both schedules end at (almost) pure noise; the cosine one gets there evenly, so the "
+                            "best possible guess of the class stays informative far longer and few steps are spent "
+                            "on samples that carry nothing.")
+    hints = {
+        "a": "both schedules end with x_T ≈ N(0, I), as the explorer shows at t = T: re-read the section "
+             "on how much of the digit survives, and compare the curves *between* t = 0 and T.",
+        "c": "re-read the 'Two schedules' section: at t = T/2, which schedule has added more noise, the linear "
+             "or the cosine one?",
+        "d": "both schedules use the same closed form q(x_t | x_0), Eq. (eq-forward-closed); re-read what a "
+             "schedule changes in it.",
+    }
+    return report(False, hints[letter])
+
+
+def _gentle_alpha_bar(beta_end: float = 0.005, num_steps: int = 1000) -> torch.Tensor:
+    betas = torch.linspace(1e-4, beta_end, num_steps, dtype=torch.float64)
+    return torch.cat([torch.ones(1, dtype=torch.float64), torch.cumprod(1 - betas, 0)])
+
+
+#: Accuracies the chapter's Bayes classifier reaches at t = T with β_T = 0.005 (0.270-0.284 for seeds 0, 1, 2
+#: on 797 held-out digits, standard error ≈ 0.016); the range leaves about four standard errors each side.
+_LEFTOVER_RANGE = (0.20, 0.36)
+
+
+def check_leftover_class(accuracy: Any, alpha_bar: Any) -> bool:
+    """Change-and-run: the best possible accuracy of the chapter's Bayes classifier on digits noised to t = T
+    with a *gentler* linear schedule (β from 1e-4 to 0.005), measured by the reader, with the ᾱ_0..ᾱ_T used."""
+    if not isinstance(alpha_bar, torch.Tensor):
+        raise TypeError(f"alpha_bar must be a torch.Tensor of ᾱ_0..ᾱ_T, got {type(alpha_bar).__name__}")
+    if alpha_bar.dim() != 1 or len(alpha_bar) != 1001:
+        raise ValueError(f"alpha_bar must hold ᾱ_0..ᾱ_T, 1001 values, got shape {tuple(alpha_bar.shape)}")
+    value = share(number(accuracy, "accuracy"))
+    gentle = _gentle_alpha_bar()
+    abar = alpha_bar.detach().double().cpu()
+    if float(abar[-1]) < 1e-3:
+        return report(False, "this alpha_bar ends at almost 0, like the chapter's two schedules: build the gentle "
+                             "one from torch.linspace(1e-4, 0.005, NUM_STEPS).")
+    if not torch.allclose(abar, gentle, rtol=1e-3, atol=1e-6):
+        return report(False, "this alpha_bar is not the gentle linear schedule: β runs from 1e-4 to 0.005 over "
+                             "NUM_STEPS steps, and ᾱ_0 = 1 comes first.")
+    low, high = _LEFTOVER_RANGE
+    if low <= value <= high:
+        return report(True, f"{100 * value:.0f} % at t = T, far above the 10 % of chance: the gentle schedule "
+                            "leaves √ᾱ_T ≈ 0.08 of the digit in x_T, enough to guess its class. A sampler that "
+                            "starts from pure N(0, I) noise starts from the wrong distribution.")
+    if value > 0.9:
+        return report(False, "that is the accuracy on (nearly) clean digits: evaluate at t = NUM_STEPS.")
+    if value < 0.15:
+        return report(False, "that is about chance, what the chapter's schedules leave at t = T: did the "
+                             "classifier get the gentle alpha_bar, and t = NUM_STEPS?")
+    return report(False, f"{100 * value:.0f} % is not what best_class_accuracy(NUM_STEPS, gentle) measures on "
+                         "the chapter's held-out digits: pass the step and the gentle alpha_bar, and the share "
+                         "of right guesses it returns.")
 
 
 # -- chapter 2: learning to denoise ---------------------------------------------------------------
@@ -627,6 +701,25 @@ def _() -> tuple[str, str]:
             "Index ᾱ with the whole tensor of steps (alpha_bars holds ᾱ_0..ᾱ_T, so index t is the paper's step), "
             "then reshape it to (B, 1, 1, 1) so that it broadcasts over each sample's pixels. The library's "
             "NoiseSchedule.add_noise does the same with 0-based steps.")
+
+
+@_SOLUTIONS.add("check_cosine_advantage")
+def _() -> tuple[str, str]:
+    return (f"(b) {_COSINE_ADVANTAGE['b']}",
+            "Both schedules use the same closed form and both end at x_T ≈ N(0, I). They differ in *when* the "
+            "information goes: with the linear schedule the best possible guess of a digit's class is at chance "
+            "from t ≈ 750 on, so the last quarter of the steps works on samples that carry nothing; the cosine "
+            "schedule keeps the class recoverable until the last steps, so every step carries a share of the work.")
+
+
+@_SOLUTIONS.add("check_leftover_class")
+def _() -> tuple[str, str]:
+    return ("gentle = torch.cat([torch.ones(1), torch.cumprod(1 - torch.linspace(1e-4, 0.005, NUM_STEPS), dim=0)]); "
+            "ex.check_leftover_class(best_class_accuracy(NUM_STEPS, gentle), gentle)",
+            "About 27-28 % of the noised digits keep a recoverable class at t = T (measured for seeds 0, 1 and 2), "
+            "against the 10 % of chance for the chapter's schedules. Σβ_t is a quarter as large, so ᾱ_T ≈ 0.006 "
+            "and x_T still holds √ᾱ_T ≈ 0.08 of the digit: it is not the N(0, I) a sampler starts from. A "
+            "schedule must end in noise that no longer depends on the data.")
 
 
 @_SOLUTIONS.add("check_x0_from_eps")
