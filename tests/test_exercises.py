@@ -80,6 +80,11 @@ def test_number_accepts_numbers_and_one_element_tensors_only():
         _common.number("x", "calls")
 
 
+def test_ask_needs_a_hint_for_every_wrong_letter():
+    with pytest.raises(ValueError, match="hints"):
+        _common.ask("a", {"a": "", "b": "", "c": ""}, "a", "why", {"b": "hint"})
+
+
 def test_choice_reads_a_letter():
     options = {"a": "", "b": ""}
     assert _common.choice(" (B) ", options) == "b" and _common.choice("a)", options) == "a"
@@ -327,6 +332,47 @@ def test_check_trigram_bits(capsys):
         ix.check_trigram_bits(3.0, None)
 
 
+def _one_d_discriminator(shift: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The adversarial-game chapter's 1-D discriminator, trained 500 steps against fakes from N(shift, 1)."""
+    from genai_lib import gan, seed_everything
+
+    seed_everything(seed)
+    disc = gan.MLPDiscriminator(in_dim=1, hidden=64, depth=2)
+    opt = torch.optim.Adam(disc.parameters(), lr=3e-3)
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(500):
+        real, fake = torch.randn(256, 1, generator=rng), torch.randn(256, 1, generator=rng) + shift
+        loss = F.softplus(-disc(real)).mean() + F.softplus(disc(fake)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    xs = torch.linspace(-8, 12, 2001, dtype=torch.float64)
+    with torch.no_grad():
+        return torch.sigmoid(disc(xs.float()[:, None])), xs
+
+
+def test_check_coin_flip(capsys):
+    xs = torch.linspace(-8, 12, 2001, dtype=torch.float64)
+    half = torch.full((len(xs), 1), 0.5)
+    assert_right(capsys, gx.check_coin_flip, half + 0.02 * torch.sin(xs)[:, None], xs)
+    d_star = torch.exp(-0.5 * xs**2) / (torch.exp(-0.5 * xs**2) + torch.exp(-0.5 * (xs - 2) ** 2))
+    assert_wrong(capsys, gx.check_coin_flip, (d_star, xs), "μ = 2")
+    assert_wrong(capsys, gx.check_coin_flip, (half + 0.3 * torch.tanh(xs)[:, None], xs), "strays up to")
+    assert_wrong(capsys, gx.check_coin_flip, (torch.zeros(len(xs)) + 0.1 * xs, xs), "torch.sigmoid")
+    with pytest.raises(TypeError, match="learned"):
+        gx.check_coin_flip(half.tolist(), xs)
+    with pytest.raises(ValueError, match="one value per point"):
+        gx.check_coin_flip(half[:10], xs)
+    with pytest.raises(ValueError, match="xs must cover"):
+        gx.check_coin_flip(half, xs + 100)
+
+
+@pytest.mark.parametrize("seed", [1])          # the notebook's hidden cell runs seed 0 (GENAI_SEED)
+def test_check_coin_flip_as_the_reader_runs_it(capsys, seed):
+    assert_right(capsys, gx.check_coin_flip, *_one_d_discriminator(0.0, seed))
+    assert_wrong(capsys, gx.check_coin_flip, _one_d_discriminator(2.0, seed), "μ = 2")
+
+
 # -- GANs: code answers ------------------------------------------------------------------------------------
 
 def _r1(discriminator, real, gamma):
@@ -551,6 +597,26 @@ MULTIPLE_CHOICE = [
     (dx.check_implicit_meaning, "b", dx._IMPLICIT, {"a": "eq-ddim-step", "c": "DDPM objective", "d": "*not* Markovian"}),
     (dx.check_cosine_advantage, "b", dx._COSINE_ADVANTAGE, {"a": "end with x_T ≈ N(0, I)", "c": "Two schedules",
                                                             "d": "same closed form"}),
+    (gx.check_half_verdict, "b", gx._HALF_VERDICT, {"a": "abandoned modes", "c": "eq-gan-ns",
+                                                    "d": "*best possible* discriminator"}),
+    (gx.check_fair_measure, "c", gx._FAIR_MEASURE, {"a": "floor by construction", "b": "the floor the page",
+                                                    "d": "never sees 16 × 16"}),
+    (gx.check_hq_share_alone, "b", gx._HQ_SHARE_ALONE, {"a": "*a* centre", "c": "one-mode generator",
+                                                        "d": "untrained generator"}),
+    (dx.check_predict_noise, "a", dx._PREDICT_NOISE, {"b": "*particular* ε", "c": "eq-ddpm-bound",
+                                                      "d": "computed from x_t and ε̂"}),
+    (dx.check_guidance_trade, "b", dx._GUIDANCE_TRADE, {"a": "Measuring the trade", "c": "One network, two",
+                                                        "d": "eq-cfg-tilt"}),
+    (lx.check_compare_tokenizers, "c", lx._COMPARE_TOKENIZERS, {"a": "What a token costs", "b": "eq-tok-per-char",
+                                                                "d": "not how well a model predicts"}),
+    (lx.check_mask_training, "a", lx._MASK_TRAINING, {"b": "still computed", "c": "no parameters",
+                                                      "d": "*future* keys"}),
+    (lx.check_pre_ln, "d", lx._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
+    (lx.check_loss_floor, "c", lx._LOSS_FLOOR, {"a": "optimum exactly", "b": "where training starts",
+                                                "d": "76 outputs"}),
+    (lx.check_lora_init, "a", lx._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
+    (lx.check_cache_valid, "d", lx._CACHE_VALID, {"a": "with and without the cache", "b": "frozen weights",
+                                                  "c": "not queries"}),
     (ix.check_chain_rule, "b", ix._CHAIN_RULE, {"a": "Shannon's approximation", "c": "before any network",
                                                 "d": "held-out text"}),
 ]

@@ -80,6 +80,15 @@ def choice(answer: Any, options: Mapping[str, str], name: str = "answer") -> str
     return letter
 
 
+def ask(answer: Any, options: Mapping[str, str], right: str, why: str, hints: Mapping[str, str]) -> bool:
+    """Check a multiple-choice ``answer`` (a letter of ``options``): ✔ with ``why`` for the ``right`` letter, ✘
+    with the wrong letter's own hint (what to re-read, never the answer) for the others."""
+    if set(hints) != set(options) - {right}:
+        raise ValueError("hints must name every wrong letter of options once")
+    letter = choice(answer, options)
+    return report(True, why) if letter == right else report(False, hints[letter])
+
+
 class Solutions:
     """The worked answers of one part, keyed by the checker's name (``"check_..."``)."""
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from genai_lib.diffusion import NoiseSchedule
-from genai_lib.exercises._common import NEAR, Solutions, choice, matches, near, number, report, share
+from genai_lib.exercises._common import NEAR, Solutions, ask, choice, matches, near, number, report, share
 
 __all__ = [
     "check_half_signal_step",
@@ -27,6 +27,7 @@ __all__ = [
     "check_cosine_advantage",
     "check_leftover_class",
     "check_x0_from_eps",
+    "check_predict_noise",
     "check_loss_weight",
     "check_time_embedding",
     "check_first_step_amplification",
@@ -37,7 +38,7 @@ __all__ = [
     "check_slerp",
     "check_implicit_meaning",
     "check_network_calls",
-    "check_guided_eps", "check_guidance_scale_convention", "check_batched_guidance", "check_tilted_mean",
+    "check_guided_eps", "check_guidance_trade", "check_guidance_scale_convention", "check_batched_guidance", "check_tilted_mean",
     "solution",
 ]
 
@@ -305,6 +306,30 @@ def check_time_embedding(fn: Callable[..., torch.Tensor]) -> bool:
                              "mind — a linear layer follows — but the library puts the sines first.")
     return report(False, "the values differ; check the frequencies of Eq. (eq-ddpm-time): geometrically spaced "
                          "from 1 down towards 1/10000, one per pair of features.")
+
+
+_PREDICT_NOISE = {
+    "a": "predicting ε and predicting x_0 are the same prediction, Eq. (eq-ddpm-x0); the choice only sets how "
+         "the steps are weighted in the loss",
+    "b": "the noise is Gaussian, so the network only has to output its mean, 0",
+    "c": "predicting ε gives the exact likelihood, while predicting x_0 only gives a bound",
+    "d": "the sampler never needs an estimate of x_0, only of the noise",
+}
+
+
+def check_predict_noise(answer: Any) -> bool:
+    """Multiple choice: why may the DDPM network predict the noise ε rather than the clean x_0?
+    Answer with a letter, e.g. ``check_predict_noise("a")``."""
+    return ask(answer, _PREDICT_NOISE, "a",
+               "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε links them: from x_t and ε̂ follows x̂_0, Eq. (eq-ddpm-x0), and back. "
+               "L_simple's ε-target weights the steps one way, an x_0-target another.", {
+                   "b": "the target is the *particular* ε that made this x_t, not its distribution: re-read "
+                        "Eq. (eq-ddpm-simple) — could a network that outputs 0 reach a low loss?",
+                   "c": "both targets come from the same variational bound, Eq. (eq-ddpm-bound): re-read what "
+                        "turning it into Eq. (eq-ddpm-weighted) and dropping the weights changes.",
+                   "d": "re-read Eq. (eq-ddpm-x0): what can be computed from x_t and ε̂ at every step, and what "
+                        "does the reverse step's mean combine?",
+               })
 
 
 # -- chapter 3: sampling --------------------------------------------------------------------------
@@ -674,6 +699,28 @@ def check_tilted_mean(answer: Any, w: float = 4.0) -> bool:
                          "(its sum), then take the weighted mean of x.")
 
 
+_GUIDANCE_TRADE = {
+    "a": "the samples get better on every measure: sharper, more accurate and just as varied",
+    "b": "the samples show the requested digit more reliably, but each class's variety shrinks",
+    "c": "nothing changes: label dropout trained a single network, so the two predictions are the same",
+    "d": "the samples follow p(x | c) more and more exactly",
+}
+
+
+def check_guidance_trade(answer: Any) -> bool:
+    """Multiple choice: what does raising the guidance scale w from 0 to 4 do to the digits?
+    Answer with a letter, e.g. ``check_guidance_trade("a")``."""
+    return ask(answer, _GUIDANCE_TRADE, "b",
+               "guided sampling follows p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt): it favours the samples a classifier "
+               "finds most typical of c. Accuracy on the requested digit rises, recall — the variety reached — "
+               "falls.", {
+                   "a": "re-read 'Measuring the trade': which of the measured numbers falls as w grows?",
+                   "c": "one network, but two inputs: re-read 'One network, two denoisers' — does ε(x, c) equal "
+                        "ε(x, ∅)?",
+                   "d": "re-read Eq. (eq-cfg-tilt): which density do the guided scores belong to when w > 0?",
+               })
+
+
 # -- the solutions, printed on request ------------------------------------------------------------
 
 @_SOLUTIONS.add("check_half_signal_step")
@@ -729,6 +776,15 @@ def _() -> tuple[str, str]:
             "Solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0. With the true noise it recovers x_0 exactly; with the network's "
             "ε̂ it is the model's current guess of the clean sample. NoiseSchedule.predict_x0(x_t, eps, t) looks ᾱ "
             "up from t.")
+
+
+@_SOLUTIONS.add("check_predict_noise")
+def _() -> tuple[str, str]:
+    return (f"(a) {_PREDICT_NOISE['a']}",
+            "Given x_t, the noise and the clean sample determine each other: x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t. A "
+            "network that predicts one predicts the other. Both losses come from the same bound; they differ in "
+            "how much each step's error counts, and Ho et al. found the unweighted ε-loss L_simple to give the "
+            "best samples. The target is the particular ε in x_t, so outputting its mean, 0, does not help.")
 
 
 @_SOLUTIONS.add("check_loss_weight")
@@ -852,6 +908,15 @@ def _() -> tuple[str, str]:
             "    return (1 + w) * eps_cond - w * eps_null",
             "One call on 2B samples does the same arithmetic as two calls on B, but a GPU runs it as one larger, "
             "better-filled kernel launch, and the Python overhead is paid once.")
+
+
+@_SOLUTIONS.add("check_guidance_trade")
+def _() -> tuple[str, str]:
+    return (f"(b) {_GUIDANCE_TRADE['b']}",
+            "The guided prediction is the score of p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt), not of p(x | c): it "
+            "tilts each class towards the samples a classifier is surest about. The chapter measures it: the "
+            "accuracy on the requested digit reaches practically 100 % from w = 0.5, while recall falls and the "
+            "Fréchet distances grow beyond w = 1. w = 0 is the plain conditional model.")
 
 
 @_SOLUTIONS.add("check_tilted_mean")

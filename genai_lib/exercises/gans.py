@@ -1,7 +1,8 @@
 """Checkers for the exercises of Part I, generative adversarial networks.
 
 Chapter 1, the adversarial game: :func:`check_optimal_discriminator`, :func:`check_equilibrium_value`,
-:func:`check_gradient_ratio`, :func:`check_disjoint_value`. Chapter 2, mode collapse:
+:func:`check_gradient_ratio`, :func:`check_disjoint_value`, :func:`check_half_verdict`,
+:func:`check_coin_flip`. Chapter 2, mode collapse:
 :func:`check_perfect_hq_share`, :func:`check_wasserstein_distance`, :func:`check_r1_penalty`,
 :func:`check_fastest_gamma`. Chapter 3, convolutional GANs: :func:`check_tconv_side`,
 :func:`check_ema_share`, :func:`check_midpoint_norm`, :func:`check_downsample`.
@@ -20,13 +21,16 @@ from typing import Any
 
 import torch
 
-from genai_lib.exercises._common import NEAR, Solutions, matches, near, number, report, share
+from genai_lib.exercises._common import NEAR, Solutions, ask, choice, matches, near, number, report, share
 
 __all__ = [
+    "check_fair_measure", "check_hq_share_alone",
     "check_optimal_discriminator",
     "check_equilibrium_value",
     "check_gradient_ratio",
     "check_disjoint_value",
+    "check_half_verdict",
+    "check_coin_flip",
     "check_perfect_hq_share",
     "check_r1_penalty",
     "check_fastest_gamma",
@@ -133,6 +137,71 @@ def check_disjoint_value(answer: Any) -> bool:
         return report(False, "that is 2 JSD alone; V(D*, G) also has a constant term, Eq. (eq-gan-jsd).")
     return report(False, f"{value:.4g} is not it. With disjoint supports, what is D* on the data's support, and "
                          "on the generator's? Put those into both terms of V.")
+
+
+_HALF_VERDICT = {
+    "a": "the generator is perfect: p_g = p_data",
+    "b": "only that p_g ≈ p_data where the generated samples fall; a mode the generator never visits is not "
+         "tested, and D can still say 'real' there",
+    "c": "the generator's gradients have vanished, so training has stalled",
+    "d": "the discriminator is broken: a working one keeps separating real from fake",
+}
+
+
+def check_half_verdict(answer: Any) -> bool:
+    """Multiple choice: after training, the discriminator's mean verdict on the generator's samples is about ½.
+    What follows?
+
+    (a) the generator is perfect; (b) only that p_g ≈ p_data where the samples fall; (c) the generator's
+    gradients have vanished; (d) the discriminator is broken. Answer with a letter, e.g. ``check_half_verdict("a")``.
+    """
+    letter = choice(answer, _HALF_VERDICT)
+    if letter == "b":
+        return report(True, "D*(x) = ½ says p_data(x) = p_g(x) at that x only. A collapsed generator earns ½ on "
+                            "the modes it kept while the discriminator says 'real' at the modes it abandoned: "
+                            "count the modes, do not trust the verdict.")
+    hints = {
+        "a": "D* = ½ at a point says the two densities agree *at that point* (Eq. (eq-gan-dstar)): re-read what "
+             "the discriminator says at the abandoned modes of the collapsed run.",
+        "c": "re-read Eq. (eq-gan-ns): what is the non-saturating gradient in the logit when D(G(z)) = ½?",
+        "d": "re-read the end of 'The game, in one dimension': what does the *best possible* discriminator say "
+             "where the two densities are equal?",
+    }
+    return report(False, hints[letter])
+
+
+#: The largest |D(x) − ½| for |x| < 2 that passes: the chapter's 500-step discriminator trained on two N(0, 1)
+#: batches strays 0.002-0.024 from ½ there (seeds 0, 1, 2), a third of this bound at most.
+_COIN_FLIP_TOL = 0.08
+
+
+def check_coin_flip(learned: Any, xs: Any) -> bool:
+    """Change-and-run: the chapter's 1-D discriminator retrained with the generator *on* the data (fakes from
+    N(0, 1) too); ``learned`` is its probability that x is real on the grid ``xs``. Measures how far it strays
+    from ½ where the data are (|x| < 2)."""
+    for name, value in (("learned", learned), ("xs", xs)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    learned = learned.detach().double().reshape(-1).cpu()
+    xs = xs.detach().double().reshape(-1).cpu()
+    if len(learned) != len(xs):
+        raise ValueError(f"learned must hold one value per point of xs ({len(xs)}), got {len(learned)}")
+    bulk = xs.abs() < 2
+    if int(bulk.sum()) < 20:
+        raise ValueError("xs must cover −2 ≤ x ≤ 2 with at least 20 points (the chapter's xs does)")
+    if float(learned.min()) < 0 or float(learned.max()) > 1:
+        return report(False, "these are not probabilities: the network returns logits; apply torch.sigmoid.")
+    p_data = torch.exp(-0.5 * xs[bulk] ** 2)
+    d_star_2 = p_data / (p_data + torch.exp(-0.5 * (xs[bulk] - 2) ** 2))
+    if float((learned[bulk] - d_star_2).abs().max()) < 0.1:
+        return report(False, "that is the discriminator against the generator at μ = 2, the chapter's: draw the "
+                             "fakes from N(0, 1) as well (no + 2.0) and train again.")
+    gap = float((learned[bulk] - 0.5).abs().max())
+    if gap <= _COIN_FLIP_TOL:
+        return report(True, f"for |x| < 2 its verdict stays within {gap:.3f} of ½: with p_g = p_data the best "
+                            "it can do is a coin flip, D* = ½ everywhere, and training finds it.")
+    return report(False, f"its verdict strays up to {gap:.2f} from ½ where the data are: did both batches come "
+                         "from N(0, 1), fresh at every step, for the chapter's 500 steps?")
 
 
 # -- chapter 2: mode collapse -------------------------------------------------------------------
@@ -246,6 +315,29 @@ def check_fastest_gamma(answer: Any) -> bool:
                          "the decay gets faster as γ grows — up to a point. Where do the eigenvalues become real?")
 
 
+_HQ_SHARE_ALONE = {
+    "a": "nearly every mode is covered: few samples are missing",
+    "b": "nothing about coverage: a generator on a single mode can score as high; read it with the modes covered",
+    "c": "the run is close to the 98.9 % ceiling, so it is close to a perfect generator",
+    "d": "training worked: an untrained generator would score near 0 %",
+}
+
+
+def check_hq_share_alone(answer: Any) -> bool:
+    """Multiple choice: a GAN run on grid25 has 97 % high-quality samples. What can you conclude?
+    Answer with a letter, e.g. ``check_hq_share_alone("a")``."""
+    return ask(answer, _HQ_SHARE_ALONE, "b",
+               "the share counts samples near *some* centre, not which centres: a collapsed run keeps it high. "
+               "Report it next to the modes covered (at least 20 of 2,500 samples within 3σ).", {
+                   "a": "the share asks whether each sample is near *a* centre, not whether every centre has "
+                        "samples: re-read 'What the numbers see, and what they miss'.",
+                   "c": "the ceiling of Eq. (eq-collapse-hq) is what a perfect generator scores, but not only it: "
+                        "re-read 'What the numbers see, and what they miss' — what does a one-mode generator score?",
+                   "d": "re-read 'What the numbers see, and what they miss': what share does the untrained "
+                        "generator, all samples on one mode, score?",
+               })
+
+
 # -- chapter 3: convolutional GANs on digits ------------------------------------------------------
 
 def check_tconv_side(answer: Any, side: int = 8, kernel: int = 4, stride: int = 2, padding: int = 1) -> bool:
@@ -336,6 +428,31 @@ def _upsampling_matrix() -> torch.Tensor:
     return F.interpolate(basis, size=(16, 16), mode="bilinear", align_corners=False).reshape(64, 256).T
 
 
+_FAIR_MEASURE = {
+    "a": "the 16 × 16 digits really are worse than the Gaussian's smudges",
+    "b": "the Fréchet distance is meaningless for digits and should be dropped",
+    "c": "the reading to 8 × 8 was wrong: averaging 2 × 2 blocks does not undo the upsampling that made the "
+         "16 × 16 digits, so even real digits reached the judge looking unlike its digits",
+    "d": "the judge's classifier is too weak for 16 × 16 images and needs more layers",
+}
+
+
+def check_fair_measure(answer: Any) -> bool:
+    """Multiple choice: real 16 × 16 digits, block-averaged to 8 × 8, scored a worse digits FD than a Gaussian
+    fit. Why? Answer with a letter, e.g. ``check_fair_measure("a")``."""
+    return ask(answer, _FAIR_MEASURE, "c",
+               "the judge reads 8 × 8 digits; block averaging is not the inverse of the upsampling, and the "
+               "least-squares reading of Eq. (eq-dcgan-pinv) puts real digits back on the floor. Check the "
+               "pipeline with real data before trusting a score.", {
+                   "a": "real digits are the floor by construction: re-read 'Measuring digits, fairly' — what "
+                        "happened to them *before* the judge saw them?",
+                   "b": "the FD of real 8 × 8 digits is the floor the page measures against: re-read what the "
+                        "least-squares reading of Eq. (eq-dcgan-pinv) does to the real 16 × 16 digits' score.",
+                   "d": "the judge never sees 16 × 16 images: re-read how they are brought to 8 × 8 in "
+                        "'Measuring digits, fairly'.",
+               })
+
+
 # -- the solutions, printed on request ------------------------------------------------------------
 
 @_SOLUTIONS.add("check_optimal_discriminator")
@@ -370,6 +487,35 @@ def _() -> tuple[str, str]:
             "generator no direction until the distributions overlap, one motivation for the Wasserstein distance.")
 
 
+@_SOLUTIONS.add("check_half_verdict")
+def _() -> tuple[str, str]:
+    return (f"(b) {_HALF_VERDICT['b']}",
+            "By Eq. (eq-gan-dstar), D*(x) = ½ exactly where p_data(x) = p_g(x). Measured on the generator's "
+            "samples, a verdict near ½ says the two densities agree where the samples are, and nothing about "
+            "where they are not: a collapsed run earns it on the modes it kept while its abandoned modes stay "
+            "'real' to the discriminator. The non-saturating gradient at D = ½ is −½ in the logit, far from zero, "
+            "and a discriminator at ½ is doing the best any discriminator can there.")
+
+
+@_SOLUTIONS.add("check_coin_flip")
+def _() -> tuple[str, str]:
+    return ("the chapter's 1-D training cell with fake = torch.randn(256, 1, generator=rng_1d) (no + 2.0); "
+            "ex.check_coin_flip(learned, xs)",
+            "With the generator on the data, the two batches come from the same distribution, and the best "
+            "discriminator, Eq. (eq-gan-dstar), is ½ everywhere. The trained network finds it: for |x| < 2 its "
+            "verdict stayed within 0.002-0.024 of ½ for seeds 0, 1 and 2. Far outside the data it is free to "
+            "extrapolate, since no sample ever tells it anything there.")
+
+
+@_SOLUTIONS.add("check_hq_share_alone")
+def _() -> tuple[str, str]:
+    return (f"(b) {_HQ_SHARE_ALONE['b']}",
+            "A sample is high quality when it lies within 3σ of *any* centre. A generator that puts every sample "
+            "on one mode scores near the 98.9 % ceiling — the chapter's untrained generator does — while covering "
+            "1 of 25 modes. The share says how sharp the samples are; the modes covered say how many of the data's "
+            "modes they reach. Neither is meaningful alone.")
+
+
 @_SOLUTIONS.add("check_perfect_hq_share")
 def _() -> tuple[str, str]:
     return (f"1 − e^(−9/2) ≈ {1 - math.exp(-4.5):.4f} (98.9 %)",
@@ -402,6 +548,15 @@ def _() -> tuple[str, str]:
             "The eigenvalues are (−γ ± √(γ² − 1))/2. For γ < 1 they are complex with real part −γ/2, faster as γ "
             "grows; for γ > 1 they are real and the slower one, (−γ + √(γ² − 1))/2, approaches 0 as γ grows. The "
             "optimum is the double eigenvalue −1/2 at γ = 1: critical damping, as for a spring.")
+
+
+@_SOLUTIONS.add("check_fair_measure")
+def _() -> tuple[str, str]:
+    return (f"(c) {_FAIR_MEASURE['c']}",
+            "The 16 × 16 digits are bilinear upsamplings of 8 × 8 digits; averaging 2 × 2 blocks blurs them "
+            "into images no 8 × 8 digit looks like, and the judge scores that. The least-squares inverse of "
+            "the upsampling, Eq. (eq-dcgan-pinv), recovers the 8 × 8 digits exactly and the floor with them. "
+            "A score means something only beside its floor and a baseline measured through the same pipeline.")
 
 
 @_SOLUTIONS.add("check_tconv_side")

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from genai_lib.exercises._common import NEAR, Solutions, matches, near, number, report
+from genai_lib.exercises._common import NEAR, Solutions, ask, matches, near, number, report
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
 __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary", "check_nats_per_char",
@@ -23,6 +23,7 @@ __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary",
            "check_lora_parameters", "check_lora_break_even", "check_lora_merge",
            "check_nucleus_size", "check_tempered_probability", "check_kv_cache_bytes", "check_positions_processed",
            "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions",
+           "check_compare_tokenizers", "check_mask_training", "check_pre_ln", "check_lora_init", "check_loss_floor", "check_cache_valid",
            "solution"]
 
 _SOLUTIONS = Solutions("genai_lib.exercises.llms")
@@ -162,6 +163,30 @@ def check_nats_per_char(answer: Any, tokenizer: BPETokenizer | CharTokenizer, te
                          "token or per character. Count both on this text with this tokenizer (Eq. (eq-tok-per-char)).")
 
 
+_COMPARE_TOKENIZERS = {
+    "a": "model B: its loss is lower",
+    "b": "model A: more nats per token means each token carries more information",
+    "c": "neither, yet: convert both losses to nats per character, with each tokenizer's characters per token",
+    "d": "the one whose tokenizer has the larger vocabulary, since it compresses the text better",
+}
+
+
+def check_compare_tokenizers(answer: Any) -> bool:
+    """Multiple choice: on the same held-out text, model A (a BPE tokenizer) reaches 3.5 nats per token and model B
+    (a character tokenizer) 1.6 nats per token. Which predicts the text better?
+    Answer with a letter, e.g. ``check_compare_tokenizers("b")``."""
+    return ask(answer, _COMPARE_TOKENIZERS, "c",
+               "a token of one tokenizer is a different amount of text from a token of the other; per character, "
+               "Eq. (eq-tok-per-char), the two losses are comparable.", {
+                   "a": "a BPE token stands for several characters, a character token for one: re-read 'What a "
+                        "token costs the model' before comparing the two numbers.",
+                   "b": "a larger loss is not better in itself; what differs is how much text each token covers: "
+                        "re-read Eq. (eq-tok-per-char).",
+                   "d": "compression says how long the sequences are, not how well a model predicts them: re-read "
+                        "'What a token costs the model'.",
+               })
+
+
 # -- chapter 2: attention -----------------------------------------------------------------------
 
 def check_causal_mask(answer: Any, size: int = 5) -> bool:
@@ -252,6 +277,29 @@ def check_newline_head(answer: Any, model: Any, tokenizer: CharTokenizer, window
         return report(False, f"the model has layers 1..{n_layer} and heads 1..{n_head}.")
     return report(False, f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
                          "another head puts more.")
+
+
+_MASK_TRAINING = {
+    "a": "it gives every future position exactly zero weight, so each position's output depends only on the "
+         "tokens up to it, and each is an honest next-token prediction",
+    "b": "it makes attention cheaper: T scores per window instead of T²",
+    "c": "it halves the number of attention parameters",
+    "d": "it stops gradients from flowing into past positions",
+}
+
+
+def check_mask_training(answer: Any) -> bool:
+    """Multiple choice: why can a GPT be trained on all T next-token predictions of a window at once?
+    Answer with a letter, e.g. ``check_mask_training("b")``."""
+    return ask(answer, _MASK_TRAINING, "a",
+               "with the future masked out, Eq. (eq-att-mask), position i sees tokens 1..i only, so its prediction of "
+               "token i + 1 cannot peek: one forward pass gives T honest predictions.", {
+                   "b": "re-read Eq. (eq-att-mask): the masked scores are still computed, then set to −∞ before "
+                        "the softmax.",
+                   "c": "the mask has no parameters and changes none: re-read Eq. (eq-att-multihead)'s count.",
+                   "d": "the mask removes the weights on *future* keys: re-read Eq. (eq-att-mask) — which "
+                        "positions can a query still read, and learn from?",
+               })
 
 
 # -- chapter 3: the transformer and GPT -------------------------------------------------------------
@@ -371,6 +419,29 @@ def check_swap_positions(answer: Any, *, swap: tuple[int, int] = (0, 1), length:
                          "set of tokens at positions <= p. Which positions see a different token or set?")
 
 
+_PRE_LN = {
+    "a": "it saves parameters: one LayerNorm per block instead of two",
+    "b": "it is what the original transformer of Vaswani et al. did",
+    "c": "it lets the MLP mix information across positions",
+    "d": "the residual stream stays a plain sum of the sub-layers' outputs, with an identity path for the gradient",
+}
+
+
+def check_pre_ln(answer: Any) -> bool:
+    """Multiple choice: why does the book's GPT put LayerNorm inside each branch (pre-LN)?
+    Answer with a letter, e.g. ``check_pre_ln("b")``."""
+    return ask(answer, _PRE_LN, "d",
+               "with LayerNorm inside the branch, x + f(LN(x)) leaves the stream a sum, Eq. (eq-gpt-stream): every "
+               "sub-layer adds to it, nothing rescales it, and the gradient has a path straight to the embeddings.", {
+                   "a": "a pre-LN block has two LayerNorms, as a post-LN block does: re-read 'The block: "
+                        "LayerNorm, attention, MLP'.",
+                   "b": "the original transformer normalised *after* the sum (post-LN): re-read 'The block: "
+                        "LayerNorm, attention, MLP' for what the move to pre-LN changes.",
+                   "c": "re-read Eq. (eq-gpt-mlp): the MLP works on each position alone, wherever the LayerNorm "
+                        "sits; only attention mixes positions.",
+               })
+
+
 # -- chapter 6: fine-tuning ---------------------------------------------------------------------
 
 def _lora_shapes(config: Any) -> list[tuple[int, int]]:
@@ -461,6 +532,26 @@ def check_lora_merge(merge: Any) -> bool:
                          "W₀x + (α/r)·B(Ax) as one matrix times x.")
 
 
+_LORA_INIT = {
+    "a": "so that step 0 is exactly the pre-trained model, while the gradient of B is not zero",
+    "b": "so that the adapters stay zero and the model cannot forget",
+    "c": "it does not matter: A = 0 and B = 0 would train just as well",
+    "d": "to halve the number of trainable numbers",
+}
+
+
+def check_lora_init(answer: Any) -> bool:
+    """Multiple choice: LoRA starts with B = 0 and a random A. Why?
+    Answer with a letter, e.g. ``check_lora_init("b")``."""
+    return ask(answer, _LORA_INIT, "a",
+               "BA = 0 leaves W_0 untouched at step 0, and by Eq. (eq-ft-grads) the gradient of B is proportional to Ax, "
+               "which is not zero: learning starts at once.", {
+                   "b": "re-read Eq. (eq-ft-grads): with A ≠ 0, is the gradient of B zero after the first batch?",
+                   "c": "re-read Eq. (eq-ft-grads) with A = 0 and B = 0: which gradient is left to move either?",
+                   "d": "B = 0 is a starting value, not a removal: re-read Eq. (eq-ft-count).",
+               })
+
+
 # -- chapter 4: pre-training --------------------------------------------------------------------
 
 def check_perplexity(answer: Any, *, nats: float) -> bool:
@@ -517,6 +608,30 @@ def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: i
         return report(False, hint)
     return report(False, f"{value:,.0f} is not it: how many windows does one step read, how many predictions does "
                          "each window give, and how many steps are there?")
+
+
+_LOSS_FLOOR = {
+    "a": "the learning rate is finite, so the last steps always overshoot",
+    "b": "an untrained model starts at ln V, and training can only remove a fixed share of that",
+    "c": "the cross-entropy is the text's own entropy plus a KL divergence, and the entropy is above 0: the "
+         "next character is genuinely uncertain",
+    "d": "76 characters are too few outputs to express Shakespeare",
+}
+
+
+def check_loss_floor(answer: Any) -> bool:
+    """Multiple choice: why can a language model's held-out loss not reach 0, however large the model?
+    Answer with a letter, e.g. ``check_loss_floor("b")``."""
+    return ask(answer, _LOSS_FLOOR, "c",
+               "Eq. (eq-pre-kl): the loss is H(p_data) + KL(p_data ‖ p_θ). Training can only shrink the KL term; the "
+               "entropy of the text itself — how unpredictable the next character is — remains.", {
+                   "a": "re-read Eq. (eq-pre-kl): even a model that reached its optimum exactly would keep one of "
+                        "the two terms.",
+                   "b": "ln V is where training starts, not a limit on where it ends: re-read Eq. (eq-pre-kl) for "
+                        "what bounds the loss from below.",
+                   "d": "a distribution over 76 outputs can put any probabilities on them: re-read Eq. (eq-pre-kl) "
+                        "for the term no model can remove.",
+               })
 
 
 # -- chapter 5: decoding ------------------------------------------------------------------------
@@ -625,7 +740,39 @@ def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, 
                          "and add them up.")
 
 
+_CACHE_VALID = {
+    "a": "the cache is an approximation that trades a little accuracy for speed",
+    "b": "the weights are frozen during generation, which is enough",
+    "c": "the queries of past positions can be reused for the new token",
+    "d": "under the causal mask, appending a token never changes the keys and values of earlier positions",
+}
+
+
+def check_cache_valid(answer: Any) -> bool:
+    """Multiple choice: why may a model cache the keys and values of past positions while it generates?
+    Answer with a letter, e.g. ``check_cache_valid("b")``."""
+    return ask(answer, _CACHE_VALID, "d",
+               "a past position attends only to positions before it, Eq. (eq-dec-causal), so its keys and values are "
+               "the same whatever comes after: the cache gives the same tokens, faster.", {
+                   "a": "the chapter generated the same tokens with and without the cache: re-read Eq. "
+                        "(eq-dec-causal) for why it is exact.",
+                   "b": "frozen weights are not enough: re-read Eq. (eq-dec-causal) — what would a past position's "
+                        "keys depend on if attention could see the future?",
+                   "c": "the cache holds keys and values, not queries: re-read Eq. (eq-dec-cost) — what does the "
+                        "new token's query attend to?",
+               })
+
+
 # -- the solutions, printed on request ------------------------------------------------------------
+
+@_SOLUTIONS.add("check_cache_valid")
+def _() -> tuple[str, str]:
+    return (f"(d) {_CACHE_VALID['d']}",
+            "Under the causal mask a position's hidden states, and so its keys and values in every layer, depend only "
+            "on the tokens up to it, Eq. (eq-dec-causal). Appending a token changes nothing before it, so the "
+            "keys and values computed once can be kept: each new token then costs one position's work, and the "
+            "generated tokens are exactly the same. A bidirectional model could not do this, frozen weights or not.")
+
 
 @_SOLUTIONS.add("check_byte_count")
 def _() -> tuple[str, str]:
@@ -662,6 +809,15 @@ def _() -> tuple[str, str]:
             "different tokenizers can be compared directly.")
 
 
+@_SOLUTIONS.add("check_compare_tokenizers")
+def _() -> tuple[str, str]:
+    return (f"(c) {_COMPARE_TOKENIZERS['c']}",
+            "Nats per token measure a different unit for each tokenizer: a BPE token covers several characters. "
+            "Divide by the characters per token, Eq. (eq-tok-per-char), and both losses are nats per character "
+            "of the same text; here A's 3.5 nats per token is fewer nats per character than B's 1.6 as soon as "
+            "its tokens average more than about 2.2 characters. Compression alone says nothing about prediction.")
+
+
 @_SOLUTIONS.add("check_causal_mask")
 def _() -> tuple[str, str]:
     return ("torch.ones(5, 5, dtype=torch.bool).tril()",
@@ -692,6 +848,15 @@ def _() -> tuple[str, str]:
             "head learns it is an accident of initialisation, that some head learns it is not.")
 
 
+@_SOLUTIONS.add("check_mask_training")
+def _() -> tuple[str, str]:
+    return (f"(a) {_MASK_TRAINING['a']}",
+            "The causal mask sets the scores of future keys to −∞, so their softmax weights are exactly 0 and "
+            "position i's output depends on tokens 1..i only. Its prediction of token i + 1 is then the same as "
+            "if the window ended at i: one forward pass trains all T predictions at once. The T² scores are "
+            "still computed (half of them thrown away), and past positions receive gradients as usual.")
+
+
 @_SOLUTIONS.add("check_perplexity")
 def _() -> tuple[str, str]:
     return (f"e^1.5 ≈ {math.exp(1.5):.2f}",
@@ -715,6 +880,15 @@ def _() -> tuple[str, str]:
             "Each step reads 12 windows and each window gives 64 predictions (a window of 65 characters has no "
             "prediction for its first). That is about 27 % of the 4.3 million training characters; at 50,000 steps "
             "the model would read the text about nine times and eventually overfit.")
+
+
+@_SOLUTIONS.add("check_loss_floor")
+def _() -> tuple[str, str]:
+    return (f"(c) {_LOSS_FLOOR['c']}",
+            "The cross-entropy of Eq. (eq-pre-nll) splits into the entropy of the text plus the KL divergence from "
+            "the data to the model, Eq. (eq-pre-kl). The KL is ≥ 0 and training drives it down; the entropy is a "
+            "property of the text — given the context, the next character is genuinely uncertain — and no model "
+            "can go below it. A perfect model's loss is that entropy, not 0.")
 
 
 @_SOLUTIONS.add("check_nucleus_size")
@@ -781,6 +955,24 @@ def _() -> tuple[str, str]:
             "tokens at positions ≤ p. Positions from the first swapped one to the second see a different own token "
             "or set; after the second, own token and set are unchanged. With a second block on top, later positions "
             "can change too, through the first block's outputs at the swapped positions.")
+
+
+@_SOLUTIONS.add("check_pre_ln")
+def _() -> tuple[str, str]:
+    return (f"(d) {_PRE_LN['d']}",
+            "Pre-LN computes x + attn(LN(x)) and x + mlp(LN(x)): the stream itself is never normalised, so it is "
+            "the embeddings plus every sub-layer's output, Eq. (eq-gpt-stream), and the gradient reaches every "
+            "layer through the identity path. That is also what lets the logit lens read the stream at any "
+            "depth. The original transformer used post-LN, LN(x + f(x)), which needs warm-up to train deep.")
+
+
+@_SOLUTIONS.add("check_lora_init")
+def _() -> tuple[str, str]:
+    return (f"(a) {_LORA_INIT['a']}",
+            "With B = 0 the product BA is zero, so the fine-tuned model starts exactly at the pre-trained one. The "
+            "gradient of the loss with respect to B is proportional to Ax (Eq. (eq-ft-grads)), so a random A lets B "
+            "move from the first step; with both at zero each gradient would be proportional to the other, zero, "
+            "matrix and nothing would ever train. Both matrices are trained: r(d_in + d_out) numbers per matrix.")
 
 
 @_SOLUTIONS.add("check_lora_parameters")
