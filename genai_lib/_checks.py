@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 
@@ -51,6 +51,24 @@ def check_float(value: object, name: str, *, minimum: float | None = None, maxim
     if maximum is not None and (value > maximum or (strict_max and value == maximum)):
         raise ValueError(f"{name} must be {'<' if strict_max else '<='} {maximum:g}, got {value}")
     return value
+
+
+def check_bool(value: object, name: str) -> bool:
+    """Return ``value`` after checking it is a bool (1 and 0 are refused: a typo, not a choice)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_fields(obj: object, checks: Mapping[str, Callable[[object, str], object]]) -> None:
+    """Validate a dataclass's fields in place, the way every config of the library does it.
+
+    Each ``check(value, name)`` (e.g. ``check_int`` with its bounds bound by a lambda) returns the
+    value to keep — an int for a 1-element integer tensor, a float for an int — which replaces the
+    field, in frozen dataclasses too. The first failing check raises, naming its field.
+    """
+    for name, check in checks.items():
+        object.__setattr__(obj, name, check(getattr(obj, name), name))
 
 
 def check_choice(value: object, name: str, choices: Iterable[str]) -> str:

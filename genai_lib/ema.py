@@ -21,21 +21,17 @@ network at every update: they are statistics of activations, not parameters.
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 
 import torch
 from torch import nn
+
+from genai_lib._checks import check_float
 
 __all__ = ["EMA", "ema_update"]
 
 
 def _check_decay(decay: object) -> float:
-    if isinstance(decay, bool) or not isinstance(decay, numbers.Real):
-        raise TypeError(f"decay must be a float in [0, 1), got {type(decay).__name__} {decay!r}")
-    if not (math.isfinite(decay) and 0.0 <= decay < 1.0):
-        raise ValueError(f"decay must be a float in [0, 1), got {decay}")
-    return float(decay)
+    return check_float(decay, "decay", minimum=0.0, maximum=1.0, strict_max=True)
 
 
 @torch.no_grad()

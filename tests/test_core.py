@@ -397,3 +397,57 @@ from genai_lib.exercises import llms
 print("ok")
 """
     assert _run(code).stdout.startswith("ok")
+
+
+# -- argument checks (genai_lib._checks): every config validates through them ------------------
+
+
+def test_check_bool_refuses_ints_naming_the_argument():
+    from genai_lib._checks import check_bool
+
+    assert check_bool(True, "flag") is True and check_bool(False, "flag") is False
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match="flag must be a bool"):
+            check_bool(bad, "flag")
+
+
+def test_check_fields_normalises_frozen_dataclass_fields_and_names_the_first_bad_one():
+    import dataclasses
+
+    from genai_lib._checks import check_fields, check_float, check_int
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        steps: object = 3
+        rate: object = 1
+
+        def __post_init__(self):
+            check_fields(self, {"steps": lambda v, n: check_int(v, n, minimum=1), "rate": check_float})
+
+    c = Config(steps=torch.tensor(5), rate=2)
+    assert c.steps == 5 and type(c.steps) is int and c.rate == 2.0 and type(c.rate) is float
+    with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
+        Config(steps=0, rate="x")   # checked in order: steps first
+    with pytest.raises(TypeError, match="rate must be a float"):
+        Config(rate="x")
+
+
+def test_configs_raise_type_errors_for_types_and_value_errors_for_values():
+    """One rule across the families' configs: a wrong type is a TypeError, a wrong value a ValueError,
+    and both name the field."""
+    from genai_lib.diffusion import NoiseSchedule
+    from genai_lib.llm import GPTConfig
+
+    with pytest.raises(TypeError, match="dropout"):
+        GPTConfig(vocab_size=10, dropout="0.1")
+    with pytest.raises(ValueError, match="dropout"):
+        GPTConfig(vocab_size=10, dropout=1.0)
+    with pytest.raises(TypeError, match="bias"):
+        GPTConfig(vocab_size=10, bias=1)
+    with pytest.raises(TypeError, match="n_layer"):
+        GPTConfig(vocab_size=10, n_layer=2.0)
+    with pytest.raises(TypeError, match="kind"):
+        NoiseSchedule(kind=1)
+    with pytest.raises(ValueError, match="kind"):
+        NoiseSchedule(kind="sigmoid")
+    assert type(NoiseSchedule("linear", torch.tensor(10)).num_steps) is int

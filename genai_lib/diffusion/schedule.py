@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genai_lib._checks import check_float, check_int, check_tensor
+from genai_lib._checks import check_choice, check_fields, check_float, check_int, check_tensor
 
 __all__ = ["NoiseSchedule", "SCHEDULE_KINDS"]
 
@@ -93,19 +93,13 @@ class NoiseSchedule:
     max_beta: float = 0.999
 
     def __post_init__(self) -> None:
-        if not isinstance(self.kind, str):
-            raise TypeError(f"kind must be a str, one of {SCHEDULE_KINDS}, got {type(self.kind).__name__}")
-        if self.kind not in SCHEDULE_KINDS:
-            raise ValueError(f"kind must be one of {SCHEDULE_KINDS}, got {self.kind!r}")
-        object.__setattr__(self, "num_steps", check_int(self.num_steps, "num_steps", minimum=1))
-        start = check_float(self.beta_start, "beta_start", minimum=0.0, maximum=1.0, strict_min=True)
-        end = check_float(self.beta_end, "beta_end", minimum=0.0, maximum=1.0)
+        beta = lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_min=True)  # noqa: E731
+        check_fields(self, {"kind": lambda v, n: check_choice(v, n, SCHEDULE_KINDS),
+                            "num_steps": lambda v, n: check_int(v, n, minimum=1),
+                            "beta_start": beta, "beta_end": beta, "max_beta": beta})
+        start, end, cap = self.beta_start, self.beta_end, self.max_beta
         if end < start:
             raise ValueError(f"beta_end must be >= beta_start={start}, got {end}")
-        cap = check_float(self.max_beta, "max_beta", minimum=0.0, maximum=1.0, strict_min=True)
-        object.__setattr__(self, "beta_start", start)
-        object.__setattr__(self, "beta_end", end)
-        object.__setattr__(self, "max_beta", cap)
         if self.kind == "linear":
             betas = torch.linspace(start, end, self.num_steps, dtype=torch.float32)
         else:

@@ -25,11 +25,12 @@ so the model again starts exactly at the pre-trained one, and ``k d`` numbers tr
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
+
+from genai_lib._checks import check_float, check_int
 
 __all__ = ["LoRALinear", "TokenRows", "apply_lora", "adapt_token_rows", "merge_lora", "lora_parameters",
            "DEFAULT_TARGETS"]
@@ -52,13 +53,10 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear):
             raise TypeError(f"base must be an nn.Linear, got {type(base).__name__}")
-        if isinstance(r, bool) or not isinstance(r, numbers.Integral) or r < 1:
-            raise ValueError(f"r must be an int >= 1, got {r!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not alpha > 0:
-            raise ValueError(f"alpha must be a float > 0, got {alpha!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a float in [0, 1), got {dropout!r}")
-        self.base, self.r, self.alpha = base, int(r), float(alpha)
+        r = check_int(r, "r", minimum=1)
+        alpha = check_float(alpha, "alpha", minimum=0.0, strict_min=True)
+        dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0, strict_max=True)
+        self.base, self.r, self.alpha = base, r, alpha
         self.scaling = self.alpha / self.r
         for p in base.parameters():
             p.requires_grad_(False)

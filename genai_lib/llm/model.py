@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genai_lib._checks import check_bool, check_fields, check_float, check_int
 from genai_lib.llm.attention import CausalSelfAttention
 from genai_lib.llm.decoding import (ban_repeated_ngrams, check_repetition_args, check_sampling_args,
                                     repetition_penalty as penalise_repeats, sample_next_token)
@@ -59,18 +59,12 @@ class GPTConfig:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
-            if value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value}")
+        size = lambda value, name: check_int(value, name, minimum=1)  # noqa: E731
+        check_fields(self, {"vocab_size": size, "block_size": size, "n_layer": size, "n_head": size, "n_embd": size,
+                            "dropout": lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_max=True),
+                            "bias": check_bool})
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be a float in [0, 1), got {self.dropout!r}")
-        if not isinstance(self.bias, bool):
-            raise TypeError(f"bias must be a bool, got {type(self.bias).__name__}")
 
 
 class MLP(nn.Module):
@@ -297,12 +291,10 @@ class GPT(nn.Module):
                 already in the text (:func:`~genai_lib.llm.decoding.ban_repeated_ngrams`; None = off).
         """
         idx = _check_idx(idx, self.config.vocab_size)
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0)
         check_sampling_args(temperature, top_k, top_p)
         check_repetition_args(repetition_penalty, no_repeat_ngram_size)
-        if not isinstance(use_cache, bool):
-            raise TypeError(f"use_cache must be a bool, got {type(use_cache).__name__}")
+        check_bool(use_cache, "use_cache")
         device = self.lm_head.weight.device
         if generator is not None:
             if not isinstance(generator, torch.Generator):
