@@ -9,6 +9,10 @@ fraction of the time (:func:`drop_labels`), so the same network also learns the 
 which moves the prediction further along the direction "towards c, away from no label". w = 0 is
 the plain conditional model; larger w trades diversity for samples that look more like class c.
 
+The convention differs from diffusers' by one: its ``guidance_scale`` s weights the conditional
+prediction as ε(∅) + s (ε(c) − ε(∅)), so s = 1 + w. This library's ``guidance_scale`` is Ho &
+Salimans' w (0 = no guidance); diffusers' default of 7.5 is w = 6.5 here.
+
 The model protocol of this package: ``model(x_t, t)`` is the unconditional prediction (for a
 conditional denoiser, the null class) and ``model(x_t, t, cond)`` the conditional one, with ``t``
 an int64 tensor of shape ``(B,)`` and ``cond`` an int64 tensor of labels of shape ``(B,)``.

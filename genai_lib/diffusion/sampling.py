@@ -191,6 +191,7 @@ class Sampler:
                 only the final sample.
             cond: int64 class labels of shape ``(B,)`` for a class-conditional denoiser.
             guidance_scale: w of classifier-free guidance (Ho & Salimans 2022, Eq. 6); 0 = none.
+                diffusers' ``guidance_scale`` is 1 + w (see :mod:`genai_lib.diffusion.guidance`).
             x_T: the starting noise instead of a fresh draw (e.g. to interpolate between two
                 noises with DDIM). It is copied to the model's device (a plain callable runs
                 where ``x_T`` is), so a CPU ``x_T`` gives the same start on any device.
