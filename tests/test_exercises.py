@@ -373,6 +373,23 @@ def test_check_coin_flip_as_the_reader_runs_it(capsys, seed):
     assert_wrong(capsys, gx.check_coin_flip, _one_d_discriminator(2.0, seed), "μ = 2")
 
 
+def test_check_lerp_midpoints(capsys):
+    from genai_lib import data
+
+    images, _ = data.load_digits(size=16)
+    real = images[:400]
+    blurred = 0.5 * (images[:400] + images[400:800])            # averages of two digits: clearly off the data
+    assert_right(capsys, gx.check_lerp_midpoints, blurred, real)
+    assert_wrong(capsys, gx.check_lerp_midpoints, (real, blurred), "other way round")
+    assert_wrong(capsys, gx.check_lerp_midpoints, (real, images[400:800]), "about equally good")
+    assert_wrong(capsys, gx.check_lerp_midpoints, (blurred[:100], real[:100]), "at least 200")
+    assert_wrong(capsys, gx.check_lerp_midpoints, (blurred[:, :, ::2, ::2], real), "16 × 16 images")
+    with pytest.raises(TypeError, match="lerp"):
+        gx.check_lerp_midpoints(blurred.numpy(), real)
+    with pytest.raises(ValueError, match="slerp"):
+        gx.check_lerp_midpoints(blurred, real.reshape(400, 256))
+
+
 # -- GANs: code answers ------------------------------------------------------------------------------------
 
 def _r1(discriminator, real, gamma):
@@ -684,6 +701,31 @@ def test_check_leftover_class_as_the_reader_runs_it(capsys, seed):
     assert_right(capsys, dx.check_leftover_class, accuracy, gentle)
 
 
+def test_check_null_label(capsys):
+    from genai_lib import data
+
+    images, labels = data.load_digits(8, split="held_out")
+    assert_right(capsys, dx.check_null_label, images)                           # real digits: all ten, evenly
+    assert_wrong(capsys, dx.check_null_label, (images[labels == 3].repeat(4, 1, 1, 1),), "one digit")
+    assert_wrong(capsys, dx.check_null_label, (images[labels < 5],), "missing")
+    assert_wrong(capsys, dx.check_null_label, (images[:100],), "at least 200")
+    with pytest.raises(TypeError, match="samples"):
+        dx.check_null_label(images.tolist())
+
+
+def test_check_null_label_on_the_shipped_model(capsys):
+    import genai_lib.diffusion as diffusion
+    from genai_lib.diffusion import pretrained
+
+    model, schedule = pretrained.load_pretrained("digits8-cond")
+    ddim = diffusion.DDIMSampler(schedule, 20)
+    gen = torch.Generator().manual_seed(2)
+    null = ddim.sample(model, (200, 1, 8, 8), generator=gen, cond=torch.full((200,), model.null_class)).clamp(-1, 1)
+    assert_right(capsys, dx.check_null_label, null)
+    threes = ddim.sample(model, (200, 1, 8, 8), generator=gen, cond=torch.full((200,), 3)).clamp(-1, 1)
+    assert_wrong(capsys, dx.check_null_label, (threes,), "one digit")
+
+
 def _particles(spread: float, n: int = 400, seed: int = 0) -> torch.Tensor:
     from genai_lib import data
 
@@ -732,6 +774,93 @@ def test_check_network_calls_counts_what_the_library_samplers_do(capsys):
                                                    **extra)
         handle.remove()
         assert_right(capsys, dx.check_network_calls, len(calls), steps=50, guided=guided)
+
+
+def test_check_no_positions(capsys):
+    assert_right(capsys, lx.check_no_positions, 3.376, 1.647)
+    assert_right(capsys, lx.check_no_positions, torch.tensor(3.37), 1.62)
+    hidden = ["3.38", "3.376", "1.73"]
+    assert_wrong(capsys, lx.check_no_positions, (1.647, 1.647), "did not change", hidden)
+    assert_wrong(capsys, lx.check_no_positions, (1.647, 3.376), "base_loss", hidden)
+    assert_wrong(capsys, lx.check_no_positions, (1.0, 1.647), "other way round", hidden)
+    assert_wrong(capsys, lx.check_no_positions, (2.643, 1.647), "one position for all", hidden)
+    assert_wrong(capsys, lx.check_no_positions, (3.909, 1.647), "reversed", hidden)
+    assert_wrong(capsys, lx.check_no_positions, (1.647 / math.log(2), 1.647), "in bits", hidden)
+    with pytest.raises(TypeError, match="loss"):
+        lx.check_no_positions("3.4", 1.6)
+    with pytest.raises(TypeError, match="base_loss"):
+        lx.check_no_positions(3.4, None)
+
+
+def _lora_losses(zero: bool, seed: int = 0, steps: int = 100) -> list[float]:
+    """The finetuning chapter's exercise: its LoRA layer (rank 3, α = 16) on block 1's c_fc, trained to imitate
+    block 2's c_fc, with LoRA's init or with A = B = 0."""
+    import copy
+
+    from genai_lib import llm, seed_everything
+    from genai_lib.llm.pretrained import load_pretrained
+
+    model, _ = load_pretrained()
+    seed_everything(seed)
+    x = torch.randn(256, 128)
+    target = model.transformer.h[1].mlp.c_fc(x).detach()
+    layer = llm.LoRALinear(copy.deepcopy(model.transformer.h[0].mlp.c_fc), r=3, alpha=16)
+    if zero:
+        with torch.no_grad():
+            layer.lora_A.zero_()
+    opt = torch.optim.Adam([layer.lora_A, layer.lora_B], lr=1e-2)
+    losses = []
+    for _ in range(steps):
+        loss = (layer(x) - target).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def test_check_zero_init(capsys):
+    zero, standard = _lora_losses(True), _lora_losses(False)
+    assert standard[-1] < 0.9 * standard[0]                     # the solution's "fell by 16-17 %" (and more margin)
+    assert_right(capsys, lx.check_zero_init, zero, standard)
+    assert_right(capsys, lx.check_zero_init, torch.tensor(zero), tuple(standard))
+    assert_wrong(capsys, lx.check_zero_init, (standard, zero), "other way round")
+    assert_wrong(capsys, lx.check_zero_init, (standard, standard), "zero-initialised layer learned")
+    assert_wrong(capsys, lx.check_zero_init, (zero, zero), "barely learned")
+    with pytest.raises(TypeError, match="losses_zero"):
+        lx.check_zero_init(1.0, standard)
+    with pytest.raises(ValueError, match="losses_standard"):
+        lx.check_zero_init(zero, standard[:5])
+
+
+def test_check_cold_sampling(capsys):
+    loop = ("thou art the king, and " * 20)[:300]
+    loops = [loop[k:] + loop[:k] for k in (0, 3, 7, 11)]
+    rng = torch.Generator().manual_seed(0)
+    varied = ["".join(chr(97 + int(c)) for c in torch.randint(26, (300,), generator=rng)) for _ in range(4)]
+    assert_right(capsys, lx.check_cold_sampling, loops, varied)
+    assert_wrong(capsys, lx.check_cold_sampling, ([loop] * 4, varied), "greedy decoding")
+    assert_wrong(capsys, lx.check_cold_sampling, (varied, loops), "other way round")
+    assert_wrong(capsys, lx.check_cold_sampling, (loops, loops), "τ = 0.5 samples")
+    assert_wrong(capsys, lx.check_cold_sampling, (varied, varied), "hardly repeat")
+    with pytest.raises(TypeError, match="cold"):
+        lx.check_cold_sampling(loop, varied)
+    with pytest.raises(ValueError, match="warm"):
+        lx.check_cold_sampling(loops, [v[:50] for v in varied])
+
+
+def test_check_cold_sampling_on_the_shipped_model(capsys):
+    """The exercise as the reader runs it, with two samples (the chapter uses four) to keep the test short."""
+    from genai_lib.llm.pretrained import load_pretrained
+
+    model, tok = load_pretrained()
+    prompt = torch.tensor([tok.encode("ROMEO:\n")] * 2)
+
+    def run(temperature: float) -> list[str]:
+        out = model.eval().generate(prompt, 300, generator=torch.Generator().manual_seed(1), temperature=temperature)
+        return [tok.decode(row[prompt.size(1):].tolist()) for row in out]
+
+    assert_right(capsys, lx.check_cold_sampling, run(0.1), run(0.5))
 
 
 # -- LLMs: non-numeric answers -------------------------------------------------------------------------------

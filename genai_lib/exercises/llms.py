@@ -24,6 +24,7 @@ __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary",
            "check_nucleus_size", "check_tempered_probability", "check_kv_cache_bytes", "check_positions_processed",
            "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions",
            "check_compare_tokenizers", "check_mask_training", "check_pre_ln", "check_lora_init", "check_loss_floor", "check_cache_valid",
+           "check_no_positions", "check_zero_init", "check_cold_sampling",
            "solution"]
 
 _SOLUTIONS = Solutions("genai_lib.exercises.llms")
@@ -442,6 +443,38 @@ def check_pre_ln(answer: Any) -> bool:
                })
 
 
+#: The rise of the held-out loss when the shipped model loses its position embeddings: 1.647 -> 3.376 nats per
+#: character on the chapter's 64 windows (1.624 -> 3.373 on 256): the checkpoint is fixed, so every reader
+#: measures the same to rounding, whatever the seed; other window counts move it by a few hundredths.
+_NO_POSITIONS_RISE = (1.4, 2.1)
+
+
+def check_no_positions(loss: Any, base_loss: Any) -> bool:
+    """Change-and-run: the held-out loss (nats per character) of the book's trained GPT with its position
+    embeddings left out of the stream (``loss``), next to the loss of the unchanged model (``base_loss``)."""
+    value, base = number(loss, "loss"), number(base_loss, "base_loss")
+    if not 1.0 < base < 2.5:
+        return report(False, "base_loss is not the shipped model's held-out loss in nats per character "
+                             "(the chapter's base_loss): pass the unchanged model's loss second.")
+    rise = value - base
+    low, high = _NO_POSITIONS_RISE
+    if abs(rise) < 0.02:
+        return report(False, "the loss did not change: did the position embeddings really leave the stream? "
+                             "Start from x = t.wte(inputs), without t.wpe(...).")
+    if rise < 0:
+        return report(False, "lower than the unchanged model: are the two arguments the other way round?")
+    if abs(rise - base * (1 / math.log(2) - 1)) < 0.02:
+        return report(False, "that looks like the same loss in bits: both numbers should be nats per character.")
+    if low <= rise <= high:
+        return report(True, f"+{rise:.2f} nats per character: without positions every token sees only the bag of "
+                            "characters before it, and a network trained with positions is lost without them.")
+    if rise < low:
+        return report(False, f"+{rise:.2f} nats is less than leaving the positions out costs: did you replace them "
+                             "by something else (one position for all, or a shuffled order) rather than drop them?")
+    return report(False, f"+{rise:.2f} nats is more than leaving the positions out costs: did anything else leave "
+                         "the stream, or were the positions reversed rather than dropped?")
+
+
 # -- chapter 6: fine-tuning ---------------------------------------------------------------------
 
 def _lora_shapes(config: Any) -> list[tuple[int, int]]:
@@ -550,6 +583,33 @@ def check_lora_init(answer: Any) -> bool:
                    "c": "re-read Eq. (eq-ft-grads) with A = 0 and B = 0: which gradient is left to move either?",
                    "d": "B = 0 is a starting value, not a removal: re-read Eq. (eq-ft-count).",
                })
+
+
+def check_zero_init(losses_zero: Any, losses_standard: Any) -> bool:
+    """Change-and-run: the losses of two trainings of the chapter's LoRA layer on the same task, one with A and B
+    both zero at the start (``losses_zero``), one with LoRA's init, random A and B = 0 (``losses_standard``)."""
+    series = {}
+    for name, losses in (("losses_zero", losses_zero), ("losses_standard", losses_standard)):
+        if isinstance(losses, (str, bytes)) or not hasattr(losses, "__len__"):
+            raise TypeError(f"{name} must be a list of the training losses, got {type(losses).__name__}")
+        series[name] = [number(v, name) for v in losses]
+        if len(series[name]) < 20:
+            raise ValueError(f"{name} must hold at least 20 losses (train for 100 steps), got {len(series[name])}")
+    zero, standard = series["losses_zero"], series["losses_standard"]
+    zero_moved = max(zero) - min(zero) > 1e-6 * abs(zero[0])
+    standard_fell = standard[-1] < 0.95 * standard[0]
+    if zero_moved and not standard_fell and standard[-1] >= standard[0] * 0.999:
+        return report(False, "the run that learned is the first argument: are they the other way round (zero "
+                             "initialisation first)?")
+    if zero_moved:
+        return report(False, "the zero-initialised layer learned: were A *and* B zero before the first step? "
+                             "B is zero already; set A to zero too (torch.no_grad(), layer.A.zero_()).")
+    if not standard_fell:
+        return report(False, "the standard layer barely learned either: does its optimiser get layer.A and "
+                             "layer.B, and did it train for 100 steps?")
+    return report(True, f"with A = B = 0 the loss never moved ({zero[0]:.4f} at every step); with a random A it "
+                        f"fell by {100 * (1 - standard[-1] / standard[0]):.0f} %. Each gradient is proportional to "
+                        "the other matrix, Eq. (eq-ft-grads): both zero is a saddle no optimiser leaves.")
 
 
 # -- chapter 4: pre-training --------------------------------------------------------------------
@@ -763,6 +823,43 @@ def check_cache_valid(answer: Any) -> bool:
                })
 
 
+def _texts(texts: Any, name: str) -> list[str]:
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+        raise TypeError(f"{name} must be a list of generated texts (str), got {type(texts).__name__}")
+    if len(texts) < 2 or min(len(t) for t in texts) < 200:
+        raise ValueError(f"{name} must hold at least 2 texts of at least 200 characters (the chapter's 4 of 300)")
+    return list(texts)
+
+
+#: The mean repeated 8-gram fraction of the chapter's four 300-character samples: 0.71 greedy, 0.33-0.40 at
+#: τ = 0.1, 0.009-0.015 at τ = 0.5 (seeds 0, 1, 2). The bounds leave a wide margin on both sides.
+_COLD_MIN, _WARM_MAX = 0.2, 0.1
+
+
+def check_cold_sampling(cold: Any, warm: Any) -> bool:
+    """Change-and-run: texts sampled at temperature 0.1 (``cold``) and at 0.5 (``warm``, the chapter's) from the
+    shipped model. Measures their repeated 8-grams: as τ → 0 sampling turns into greedy decoding, loops and all."""
+    from genai_lib.llm.decoding import repeated_ngram_fraction
+
+    cold, warm = _texts(cold, "cold"), _texts(warm, "warm")
+    rep = {name: sum(repeated_ngram_fraction(t, 8) for t in texts) / len(texts)
+           for name, texts in (("cold", cold), ("warm", warm))}
+    measured = f"repeated 8-grams: {100 * rep['cold']:.0f} % at τ = 0.1, {100 * rep['warm']:.0f} % at τ = 0.5"
+    if len(set(cold)) == 1:
+        return report(False, "the cold texts are all the same: that is greedy decoding (τ = 0). Sample with "
+                             "temperature=0.1 and a generator.")
+    if rep["warm"] > _COLD_MIN and rep["cold"] < _WARM_MAX:
+        return report(False, f"{measured}: are the two arguments the other way round (τ = 0.1 first)?")
+    if rep["warm"] > _WARM_MAX:
+        return report(False, f"{measured}: the second argument should be the chapter's τ = 0.5 samples, "
+                             "results['τ = 0.5']['texts'].")
+    if rep["cold"] < _COLD_MIN:
+        return report(False, f"{measured}: the cold texts hardly repeat themselves. Were they sampled at "
+                             "temperature=0.1, from the same prompt and length as the chapter's?")
+    return report(True, f"{measured}. Dividing the logits by a small τ makes the top token's probability close "
+                        "to 1, Eq. (eq-dec-temperature): cold sampling is almost greedy, and falls into its loops.")
+
+
 # -- the solutions, printed on request ------------------------------------------------------------
 
 @_SOLUTIONS.add("check_cache_valid")
@@ -772,6 +869,37 @@ def _() -> tuple[str, str]:
             "on the tokens up to it, Eq. (eq-dec-causal). Appending a token changes nothing before it, so the "
             "keys and values computed once can be kept: each new token then costs one position's work, and the "
             "generated tokens are exactly the same. A bidirectional model could not do this, frozen weights or not.")
+
+
+@_SOLUTIONS.add("check_no_positions")
+def _() -> tuple[str, str]:
+    return ("copy loss_without, start from x = t.wte(inputs) (no t.wpe term), and pass its result with base_loss: "
+            "about 3.38 against 1.65 nats per character",
+            "Without its position embeddings the shipped model's held-out loss rises by about 1.7 nats per "
+            "character (1.65 -> 3.38 on the chapter's 64 windows; the checkpoint is fixed, so the number does not "
+            "depend on the seed), worse than the one-character bigram baseline. Attention alone sees the bag "
+            "of earlier characters, not their order; a network trained with positions also reads every stream "
+            "through weights tuned to them, so it is lost without them.")
+
+
+@_SOLUTIONS.add("check_zero_init")
+def _() -> tuple[str, str]:
+    return ("train two copies of the page's LoRA layer 100 steps with Adam (lr 1e-2) to imitate another matrix "
+            "(e.g. block 2's c_fc), one after torch.no_grad(): layer.A.zero_(); pass both loss lists",
+            "With A = B = 0 every gradient of Eq. (eq-ft-grads) is a product with the other, zero, matrix: the "
+            "loss stays exactly where it started at every step, for every seed. With LoRA's random A the gradient "
+            "of B is not zero, B moves on the first step and A on the second; in the exercise's task the loss "
+            "fell by 16-17 % in 100 steps for seeds 0, 1 and 2.")
+
+
+@_SOLUTIONS.add("check_cold_sampling")
+def _() -> tuple[str, str]:
+    return ("cold = run(dict(temperature=0.1)); ex.check_cold_sampling(cold, results['τ = 0.5']['texts'])",
+            "At τ = 0.1 about a third of the 8-grams repeat earlier ones (0.33-0.40 for seeds 0, 1 and 2), against "
+            "about 1 % at τ = 0.5 and 71 % for greedy decoding. Temperature raises every probability ratio to the "
+            "power 1/τ: at τ = 0.1 a token twice as likely as the next becomes about a thousand times as likely, so "
+            "sampling nearly always takes the arg max and inherits greedy decoding's loops; the rare other choice "
+            "is what breaks some of them.")
 
 
 @_SOLUTIONS.add("check_byte_count")
