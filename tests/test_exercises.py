@@ -390,6 +390,20 @@ def test_check_lerp_midpoints(capsys):
         gx.check_lerp_midpoints(blurred, real.reshape(400, 256))
 
 
+def test_check_dirac_runs(capsys):
+    paths = {g: gx._dirac_path(g, steps=120) for g in (0.1, 1.0, 10.0)}
+    assert_right(capsys, gx.check_dirac_runs, paths)
+    assert_right(capsys, gx.check_dirac_runs, {0.3: gx._dirac_path(0.3), 1: paths[1.0],
+                                               5.0: gx._dirac_path(5.0)})
+    assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[10.0], 1.0: paths[1.0], 10.0: paths[0.1]},), "its own γ")
+    assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[0.1], 1.0: paths[1.0]},), "a large one")
+    assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[0.1], 1.0: paths[1.0], 10.0: paths[10.0] * 2},), "its own γ")
+    with pytest.raises(TypeError, match="paths"):
+        gx.check_dirac_runs([paths[1.0]])
+    with pytest.raises(ValueError, match="paths"):
+        gx.check_dirac_runs({1.0: paths[1.0][:50]})
+
+
 # -- GANs: code answers ------------------------------------------------------------------------------------
 
 def _r1(discriminator, real, gamma):
@@ -726,6 +740,43 @@ def test_check_null_label_on_the_shipped_model(capsys):
     assert_wrong(capsys, dx.check_null_label, (threes,), "one digit")
 
 
+def test_check_x0_choice(capsys):
+    from genai_lib import data
+
+    centres = data.mode_centres("grid25")
+    blended = 0.3 * torch.randn(600, 2, generator=torch.Generator().manual_seed(4))   # beliefs between clusters
+    sharp = _particles(0.05, n=600)
+    assert_right(capsys, dx.check_x0_choice, blended, sharp)
+    assert_wrong(capsys, dx.check_x0_choice, (sharp, blended), "other way round")
+    assert_wrong(capsys, dx.check_x0_choice, (blended, _particles(0.6, n=600)), "late beliefs miss")
+    assert_wrong(capsys, dx.check_x0_choice, (sharp, sharp), "already sit on clusters")
+    assert_wrong(capsys, dx.check_x0_choice, (blended / 2, sharp / 2), "multiply x̂_0 by SCALE")
+    assert_wrong(capsys, dx.check_x0_choice, (blended[:50], sharp[:50]), "at least 100")
+    assert centres.abs().max() > 3
+    with pytest.raises(TypeError, match="x0_early"):
+        dx.check_x0_choice(blended.tolist(), sharp)
+    with pytest.raises(ValueError, match="x0_late"):
+        dx.check_x0_choice(blended, sharp.T)
+
+
+def test_check_x0_choice_on_the_shipped_model(capsys):
+    """The exercise as the reader runs it, on the shipped grid25 denoiser (the DDPM chapter's recipe, seed 0)."""
+    from genai_lib import data
+    from genai_lib.diffusion import pretrained
+
+    model, schedule = pretrained.load_pretrained("grid25")
+    scale = pretrained.GRID25_SCALE
+    toy = data.toy2d("grid25", 600, seed=1) / scale
+    noise = torch.randn(600, 2, generator=torch.Generator().manual_seed(1))
+
+    def beliefs(t: int) -> torch.Tensor:
+        x_t = schedule.add_noise(toy, noise, t)
+        with torch.no_grad():
+            return schedule.predict_x0(x_t, model(x_t, torch.full((600,), t)), t) * scale
+
+    assert_right(capsys, dx.check_x0_choice, beliefs(900), beliefs(30))
+
+
 def _particles(spread: float, n: int = 400, seed: int = 0) -> torch.Tensor:
     from genai_lib import data
 
@@ -831,6 +882,19 @@ def test_check_zero_init(capsys):
         lx.check_zero_init(1.0, standard)
     with pytest.raises(ValueError, match="losses_standard"):
         lx.check_zero_init(zero, standard[:5])
+
+
+def test_check_low_lr(capsys):
+    assert_right(capsys, lx.check_low_lr, 4.376, 2.754)
+    assert_right(capsys, lx.check_low_lr, torch.tensor(4.31), 2.76)
+    hidden = ["4.38", "4.3", "2.75", "1.6"]
+    assert_wrong(capsys, lx.check_low_lr, (2.754, 4.376), "other way round", hidden)
+    assert_wrong(capsys, lx.check_low_lr, (2.76, 2.754), "same loss", hidden)
+    assert_wrong(capsys, lx.check_low_lr, (3.0, 2.754), "only", hidden)
+    with pytest.raises(TypeError, match="loss_low"):
+        lx.check_low_lr("4.4", 2.75)
+    with pytest.raises(TypeError, match="loss_default"):
+        lx.check_low_lr(4.4, [2.75])
 
 
 def test_check_cold_sampling(capsys):

@@ -24,7 +24,7 @@ __all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary",
            "check_nucleus_size", "check_tempered_probability", "check_kv_cache_bytes", "check_positions_processed",
            "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions",
            "check_compare_tokenizers", "check_mask_training", "check_pre_ln", "check_lora_init", "check_loss_floor", "check_cache_valid",
-           "check_no_positions", "check_zero_init", "check_cold_sampling",
+           "check_no_positions", "check_zero_init", "check_cold_sampling", "check_low_lr",
            "solution"]
 
 _SOLUTIONS = Solutions("genai_lib.exercises.llms")
@@ -694,6 +694,31 @@ def check_loss_floor(answer: Any) -> bool:
                })
 
 
+#: How much worse the width-32 scaling model ends after 150 steps with a ten times lower peak learning rate:
+#: 4.38 vs 2.75, 4.31 vs 2.76, 4.35 vs 2.75 nats (seeds 0, 1, 2): a gap of 1.55-1.62, against this bound of 0.5.
+_LOW_LR_GAP = 0.5
+
+
+def check_low_lr(loss_low: Any, loss_default: Any) -> bool:
+    """Change-and-run: the held-out loss of the scaling experiment's width-32 GPT trained for ``SCALING_STEPS``
+    steps with a ten times lower peak learning rate (``loss_low``), next to the same model with the recipe's
+    rate (``loss_default``)."""
+    low, default = number(loss_low, "loss_low"), number(loss_default, "loss_default")
+    gap = low - default
+    if gap < -0.05:
+        return report(False, "the lower learning rate ended lower: are the two arguments the other way round "
+                             "(the run with lr=3e-4 first)?")
+    if abs(gap) <= 0.05:
+        return report(False, "the two runs ended at the same loss: did the second one really train with "
+                             "llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, lr=3e-4)?")
+    if gap >= _LOW_LR_GAP:
+        return report(True, f"{gap:.2f} nats worse at the same number of steps: with a ten times smaller step "
+                            "the model has barely left its starting loss when the schedule ends. A learning rate "
+                            "is chosen for a budget of steps.")
+    return report(False, f"only {gap:.2f} nats worse: did both runs use the width-32 model, the same seed and "
+                         "SCALING_STEPS steps, with lr=3e-4 (ten times below the recipe's 3e-3) for the first?")
+
+
 # -- chapter 5: decoding ------------------------------------------------------------------------
 
 NUCLEUS_PROBS = (0.5, 0.2, 0.15, 0.1, 0.05)
@@ -900,6 +925,17 @@ def _() -> tuple[str, str]:
             "power 1/τ: at τ = 0.1 a token twice as likely as the next becomes about a thousand times as likely, so "
             "sampling nearly always takes the arg max and inherits greedy decoding's loops; the rare other choice "
             "is what breaks some of them.")
+
+
+@_SOLUTIONS.add("check_low_lr")
+def _() -> tuple[str, str]:
+    return ("genai_lib.seed_everything(SEED); m = llm.GPT(llm.GPTConfig(vocab_size=V, block_size=64, n_layer=4, "
+            "n_head=4, n_embd=32)); llm.train_gpt(m, train_ids, llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, "
+            "lr=3e-4)); ex.check_low_lr(llm.evaluate(m, val_ids, max_windows=500), scaling[1]['loss'])",
+            "With lr = 3e-4 the width-32 model ends at about 4.3-4.4 nats after 150 steps, against 2.75 with the "
+            "recipe's 3e-3 (seeds 0, 1 and 2): 1.55-1.62 nats worse, barely below where it started. Ten times "
+            "higher, 3e-2, is worse too (2.9-3.1 nats), and noisier: the curve spikes. The best rate depends on "
+            "the model and the budget of steps, which is why it is tuned, and why the recipe warms up and decays.")
 
 
 @_SOLUTIONS.add("check_byte_count")
