@@ -18,11 +18,12 @@ NOTEBOOKS := $(shell find book -name '*.md' -not -path '*/_build/*' -exec grep -
 # the weights it ships) changes.
 LIB_HASH = $(shell cat pyproject.toml $$(find genai_lib -name '*.py' -o -name '*.safetensors' | sort) | sha256sum | cut -c1-16)
 
-.PHONY: book test robust badges bench lab sync venv clean help
+.PHONY: book test lint robust badges bench lab sync venv clean help
 
 help:
 	@echo "make book   build the site (_build/html) and print the page to open"
-	@echo "make test   unit tests, every notebook under nbval, the site build, browser tests"
+	@echo "make test   lint, unit tests, every notebook under nbval, the site build, browser tests"
+	@echo "make lint   ruff check and ruff format --check (rules in pyproject.toml)"
 	@echo "make robust every notebook under nbval with GENAI_SEED=1, and =2 on another CPU's kernels (NB=... for some)"
 	@echo "make badges record the last make test's cost per notebook in book/compute.json (the pages' badges)"
 	@echo "make bench  speed benchmarks (tests/benchmarks/*.py), printed as ratios on this machine"
@@ -49,7 +50,11 @@ book: $(BOOK_STAMP)
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
+
+test: lint
 	$(PY) -m pytest tests --ignore=tests/site
 	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 book
 	@echo $(LIB_HASH) > _build/.lib-hash  # nbval has just re-executed (and re-cached) every notebook
