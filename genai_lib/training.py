@@ -1,17 +1,37 @@
-"""The step-budgeted training loop and safetensors checkpoints every chapter trains with.
+"""The step-budgeted training loop, the :class:`Trainer` every family builds on, and checkpoints.
 
 A run is a budget of ``steps`` optimisation steps, never a wall-clock budget, so results do not
-depend on how busy the machine is. The caller owns model and optimiser and wraps one update in
-``step_fn(step) -> loss``; :func:`fit` calls it ``steps`` times, records the losses in a
-:class:`History`, and (with a :class:`Checkpointer`) saves everything needed to resume: weights,
-optimiser state, history and the torch RNG state. A resumed run repeats the uninterrupted one
-bit for bit. Checkpoints hold only ``.safetensors`` and ``.json`` files: no pickle anywhere.
+depend on how busy the machine is. Two ways to train:
+
+* :func:`fit` — the caller owns model and optimiser and wraps one update in ``step_fn(step) ->
+  loss``; :func:`fit` calls it until ``steps`` steps are done, records the losses in a
+  :class:`History`, and (with a :class:`Checkpointer`) saves everything needed to resume.
+* :class:`Trainer` — the base class of the families' trainers (``GANTrainer``,
+  ``DiffusionTrainer``, ``GPTTrainer``). It owns the step count, the :class:`History`, a private
+  CPU ``torch.Generator`` (:attr:`Trainer.rng`), an optional :class:`~genai_lib.ema.EMA` and
+  :meth:`~Trainer.save` / :meth:`~Trainer.load`; a family supplies only its update,
+  :meth:`Trainer.train_step`. ``trainer.fit(steps)`` means the same everywhere: train until
+  ``steps`` steps are done *in total*, and return the :class:`History`.
+
+A checkpoint is a directory (:func:`save_checkpoint`)::
+
+    model.safetensors   the modules' weights (safetensors: tensors only)
+    config.json         {"format": 2, "step", "config", "extra"}, readable by anyone
+    trainer_state.pt    optimiser state dicts, RNG states, step, history, EMA counter --
+                        absent from a model-only checkpoint
+
+``trainer_state.pt`` is written by ``torch.save`` and read by ``torch.load(weights_only=True)``,
+whose restricted unpickler accepts only tensors and plain containers (dicts, lists, tuples,
+numbers, strings), never arbitrary objects. A resumed run repeats the uninterrupted one bit for
+bit. Checkpoints of the previous format (``optimizer.json``, ``optimizer.safetensors``,
+``rng.safetensors``) still load model-only; loading their trainer state raises a ValueError that
+says so.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
+import io
 import json
 import math
 import numbers
@@ -29,8 +49,10 @@ import torch
 from tqdm.auto import tqdm
 
 from genai_lib._checks import check_int
+from genai_lib.ema import EMA
 
-__all__ = ["History", "fit", "progress_bar", "PROGRESS_INTERVAL_S", "save_checkpoint", "load_checkpoint", "Checkpointer", "rng_to_text", "rng_from_text"]
+__all__ = ["History", "fit", "progress_bar", "PROGRESS_INTERVAL_S", "Trainer", "save_checkpoint", "load_checkpoint",
+           "Checkpointer", "CHECKPOINT_FORMAT"]
 
 # A progress bar redraws at most once a second. In a kernel, tqdm.auto draws an ipywidget and each
 # redraw is one message on the kernel's IOPub socket; at tqdm's default (every 0.1 s) a minute and a
@@ -53,7 +75,15 @@ def progress_bar(iterable=None, **kwargs) -> tqdm:
 
 
 Stateful = torch.nn.Module | torch.optim.Optimizer
-FILES = ("model.safetensors", "optimizer.safetensors", "optimizer.json", "rng.safetensors", "config.json")
+#: The checkpoint format :func:`save_checkpoint` writes (``config.json``'s ``"format"``).
+CHECKPOINT_FORMAT = 2
+STATE_FILE = "trainer_state.pt"
+#: A full checkpoint's files, in the order they are moved into place (``config.json`` last).
+FILES = ("model.safetensors", STATE_FILE, "config.json")
+#: A model-only checkpoint's files.
+MODEL_FILES = ("model.safetensors", "config.json")
+#: Files only the previous format (format 1) wrote: its optimiser and RNG states.
+LEGACY_FILES = ("optimizer.json", "optimizer.safetensors", "rng.safetensors")
 
 
 @dataclass
@@ -170,38 +200,6 @@ def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], st
 
 # -- checkpoints ------------------------------------------------------------------------------
 
-def _encode(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
-    """Losslessly split a nested state (e.g. ``optimizer.state_dict()``) into JSON + tensors."""
-    if isinstance(obj, torch.Tensor):
-        if key in tensors:
-            raise ValueError(f"two tensors in the optimizer state map to the key {key!r}")
-        tensors[key] = obj.detach().to("cpu", copy=True).contiguous()
-        return {"__tensor__": key}
-    if isinstance(obj, (tuple, list)):
-        items = [_encode(v, f"{key}.{i}", tensors) for i, v in enumerate(obj)]
-        return {"__tuple__": items} if isinstance(obj, tuple) else items
-    if isinstance(obj, Mapping):
-        if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in obj):
-            raise TypeError(f"state keys under {key!r} must be str or int, got {list(obj)}")
-        return {"__dict__": [[k, _encode(v, f"{key}.{k}", tensors)] for k, v in obj.items()]}
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot checkpoint {type(obj).__name__} found under {key!r}")
-
-
-def _decode(obj: Any, tensors: Mapping[str, torch.Tensor]) -> Any:
-    """Inverse of :func:`_encode`."""
-    if isinstance(obj, list):
-        return [_decode(v, tensors) for v in obj]
-    if isinstance(obj, dict):
-        if "__tensor__" in obj:
-            return tensors[obj["__tensor__"]]
-        if "__tuple__" in obj:
-            return tuple(_decode(v, tensors) for v in obj["__tuple__"])
-        return {k: _decode(v, tensors) for k, v in obj["__dict__"]}
-    return obj
-
-
 def _check_modules(modules: Any) -> dict[str, Stateful]:
     if not isinstance(modules, Mapping) or not modules:
         raise TypeError("modules must be a non-empty mapping such as {'model': model, 'optimizer': opt}")
@@ -221,84 +219,115 @@ def _to_json_config(config: Any) -> dict[str, Any] | None:
     return None if config is None else json.loads(json.dumps(dict(config)))  # tuples -> lists, as on disk
 
 
-def rng_to_text(generator: torch.Generator) -> str:
-    """A ``torch.Generator``'s state as text, for a checkpoint's JSON ``extra`` (see :func:`rng_from_text`)."""
-    return base64.b64encode(generator.get_state().numpy().tobytes()).decode()
+def _write_atomically(directory: Path, payloads: dict[str, bytes]) -> None:
+    """Write every payload to a temporary file first, then move them into place in order.
 
-
-def rng_from_text(generator: torch.Generator, text: str) -> None:
-    """Put the state :func:`rng_to_text` wrote back into ``generator``: it then draws what the saved one would have."""
-    generator.set_state(torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8))
-
-
-def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *, step: int,
-                    config: Any = None, history: History | None = None, extra: dict | None = None) -> Path:
-    """Save modules, optimisers, the torch RNG state and metadata to ``directory``; return its path.
-
-    Files: ``model.safetensors`` (module states, keys ``"{name}.{param}"``), ``optimizer.safetensors``
-    + ``optimizer.json`` (optimiser tensors and structure), ``rng.safetensors`` and ``config.json``
-    (``step``, ``config``, ``history``, ``extra``). All files are first written to temporary files
-    and only then moved into place (config.json last), so an interrupted save leaves the previous
-    checkpoint intact.
+    An interrupted save therefore leaves the previous checkpoint intact (``config.json``, moved
+    last, still names the previous step).
     """
-    modules, step = _check_modules(modules), check_int(step, "step", minimum=0)
-    meta = {"step": step, "config": _to_json_config(config),
-            "history": None if history is None else history.to_dict(), "extra": extra}
-    try:
-        config_bytes = json.dumps(meta, indent=2, allow_nan=False).encode()
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"config and extra must be JSON-serialisable: {err}") from err
-    weights: dict[str, torch.Tensor] = {}
-    optim_tensors: dict[str, torch.Tensor] = {}
-    optim_json: dict[str, Any] = {}
-    for name, obj in modules.items():
-        if isinstance(obj, torch.optim.Optimizer):
-            optim_json[name] = _encode(obj.state_dict(), name, optim_tensors)
-        else:
-            for key, tensor in obj.state_dict().items():  # copies: tied weights may share memory
-                weights[f"{name}.{key}"] = tensor.detach().to("cpu", copy=True).contiguous()
-    rng = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng.update({f"cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
-    tag = {"step": str(step)}
-    payloads = {"model.safetensors": safetensors.torch.save(weights, tag),
-                "optimizer.safetensors": safetensors.torch.save(optim_tensors, tag),
-                "optimizer.json": json.dumps({"step": step, "optimizers": optim_json}).encode(),
-                "rng.safetensors": safetensors.torch.save(rng, tag), "config.json": config_bytes}
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     temps: dict[str, str] = {}
     try:
-        for fname in FILES:
+        for fname, data in payloads.items():
             fd, temps[fname] = tempfile.mkstemp(dir=directory, prefix=f".{fname}.", suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
-                f.write(payloads[fname])
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-        for fname in FILES:
+        for fname in payloads:
             os.replace(temps.pop(fname), directory / fname)
     finally:
         for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
+
+
+def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *, step: int,
+                    config: Any = None, history: History | None = None, extra: dict | None = None,
+                    state: Mapping[str, Any] | None = None, model_only: bool = False) -> Path:
+    """Save modules, optimisers, RNG states and metadata to ``directory``; return its path.
+
+    Files (see the module docstring): ``model.safetensors`` (module states, keys
+    ``"{name}.{param}"``), ``config.json`` (``format``, ``step``, ``config``, ``extra``: JSON) and
+    ``trainer_state.pt`` (``torch.save`` of ``{"step", "optimizers": {name: state_dict}, "rng":
+    {"torch": ..., "cuda": [...]}, "history", "state"}``), where ``state`` holds a trainer's own
+    tensors and numbers, e.g. its generator's state. With ``model_only`` only the first two are
+    written (``modules`` then holds no optimiser, and ``history`` and ``state`` are None); a
+    ``trainer_state.pt`` left by an earlier save is removed. Files are written to temporary files
+    first and then moved into place, ``config.json`` last.
+    """
+    modules, step = _check_modules(modules), check_int(step, "step", minimum=0)
+    if not isinstance(model_only, bool):
+        raise TypeError(f"model_only must be a bool, got {type(model_only).__name__}")
+    optimizers = {n: o for n, o in modules.items() if isinstance(o, torch.optim.Optimizer)}
+    if model_only and (optimizers or history is not None or state is not None):
+        raise ValueError("model_only=True saves weights only: modules must hold no optimizer "
+                         f"(got {sorted(optimizers)}) and history and state must be None")
+    if state is not None and not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict of tensors and numbers or None, got {type(state).__name__}")
+    meta = {"format": CHECKPOINT_FORMAT, "step": step, "config": _to_json_config(config), "extra": extra}
+    try:
+        config_bytes = json.dumps(meta, indent=2, allow_nan=False).encode()
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"config and extra must be JSON-serialisable: {err}") from err
+    weights = {f"{name}.{key}": tensor.detach().to("cpu", copy=True).contiguous()  # copies: tied weights share memory
+               for name, obj in modules.items() if name not in optimizers
+               for key, tensor in obj.state_dict().items()}
+    payloads = {"model.safetensors": safetensors.torch.save(weights, {"step": str(step)})}
+    if not model_only:
+        rng: dict[str, Any] = {"torch": torch.get_rng_state(),
+                               "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else []}
+        trainer_state = {"format": CHECKPOINT_FORMAT, "step": step,
+                         "optimizers": {n: o.state_dict() for n, o in optimizers.items()}, "rng": rng,
+                         "history": None if history is None else history.to_dict(), "state": dict(state or {})}
+        buffer = io.BytesIO()
+        torch.save(trainer_state, buffer)
+        payloads[STATE_FILE] = buffer.getvalue()
+    payloads["config.json"] = config_bytes
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomically(directory, payloads)
+    if model_only:
+        (directory / STATE_FILE).unlink(missing_ok=True)   # stale trainer state of another step
     return directory
 
 
-def _read(path: Path, step: int, device: str) -> dict[str, torch.Tensor]:
+def _read_weights(path: Path, step: int, device: str) -> dict[str, torch.Tensor]:
     with safetensors.safe_open(str(path), framework="pt", device=device) as f:
         if (f.metadata() or {}).get("step") != str(step):
             raise ValueError(f"{path} is not from step {step} (an interrupted save?); the checkpoint is inconsistent")
         return {k: f.get_tensor(k) for k in f.keys()}
 
 
+def _read_trainer_state(directory: Path, step: int) -> dict[str, Any]:
+    path = directory / STATE_FILE
+    if not path.is_file():
+        if any((directory / f).is_file() for f in LEGACY_FILES):
+            raise ValueError(
+                f"directory={str(directory)!r} holds a checkpoint in the previous format (format 1: "
+                f"optimizer.json, optimizer.safetensors and rng.safetensors, without {STATE_FILE}); its weights "
+                f"still load model-only (e.g. GPT.load), but its optimiser and RNG state cannot be resumed: "
+                f"retrain, or load the weights and save again")
+        raise ValueError(f"directory={str(directory)!r} holds a model-only checkpoint (model.safetensors and "
+                         f"config.json, no {STATE_FILE}): it has weights but no trainer state to resume")
+    # weights_only: the restricted unpickler, which rebuilds tensors and plain containers only
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("step") != step:
+        raise ValueError(f"{path} is not from step {step} (an interrupted save?); the checkpoint is inconsistent")
+    return saved
+
+
 def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *,
-                    map_location: str | torch.device = "cpu", restore_rng: bool = True) -> dict[str, Any]:
+                    map_location: str | torch.device = "cpu", restore_rng: bool = True,
+                    model_only: bool = False) -> dict[str, Any]:
     """Load a :func:`save_checkpoint` checkpoint into ``modules`` in place and return its metadata.
 
     Loading is strict: keys missing from the checkpoint or unexpected by the modules raise a
     ValueError naming them, before any state is changed. Module tensors are read onto
     ``map_location``; optimiser tensors onto the CPU (``load_state_dict`` moves them next to the
-    parameters). With ``restore_rng`` the torch (and CUDA) RNG state is restored too.
-    Returns ``{"step": int, "config": dict | None, "history": History | None, "extra": ...}``.
+    parameters). With ``restore_rng`` the global torch (and CUDA) RNG state is restored too.
+    With ``model_only`` only ``model.safetensors`` and ``config.json`` are read (``modules`` then
+    holds no optimiser): that loads model-only checkpoints and those of the previous format.
+    Returns ``{"step": int, "config": dict | None, "history": History | None, "extra": ...,
+    "state": dict}`` (``history`` None and ``state`` empty when ``model_only``).
     """
     modules, directory = _check_modules(modules), Path(directory)
     try:
@@ -307,21 +336,21 @@ def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
         raise ValueError(f"map_location must be a device such as 'cpu' or 'cuda:0', got {map_location!r}") from err
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"directory={str(directory)!r} holds no checkpoint (config.json is missing)")
+    optimizers = {n for n, o in modules.items() if isinstance(o, torch.optim.Optimizer)}
+    if model_only and optimizers:
+        raise ValueError(f"model_only=True loads weights only, but modules holds optimizers {sorted(optimizers)}")
     meta = json.loads((directory / "config.json").read_text())
     step = meta["step"]
-    weights = _read(directory / "model.safetensors", step, device)
-    optim_tensors = _read(directory / "optimizer.safetensors", step, "cpu")
-    optim_json = json.loads((directory / "optimizer.json").read_text())
-    if optim_json["step"] != step:
-        raise ValueError(f"{directory / 'optimizer.json'} is not from step {step}; the checkpoint is inconsistent")
+    weights = _read_weights(directory / "model.safetensors", step, device)
+    saved = {"optimizers": {}, "history": None, "state": {}} if model_only else _read_trainer_state(directory, step)
     states: dict[str, dict] = {}
-    expected: set[str] = {f"{name}.*" for name in optim_json["optimizers"]} | set(weights)
+    expected: set[str] = {f"{name}.*" for name in saved["optimizers"]} | set(weights)
     wanted: set[str] = set()
     for name, obj in modules.items():
-        if isinstance(obj, torch.optim.Optimizer):
+        if name in optimizers:
             wanted.add(f"{name}.*")
-            if name in optim_json["optimizers"]:
-                states[name] = _decode(optim_json["optimizers"][name], optim_tensors)
+            if name in saved["optimizers"]:
+                states[name] = saved["optimizers"][name]
         else:
             keys = obj.state_dict().keys()
             wanted |= {f"{name}.{k}" for k in keys}
@@ -330,16 +359,16 @@ def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
     if missing or unexpected:
         raise ValueError(f"checkpoint in {str(directory)!r} does not match modules: "
                          f"missing keys {missing}, unexpected keys {unexpected} ('name.*' = a whole optimiser)")
-    rng = _read(directory / "rng.safetensors", step, "cpu")
     for name, obj in modules.items():
         obj.load_state_dict(states[name])
-    if restore_rng:
-        torch.set_rng_state(rng["torch"])
-        cuda = [rng[f"cuda.{i}"] for i in range(len(rng) - 1)]
+    if restore_rng and not model_only:
+        torch.set_rng_state(saved["rng"]["torch"])
+        cuda = saved["rng"]["cuda"]
         if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
-    history = None if meta["history"] is None else History.from_dict(meta["history"])
-    return {"step": step, "config": meta["config"], "history": history, "extra": meta["extra"]}
+    history = None if saved["history"] is None else History.from_dict(saved["history"])
+    return {"step": step, "config": meta["config"], "history": history, "extra": meta.get("extra"),
+            "state": saved["state"]}
 
 
 class Checkpointer:
@@ -371,3 +400,147 @@ class Checkpointer:
                              f"not {_to_json_config(self.config)}; delete it or choose another directory")
         meta = load_checkpoint(self.directory, self.modules)
         return meta["step"], meta["history"] or History()
+
+
+# -- the trainer every family builds on -------------------------------------------------------
+
+class Trainer:
+    """The base of the families' trainers: step count, history, random generator, EMA, checkpoints.
+
+    A subclass sets ``self.device`` and ``self.config`` (a dataclass), calls ``super().__init__``
+    and supplies:
+
+    * :meth:`train_step` — one update; returns the loss or a dict of named scalars. It draws all
+      its random numbers from :attr:`rng`;
+    * :meth:`modules` — its networks and optimisers by name, for :meth:`save` and :meth:`load`;
+    * optionally :meth:`checkpoint_config` (what a checkpoint must match to be loaded; default
+      ``self.config``), and the hooks :meth:`on_fit_start` and :meth:`on_step_end`.
+
+    Args:
+        seed: seeds :attr:`rng`.
+        ema: an :class:`~genai_lib.ema.EMA` the subclass updates in :meth:`train_step`, or None.
+
+    Attributes:
+        step: updates done so far (the next update is number ``step``).
+        history: the :class:`History` of every update's scalars.
+        rng: the trainer's own CPU ``torch.Generator`` (batches, noise, latents); the global
+            random state is never touched, so a run repeats bit for bit.
+        ema: as given.
+    """
+
+    #: the progress bar's label and how often its loss is refreshed (subclasses override)
+    desc: str = "train"
+    log_every: int = 10
+
+    def __init__(self, *, seed: int, ema: EMA | None = None) -> None:
+        seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
+        if ema is not None and not isinstance(ema, EMA):
+            raise TypeError(f"ema must be a genai_lib.ema.EMA or None, got {type(ema).__name__}")
+        self.step = 0
+        self.history = History()
+        self.rng = torch.Generator().manual_seed(seed)
+        self.ema = ema
+
+    # -- what a family supplies --------------------------------------------------------------------
+
+    def train_step(self, step: int) -> float | torch.Tensor | Mapping[str, float]:
+        """Make update number ``step``; return the loss or a dict of named scalars."""
+        raise NotImplementedError(f"{type(self).__name__} must implement train_step(step)")
+
+    def modules(self) -> dict[str, Stateful]:
+        """The networks and optimisers to checkpoint, by name (names without '.')."""
+        raise NotImplementedError(f"{type(self).__name__} must implement modules()")
+
+    def checkpoint_config(self) -> Any:
+        """The configuration a checkpoint records and :meth:`load` requires to match."""
+        return self.config
+
+    def on_fit_start(self, steps: int) -> None:
+        """Called by :meth:`fit` before its first update, with the ``steps`` it trains to."""
+
+    def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
+        """Called by :meth:`fit` after update ``step`` (and before the caller's callback)."""
+
+    # -- the same everywhere -----------------------------------------------------------------------
+
+    @property
+    def ema_model(self) -> torch.nn.Module:
+        """The network to sample from: the weight average when the trainer keeps one, else ``self.model``."""
+        return self.model if self.ema is None else self.ema.model
+
+    def fit(self, steps: int, *, progress: bool = True,
+            callback: Callable[[int, dict[str, float]], None] | None = None,
+            log_every: int | None = None, desc: str | None = None) -> History:
+        """Train until ``steps`` updates are done in total, and return the :attr:`history`.
+
+        ``steps`` is the total budget, as in :func:`fit`: a fresh trainer makes ``steps`` updates,
+        and a second call (or a call after :meth:`load`) continues where the last one stopped, so
+        ``fit(500)``, look at samples, ``fit(1000)`` makes the same 1,000 updates as one
+        ``fit(1000)``. ``steps`` equal to :attr:`step` does nothing. ``callback(step, scalars)``
+        runs after every update; the progress bar shows the losses every ``log_every`` steps.
+
+        Raises:
+            ValueError: if ``steps`` is smaller than the updates already made.
+        """
+        steps = check_int(steps, "steps", minimum=1)
+        if steps < self.step:
+            raise ValueError(f"steps is the total budget and this trainer has already made {self.step} "
+                             f"updates; pass steps >= {self.step}, got {steps}")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+        if steps == self.step:
+            return self.history
+        self.on_fit_start(steps)
+
+        def step_fn(step: int) -> float | torch.Tensor | Mapping[str, float]:
+            out = self.train_step(step)
+            self.step = step + 1
+            return out
+
+        def after_step(step: int, scalars: dict[str, float]) -> None:
+            self.on_step_end(step, scalars)
+            if callback is not None:
+                callback(step, scalars)
+
+        fit(step_fn, steps, start_step=self.step, history=self.history, progress=progress,
+            desc=self.desc if desc is None else desc, log_every=self.log_every if log_every is None else log_every,
+            callback=after_step)
+        return self.history
+
+    # -- checkpoints -------------------------------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Save the networks, optimisers, :attr:`history`, :attr:`rng`'s state, the EMA's counter and
+        the config to ``directory`` (see :func:`save_checkpoint`); return its path."""
+        state: dict[str, Any] = {"rng": self.rng.get_state()}
+        if self.ema is not None:
+            state["ema_updates"] = self.ema.num_updates
+        return save_checkpoint(directory, self.modules(), step=self.step, config=self.checkpoint_config(),
+                               history=self.history, state=state)
+
+    def load(self, directory: str | os.PathLike) -> int:
+        """Restore a :meth:`save` checkpoint into this trainer (built the same way); return its step.
+
+        A trainer loaded from the checkpoint of step ``n`` continues exactly as the saved one would
+        have. The global random state is left alone.
+
+        Raises:
+            FileNotFoundError: if ``directory`` holds no checkpoint.
+            ValueError: if the checkpoint was written with another configuration, is model-only,
+                or is of the previous format (the message says which).
+        """
+        path = Path(directory) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"directory={str(directory)!r} holds no checkpoint (config.json is missing)")
+        saved, mine = json.loads(path.read_text())["config"], _to_json_config(self.checkpoint_config())
+        if saved != mine:
+            raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {saved}, not {mine}")
+        meta = load_checkpoint(directory, self.modules(), map_location=self.device, restore_rng=False)
+        self.rng.set_state(meta["state"]["rng"])
+        if self.ema is not None:
+            self.ema.num_updates = int(meta["state"]["ema_updates"])
+        self.history = meta["history"] or History()
+        self.step = int(meta["step"])
+        return self.step

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from genai_lib.data import load_digits, toy2d
+from genai_lib.training import History
 from genai_lib.gan import (
     LOSS_NAMES,
     R1,
@@ -18,7 +19,6 @@ from genai_lib.gan import (
     ConvDiscriminator,
     ConvGenerator,
     GANConfig,
-    GANFit,
     GANTrainer,
     MLPDiscriminator,
     MLPGenerator,
@@ -333,9 +333,9 @@ def test_cosine_lr():
 
 def test_trainer_history_and_snapshots_structure():
     trainer = small_trainer("wgan_gp", penalty_weight=0.1)
-    result = trainer.fit(steps=7, d_steps=2, snapshot_every=3, progress=False)
-    assert isinstance(result, GANFit)
-    history, snapshots = result
+    history = trainer.fit(steps=7, d_steps=2, snapshot_every=3, progress=False)
+    assert isinstance(history, History)   # every trainer's fit returns its History
+    snapshots = trainer.snapshots
     assert history is trainer.history and snapshots is trainer.snapshots
     assert history.steps == list(range(7))
     assert set(history.values) == {"d_loss", "penalty", "g_loss", "d_real", "d_fake", "lr_g"}
@@ -350,8 +350,10 @@ def test_trainer_history_and_snapshots_structure():
     trainer.fit(steps=9, snapshot_every=3, progress=False)
     assert trainer.step == 9 and trainer.history.steps == list(range(9))
     assert [s.step for s in trainer.snapshots] == [0, 3, 6, 7, 9]
+    assert trainer.fit(steps=9, snapshot_every=3, progress=False) is trainer.history   # equal: nothing to do
+    assert trainer.step == 9 and len(trainer.snapshots) == 5
     with pytest.raises(ValueError, match="steps"):
-        trainer.fit(steps=9, progress=False)
+        trainer.fit(steps=8, progress=False)
     # frames for the scrubber: one scale for every frame, the longest arrow has the asked length
     real = toy2d("ring8", 30, seed=2)
     frames = trainer.frames(real, arrow_length=0.5)
@@ -426,7 +428,8 @@ def test_conditional_conv_trainer_on_digits():
     config = GANConfig(loss="r1", penalty_weight=1.0, batch_size=16, snapshot_samples=20)
     trainer = GANTrainer(G, D, images[:200], labels[:200], config=config)
     assert trainer.grid is None
-    history, snapshots = trainer.fit(steps=2, snapshot_every=1, progress=False)
+    history = trainer.fit(steps=2, snapshot_every=1, progress=False)
+    snapshots = trainer.snapshots
     assert len(history) == 2 and [s.step for s in snapshots] == [0, 1, 2]
     assert snapshots[-1].samples.shape == (20, 1, 16, 16) and snapshots[-1].d_grid is None
     assert torch.equal(trainer.fixed_labels, torch.arange(20) % 10)

@@ -74,13 +74,14 @@ def _digit_trainer(ema_decay=None, n_classes=None, spectral_norm=False):
 
 def test_trainer_ema_does_not_change_training_and_snapshots_sample_the_average():
     plain, averaged = _digit_trainer(), _digit_trainer(ema_decay=0.8)
-    assert plain.ema is None and plain.sampler is plain.generator and "generator_ema" not in plain.modules()
+    assert plain.ema is None and plain.ema_model is plain.generator and "generator_ema" not in plain.modules()
     plain.fit(3, progress=False)
-    _, snaps = averaged.fit(3, snapshot_every=1, progress=False)
+    averaged.fit(3, snapshot_every=1, progress=False)
+    snaps = averaged.snapshots
     # The average is a by-stander: the trained generator is bit-identical with or without it.
     for a, b in zip(plain.generator.state_dict().values(), averaged.generator.state_dict().values()):
         assert torch.equal(a, b)
-    assert averaged.ema.num_updates == 3 and averaged.sampler is averaged.ema.model
+    assert averaged.ema.num_updates == 3 and averaged.ema_model is averaged.ema.model
     assert averaged.modules()["generator_ema"] is averaged.ema.model
     with torch.no_grad():
         direct = averaged.ema.model.eval()(averaged.fixed_z)
@@ -92,7 +93,8 @@ def test_trainer_ema_does_not_change_training_and_snapshots_sample_the_average()
 
 def test_trainer_ema_conditional():
     trainer = _digit_trainer(ema_decay=0.5, n_classes=10)
-    _, snaps = trainer.fit(2, snapshot_every=2, progress=False)
+    trainer.fit(2, snapshot_every=2, progress=False)
+    snaps = trainer.snapshots
     assert snaps[-1].samples.shape == (12, 1, 16, 16)
     with torch.no_grad():
         assert torch.allclose(snaps[-1].samples, trainer.ema.model(trainer.fixed_z, trainer.fixed_labels))
@@ -131,7 +133,7 @@ def test_spectral_norm_matches_svd(n_classes):
 
 def test_spectral_norm_trains_and_validates():
     trainer = _digit_trainer(spectral_norm=True)
-    history, _ = trainer.fit(2, progress=False)
+    history = trainer.fit(2, progress=False)
     assert len(history) == 2 and trainer.discriminator.spectral_norm
     with pytest.raises(TypeError, match="spectral_norm"):
         ConvDiscriminator(spectral_norm=1)

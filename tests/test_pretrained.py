@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genai_lib import data, llm
+from genai_lib import data, llm, training
 from genai_lib.llm import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,9 +20,10 @@ CKPT = pretrained.WEIGHTS_DIR / "shakespeare-char"
 
 def test_checkpoint_is_small_enough_to_ship():
     files = sorted(p.name for p in CKPT.iterdir())
-    # the library's checkpoint format (genai_lib.training.save_checkpoint), the optimiser part empty
-    assert files == ["config.json", "metrics.json", "model.safetensors", "optimizer.json", "optimizer.safetensors",
-                     "rng.safetensors", "tokenizer.json"], files
+    # a model-only checkpoint (genai_lib.training.save_checkpoint(..., model_only=True)): no trainer
+    # state, plus the LLM's own tokenizer and metrics
+    assert files == ["config.json", "metrics.json", "model.safetensors", "tokenizer.json"], files
+    assert json.loads((CKPT / "config.json").read_text())["format"] == training.CHECKPOINT_FORMAT
     total = sum(p.stat().st_size for p in pretrained.WEIGHTS_DIR.rglob("*") if p.is_file())
     assert total <= 10 * 2**20, total  # the issue's limit for the whole book's shipped weights
 
@@ -67,8 +69,7 @@ def test_wheel_ships_the_weights(tmp_path):
                     "-w", str(tmp_path), str(ROOT)], check=True, timeout=300)
     wheel = next(tmp_path.glob("genai_lib-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for f in ("config.json", "metrics.json", "model.safetensors", "optimizer.json", "optimizer.safetensors",
-              "rng.safetensors", "tokenizer.json"):
+    for f in ("config.json", "metrics.json", "model.safetensors", "tokenizer.json"):
         assert f"genai_lib/llm/weights/shakespeare-char/{f}" in names, f
     for name in ("digits8", "digits8-cond", "grid25"):   # the diffusion chapters' denoisers
         for f in ("config.json", "model.safetensors"):

@@ -275,7 +275,7 @@ def test_metadata_and_config_round_trip(tmp_path):
     assert on_disk["config"] == asdict(Config()) and on_disk["step"] == 2
     meta = load_checkpoint(tmp_path, {"model": model, "optimizer": opt})
     assert meta == {"step": 2, "config": asdict(Config()), "history": history,
-                    "extra": {"note": "hi", "fid": [1.5]}}
+                    "extra": {"note": "hi", "fid": [1.5]}, "state": {}}
 
 
 def test_rng_state_is_restored(tmp_path):
@@ -316,18 +316,69 @@ def test_mismatched_model_raises_naming_the_keys(tmp_path):
         load_checkpoint(tmp_path, {"model": nn.Linear(4, 1), "opt": torch.optim.SGD(nn.Linear(4, 1).parameters(), lr=1)})
 
 
-def test_checkpoint_holds_only_safetensors_and_json_and_no_pickle(tmp_path, monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise AssertionError("pickle must not be used")
-    for target, name in [(pickle, "dump"), (pickle, "dumps"), (pickle, "load"), (pickle, "loads"),
-                         (torch, "save"), (torch, "load")]:
-        monkeypatch.setattr(target, name, forbidden)
+def test_checkpoint_files_and_safe_loading(tmp_path, monkeypatch):
+    """Weights in safetensors, the config in JSON, trainer state in one trainer_state.pt read with weights_only."""
+    real_load, calls = torch.load, []
+
+    def spy_load(*args, **kwargs):
+        calls.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    for target, name in [(pickle, "load"), (pickle, "loads")]:
+        monkeypatch.setattr(target, name, lambda *a, **k: (_ for _ in ()).throw(AssertionError("plain pickle")))
+    monkeypatch.setattr(torch, "load", spy_load)
     model, opt = trained_adam()
-    save_checkpoint(tmp_path, {"model": model, "optimizer": opt}, step=3, config={"lr": 0.01})
-    load_checkpoint(tmp_path, {"model": model, "optimizer": opt})
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted(training.FILES)
-    assert all(n.endswith((".safetensors", ".json")) for n in names)
+    gen = torch.Generator().manual_seed(5)
+    save_checkpoint(tmp_path, {"model": model, "optimizer": opt}, step=3, config={"lr": 0.01},
+                    state={"rng": gen.get_state(), "ema_updates": 3})
+    meta = load_checkpoint(tmp_path, {"model": model, "optimizer": opt})
+    assert calls == [True]   # the restricted unpickler: tensors and plain containers only
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(training.FILES)
+    on_disk = json.loads((tmp_path / "config.json").read_text())
+    assert on_disk["format"] == training.CHECKPOINT_FORMAT and on_disk["step"] == 3
+    assert meta["state"]["ema_updates"] == 3 and torch.equal(meta["state"]["rng"], gen.get_state())
+
+
+def test_model_only_checkpoint(tmp_path):
+    model, opt = trained_adam()
+    save_checkpoint(tmp_path, {"model": model, "optimizer": opt}, step=3)   # a full one first
+    save_checkpoint(tmp_path, {"model": model}, step=4, config={"n": 1}, model_only=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(training.MODEL_FILES)   # stale state removed
+    fresh = nn.Linear(4, 1)
+    meta = load_checkpoint(tmp_path, {"model": fresh}, model_only=True)
+    assert torch.equal(fresh.weight, model.weight) and meta["step"] == 4 and meta["history"] is None
+    with pytest.raises(ValueError, match="model-only"):   # no trainer state to resume
+        load_checkpoint(tmp_path, {"model": fresh})
+    with pytest.raises(ValueError, match="model_only"):
+        save_checkpoint(tmp_path, {"model": model, "optimizer": opt}, step=4, model_only=True)
+    with pytest.raises(ValueError, match="model_only"):
+        load_checkpoint(tmp_path, {"model": model, "optimizer": opt}, model_only=True)
+
+
+def _write_previous_format(directory, model, step=3):
+    """A checkpoint as genai_lib wrote it before trainer_state.pt (format 1)."""
+    import safetensors.torch
+    directory.mkdir(parents=True, exist_ok=True)
+    tag = {"step": str(step)}
+    weights = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(weights, str(directory / "model.safetensors"), tag)
+    safetensors.torch.save_file({}, str(directory / "optimizer.safetensors"), tag)
+    (directory / "optimizer.json").write_text(json.dumps({"step": step, "optimizers": {}}))
+    safetensors.torch.save_file({"torch": torch.get_rng_state()}, str(directory / "rng.safetensors"), tag)
+    (directory / "config.json").write_text(json.dumps({"step": step, "config": {"lr": 0.01}, "history": None,
+                                                        "extra": None}))
+
+
+def test_previous_format_loads_model_only_and_names_itself_otherwise(tmp_path):
+    model, opt = trained_adam()
+    _write_previous_format(tmp_path / "old", model)
+    fresh = nn.Linear(4, 1)
+    assert load_checkpoint(tmp_path / "old", {"model": fresh}, model_only=True)["step"] == 3
+    assert torch.equal(fresh.weight, model.weight)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(tmp_path / "old", {"model": fresh, "optimizer": opt})
+    message = str(err.value)
+    assert str(tmp_path / "old") in message and "previous format" in message and "optimizer.json" in message
 
 
 def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -440,3 +491,83 @@ def test_training_in_a_kernel_sends_few_iopub_messages():
     # ~7 to lay the widget out and 4 for the last draw. tqdm's default interval (0.1 s) sent 10x more.
     limit = 3 * seconds + 12   # at most one redraw a second
     assert counts.get("comm_msg", 0) <= limit, f"{seconds:.1f} s of training sent {counts}"
+
+
+# -- the Trainer base: one surface for the three families ---------------------------------------
+
+def _family_trainers():
+    """A tiny GANTrainer, DiffusionTrainer and GPTTrainer, each built from seed 0."""
+    from genai_lib import diffusion, gan, llm
+    from genai_lib.data import toy2d
+    torch.manual_seed(0)
+    data = toy2d("ring8", 200, seed=1)
+    g = gan.GANTrainer(gan.MLPGenerator(), gan.MLPDiscriminator(), data,
+                       config=gan.GANConfig(batch_size=16, snapshot_samples=8, grid_size=4, ema_decay=0.9,
+                                            lr_decay="constant"))
+    d = diffusion.DiffusionTrainer(diffusion.MLPDenoiser(data_shape=(2,)), diffusion.NoiseSchedule("cosine", 20), data,
+                                   config=diffusion.TrainerConfig(batch_size=16))
+    ids = torch.arange(300) % 7
+    model = llm.GPT(llm.GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    m = llm.GPTTrainer(model, ids, llm.TrainConfig(steps=10, batch_size=4, warmup_steps=2))
+    return {"gan": g, "diffusion": d, "llm": m}
+
+
+def test_every_family_trains_through_the_one_trainer_surface():
+    from genai_lib.diffusion import DiffusionTrainer
+    from genai_lib.gan import GANTrainer
+    from genai_lib.llm import GPTTrainer
+    for cls in (GANTrainer, DiffusionTrainer, GPTTrainer):
+        assert issubclass(cls, training.Trainer), cls
+    trainers = _family_trainers()
+    results = {name: t.fit(3, progress=False) for name, t in trainers.items()}
+    assert {type(r) for r in results.values()} == {History}   # the same kind of result everywhere
+    for name, t in trainers.items():
+        assert results[name] is t.history and t.step == 3 and t.history.steps == [0, 1, 2], name
+        assert isinstance(t.rng, torch.Generator) and t.rng.device.type == "cpu", name
+        assert isinstance(t.ema_model, nn.Module), name
+        assert t.fit(3, progress=False) is t.history and t.step == 3, name     # equal: a no-op
+        with pytest.raises(ValueError, match="steps"):
+            t.fit(2, progress=False)                                          # fewer than done
+        t.fit(5, progress=False)                                              # continues
+        assert t.step == 5 and t.history.steps == list(range(5)), name
+
+
+@pytest.mark.parametrize("family", ["gan", "diffusion", "llm"])
+def test_every_trainer_resumes_exactly_from_a_checkpoint(tmp_path, family):
+    straight = _family_trainers()[family]
+    straight.fit(6, progress=False)
+    first = _family_trainers()[family]
+    first.fit(3, progress=False)
+    first.save(tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == sorted(training.FILES)
+    first.fit(5, progress=False)               # the checkpoint stays at step 3
+    resumed = _family_trainers()[family]
+    assert resumed.load(tmp_path / "ckpt") == 3
+    resumed.fit(6, progress=False)
+    assert resumed.history.values == straight.history.values   # exact float equality
+    if resumed.ema is not None:
+        assert resumed.ema.num_updates == straight.ema.num_updates
+    for name, module in straight.modules().items():
+        if isinstance(module, nn.Module):
+            for p, q in zip(module.parameters(), resumed.modules()[name].parameters()):
+                assert torch.equal(p, q), name
+
+
+def test_trainer_refuses_a_previous_format_checkpoint_naming_it(tmp_path):
+    trainer = _family_trainers()["diffusion"]
+    trainer.fit(2, progress=False)
+    trainer.save(tmp_path / "old")
+    (tmp_path / "old" / training.STATE_FILE).unlink()          # what format 1 left instead:
+    (tmp_path / "old" / "optimizer.json").write_text("{}")
+    with pytest.raises(ValueError) as err:
+        _family_trainers()["diffusion"].load(tmp_path / "old")
+    assert str(tmp_path / "old") in str(err.value) and "previous format" in str(err.value)
+    with pytest.raises(FileNotFoundError, match="directory"):
+        trainer.load(tmp_path / "missing")
+
+
+def test_base_trainer_needs_a_train_step():
+    with pytest.raises(NotImplementedError, match="train_step"):
+        training.Trainer(seed=0).train_step(0)
+    with pytest.raises(ValueError, match="seed"):
+        training.Trainer(seed=-1)

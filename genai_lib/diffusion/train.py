@@ -1,23 +1,19 @@
 """Training a denoiser: Ho et al. (2020)'s Algorithm 1 on the book's step-budgeted loop.
 
-:class:`DiffusionTrainer` owns what one training run needs — the model, the schedule, the data
-(and labels), an AdamW optimiser, an :class:`~genai_lib.ema.EMA` of the weights and a
-private random generator — and :meth:`DiffusionTrainer.fit` runs ``steps`` updates through
-:func:`genai_lib.training.fit`. Each update is Algorithm 1: draw a batch x_0 (with replacement),
+:class:`DiffusionTrainer` is a :class:`genai_lib.training.Trainer`: the base owns the step count,
+the History, the private random generator, the :class:`~genai_lib.ema.EMA` of the weights and the
+checkpoints, and ``fit(steps)`` trains until ``steps`` updates are done in total; this module
+supplies the model, the schedule, the data (and labels), an AdamW optimiser and the update. Each update is Algorithm 1: draw a batch x_0 (with replacement),
 drop labels to ∅ with probability ``label_dropout`` for classifier-free guidance (Ho & Salimans
 2022), draw t ~ U{0..T-1} and ε ~ N(0, I), and take a gradient step on ‖ε - ε_θ(x_t, t)‖².
 
-All randomness comes from the trainer's own ``torch.Generator`` (seeded by ``config.seed``), so a
+All randomness comes from the trainer's own ``torch.Generator`` (``trainer.rng``) (seeded by ``config.seed``), so a
 run repeats bit for bit and the global random state is left alone.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,7 +23,7 @@ from genai_lib.ema import EMA
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.schedule import NoiseSchedule
-from genai_lib.training import History, fit, load_checkpoint, rng_from_text, rng_to_text, save_checkpoint
+from genai_lib.training import Trainer
 
 __all__ = ["TrainerConfig", "DiffusionTrainer"]
 
@@ -66,7 +62,7 @@ class TrainerConfig:
         check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
 
 
-class DiffusionTrainer:
+class DiffusionTrainer(Trainer):
     """Train a denoiser with the ε-prediction loss and keep an EMA of its weights.
 
     Args:
@@ -78,12 +74,14 @@ class DiffusionTrainer:
         device: where to train; default: where ``model``'s parameters are.
 
     Attributes:
-        model, ema (``ema.model`` is the model to sample from; also :attr:`ema_model`), optimizer,
-        history (a :class:`~genai_lib.training.History` of ``loss``), step (finished steps).
+        model, optimizer, ema (``ema_model`` is the averaged copy to sample from), and from
+        :class:`~genai_lib.training.Trainer`: history (``loss``), step (finished steps), rng.
 
     Raises:
         TypeError / ValueError: for a bad argument, naming it.
     """
+
+    desc = "train"
 
     def __init__(self, model: nn.Module, schedule: NoiseSchedule, data: torch.Tensor,
                  labels: torch.Tensor | None = None, config: TrainerConfig | None = None, *,
@@ -113,19 +111,11 @@ class DiffusionTrainer:
         self.data = data.to(self.device)
         self.labels = labels
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        self.ema = EMA(model, config.ema_decay, warmup=True)
-        self.generator = torch.Generator().manual_seed(config.seed)
-        self.history = History()
-        self.step = 0
-
-    @property
-    def ema_model(self) -> nn.Module:
-        """The EMA-averaged copy of the model: sample from this one."""
-        return self.ema.model
+        super().__init__(seed=config.seed, ema=EMA(model, config.ema_decay, warmup=True))
 
     def train_step(self, step: int | None = None) -> torch.Tensor:
         """One update of Algorithm 1 (Ho et al. 2020) on a fresh batch; returns the loss (0-d tensor)."""
-        cfg, gen = self.config, self.generator
+        cfg, gen = self.config, self.rng
         self.model.train()
         idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
         x0 = self.data[idx]
@@ -139,58 +129,16 @@ class DiffusionTrainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.ema.update(self.model)
-        self.step += 1
         return loss.detach()
 
-    def fit(self, steps: int, *, progress: bool = True, callback: Callable[[int, dict[str, float]], None] | None = None,
-            log_every: int = 10, desc: str = "train") -> History:
-        """Train until ``steps`` updates have been made in total, and return the loss History.
+    # -- checkpoints (see genai_lib.training.Trainer.save) ---------------------------------------
 
-        ``steps`` is the total budget, as in :func:`genai_lib.training.fit`: a fresh trainer makes
-        ``steps`` updates; calling ``fit`` again with a larger number continues where it stopped
-        (so ``fit(500)``, look at samples, ``fit(1000)`` makes 1000 updates in all, exactly as one
-        ``fit(1000)`` would). ``callback(step, {"loss": ...})`` runs after every update.
-
-        Raises:
-            ValueError: if ``steps`` is smaller than the updates already made.
-        """
-        steps = check_int(steps, "steps", minimum=1)
-        if steps < self.step:
-            raise ValueError(f"steps is the total budget and this trainer has already made {self.step} "
-                             f"updates; pass steps >= {self.step}, got {steps}")
-        if steps == self.step:
-            return self.history
-        return fit(self.train_step, steps, start_step=self.step, history=self.history, progress=progress,
-                   desc=desc, log_every=log_every, callback=callback)
-
-    # -- checkpoints (safetensors + JSON; nothing pickled) ------------------------------------------
-
-    def _modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        """The denoiser, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""
         return {"model": self.model, "ema": self.ema.model, "optimizer": self.optimizer}
 
-    def _config(self) -> dict[str, object]:
+    def checkpoint_config(self) -> dict[str, object]:
+        """Trainer, schedule and model configs: a checkpoint loads only into a trainer built alike."""
         model_config = getattr(self.model, "config", None)
         return {"trainer": asdict(self.config), "schedule": self.schedule.to_dict(),
                 "model": asdict(model_config) if model_config is not None else None}
-
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Save weights, EMA weights, optimiser, history, generator state and configs to ``directory``."""
-        extra = {"generator": rng_to_text(self.generator), "ema_updates": self.ema.num_updates}
-        return save_checkpoint(directory, self._modules(), step=self.step, config=self._config(),
-                               history=self.history, extra=extra)
-
-    def load(self, directory: str | os.PathLike) -> int:
-        """Restore a :meth:`save` checkpoint into this trainer (same model and config); return its step.
-
-        Raises:
-            ValueError: if the checkpoint was written with a different trainer/schedule/model config.
-        """
-        meta = load_checkpoint(directory, self._modules(), map_location=self.device, restore_rng=False)
-        if meta["config"] != json.loads(json.dumps(self._config())):
-            raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {meta['config']}, "
-                             f"not {self._config()}")
-        rng_from_text(self.generator, meta["extra"]["generator"])
-        self.ema.num_updates = int(meta["extra"]["ema_updates"])
-        self.history = meta["history"] or History()
-        self.step = int(meta["step"])
-        return self.step

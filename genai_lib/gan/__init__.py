@@ -33,7 +33,7 @@ from genai_lib.gan.losses import (
     wgan_gp,
 )
 from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genai_lib.gan.train import GANConfig, GANFit, GANSnapshot, GANTrainer, cosine_lr
+from genai_lib.gan.train import GANConfig, GANSnapshot, GANTrainer, cosine_lr
 
 __all__ = [
     "MLPGenerator",
@@ -57,7 +57,6 @@ __all__ = [
     "ema_update",
     "GANConfig",
     "GANSnapshot",
-    "GANFit",
     "GANTrainer",
     "cosine_lr",
 ]

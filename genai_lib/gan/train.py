@@ -8,8 +8,10 @@ loop for WGAN-GP):
    step on ``loss.d_loss(D(x), D(x̃)) + loss.penalty(D, x, x̃)``;
 2. draw ``z`` and take one Adam step on ``loss.g_loss(D(G(z)))`` (the discriminator frozen).
 
-:meth:`GANTrainer.fit` runs that step through :func:`genai_lib.training.fit` (same progress bar,
-same History) and, every ``snapshot_every`` generator steps, records a :class:`GANSnapshot`:
+:class:`GANTrainer` is a :class:`genai_lib.training.Trainer` (the base owns the step count, the
+History, the random generator, the EMA and the checkpoints): :meth:`GANTrainer.fit` trains until
+``steps`` generator steps are done in total, returns the History like every trainer and, every
+``snapshot_every`` generator steps, appends a :class:`GANSnapshot` to ``trainer.snapshots``:
 
 * ``samples`` — ``G(z)`` on a latent batch fixed when the trainer is built (so frames compare);
 * for 2-D data, ``d_grid`` — the discriminator's ``D(x)`` (``loss.prob`` of its raw output: a
@@ -22,7 +24,7 @@ A snapshot draws no random numbers, so taking snapshots never changes the traini
 
 With ``config.ema_decay`` set, an exponential moving average of the generator's weights
 (:mod:`genai_lib.ema`) follows every generator step; snapshots then sample from the average
-(:attr:`GANTrainer.sampler`), while training itself never reads it.
+(:attr:`GANTrainer.ema_model`), while training itself never reads it.
 
 Models with ``members = K > 1`` (:class:`~genai_lib.gan.MLPGenerator` and
 :class:`~genai_lib.gan.MLPDiscriminator`) train ``K`` GANs at once: every batch, and the fixed
@@ -32,20 +34,17 @@ logged losses average the members). A snapshot's
 ``d_grid`` then holds every member's map, shape ``(K, grid_size, grid_size)``;
 :meth:`GANTrainer.member_snapshots` and ``frames(member=k)`` give one member's run.
 
-All the trainer's random numbers come from its own CPU ``torch.Generator`` (seeded by
-``config.seed``); :meth:`GANTrainer.save` stores its state with the weights and optimisers, so a
+All the trainer's random numbers come from its own CPU ``torch.Generator`` (``trainer.rng``, seeded
+by ``config.seed``); :meth:`GANTrainer.save` stores its state with the weights and optimisers, so a
 run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted run would have.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,10 +53,9 @@ from torch import nn
 from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
-from genai_lib.training import History, load_checkpoint, rng_from_text, rng_to_text, save_checkpoint
-from genai_lib.training import fit as fit_loop
+from genai_lib.training import History, Trainer
 
-__all__ = ["GANConfig", "GANSnapshot", "GANFit", "GANTrainer", "cosine_lr"]
+__all__ = ["GANConfig", "GANSnapshot", "GANTrainer", "cosine_lr"]
 
 _DECAYS = ("cosine", "constant")
 
@@ -156,7 +154,7 @@ class GANSnapshot:
     Attributes:
         step: generator steps completed (0 = before training).
         samples: ``G(z)`` for the trainer's fixed latent batch, shape ``(snapshot_samples, *sample_shape)``
-            (from the weight average :attr:`GANTrainer.sampler` when ``config.ema_decay`` is set).
+            (from the weight average :attr:`GANTrainer.ema_model` when ``config.ema_decay`` is set).
         d_grid: for 2-D data, ``loss.prob(D(x))`` on the grid, shape ``(grid_size, grid_size)``; row ``i``
             is ``y = grid_y[i]``, column ``j`` is ``x = grid_x[j]`` (the layout of a plotly heatmap).
             With ``K > 1`` members, every member's map: shape ``(K, grid_size, grid_size)``.
@@ -171,19 +169,12 @@ class GANSnapshot:
     extent: tuple[float, float, float, float] | None = None
 
 
-class GANFit(NamedTuple):
-    """What :meth:`GANTrainer.fit` returns: ``history, snapshots = trainer.fit(...)``."""
-
-    history: History
-    snapshots: list[GANSnapshot]
-
-
 def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
     for p in params:
         p.requires_grad_(flag)
 
 
-class GANTrainer:
+class GANTrainer(Trainer):
     """Train ``generator`` against ``discriminator`` on ``data`` (see the module docstring).
 
     Args:
@@ -201,7 +192,9 @@ class GANTrainer:
         snapshots: every snapshot so far.
         step: generator steps completed.
         fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
-        ema: the :class:`~genai_lib.ema.EMA` of the generator's weights, or ``None``.
+        ema: the :class:`~genai_lib.ema.EMA` of the generator's weights, or ``None``;
+            :attr:`ema_model` is the generator to sample from (the average, else ``generator``).
+        rng: the trainer's random generator (batches, latents, interpolation weights).
         members: how many GANs train at once (the models' ``members``; 1 for ordinary models).
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
     """
@@ -249,7 +242,6 @@ class GANTrainer:
         self.loss = config.make_loss()
         self.data = data.detach().to(self.device, torch.float32)
         self.labels = None if labels is None else labels.to(self.device)
-        self.rng = torch.Generator().manual_seed(config.seed)
         snap_seed = int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
         self.fixed_z = generator.sample_latent(config.snapshot_samples, generator=torch.Generator().manual_seed(snap_seed))
         self.fixed_labels = (None if n_classes is None else
@@ -271,10 +263,9 @@ class GANTrainer:
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas, fused=fused)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, fused=fused)
         self._d_params = list(discriminator.parameters())   # frozen and thawed around every generator step
-        self.ema = None if config.ema_decay is None else EMA(generator, config.ema_decay)
-        self.history = History()
+        super().__init__(seed=config.seed, ema=None if config.ema_decay is None else EMA(generator, config.ema_decay))
         self.snapshots: list[GANSnapshot] = []
-        self.step = 0
+        self._total, self._d_steps, self._snapshot_every = 0, 1, None   # set by fit
 
         self.extent = self.grid_x = self.grid_y = self.grid = None
         if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
@@ -356,26 +347,28 @@ class GANTrainer:
                 group["lr"] = lr * ratio
         return cfg.lr_g * ratio
 
-    def train_step(self, step: int, total: int, d_steps: int = 1) -> dict[str, float]:
+    def train_step(self, step: int, total: int | None = None, d_steps: int | None = None) -> dict[str, float]:
         """One generator step preceded by ``d_steps`` discriminator steps; returns the logged scalars.
 
         ``d_loss``, ``penalty``, ``d_real`` and ``d_fake`` are means over the ``d_steps`` updates;
         ``d_real`` and ``d_fake`` are ``loss.prob`` of the outputs (mean ``D(x)`` for the logistic
         losses, mean critic value for WGAN). ``step`` of ``total`` sets the learning rate.
+        ``total`` and ``d_steps`` default to those of the current :meth:`fit` call.
         """
+        total = self._total if total is None else total
+        d_steps = self._d_steps if d_steps is None else d_steps
         lr = self._set_lr(step, total)
         d_stats = np.mean([self._d_update() for _ in range(d_steps)], axis=0)
         g_loss = self._g_update()
-        self.step = step + 1
         d_loss, penalty, d_real, d_fake = (float(v) for v in d_stats)
         return {"d_loss": d_loss, "penalty": penalty, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake, "lr_g": lr}
 
     # -- what the explorers draw ----------------------------------------------------------------
 
     @property
-    def sampler(self) -> nn.Module:
-        """The generator to sample from: the weight average when ``config.ema_decay`` is set, else ``generator``."""
-        return self.generator if self.ema is None else self.ema.model
+    def model(self) -> nn.Module:
+        """The network trained to sample from: the generator (:attr:`ema_model` is its average, if kept)."""
+        return self.generator
 
     def discriminator_prob(self, x: torch.Tensor) -> torch.Tensor:
         """``loss.prob(D(x))`` without gradients: ``D(x)`` for logistic losses, ``f(x)`` for WGAN."""
@@ -395,7 +388,7 @@ class GANTrainer:
 
     def snapshot(self) -> GANSnapshot:
         """Record the current state (see :class:`GANSnapshot`); draws no random numbers."""
-        G = self.sampler
+        G = self.ema_model
         was = G.training
         G.eval()
         try:
@@ -461,76 +454,50 @@ class GANTrainer:
 
     # -- the run --------------------------------------------------------------------------------
 
-    def fit(self, steps: int, *, d_steps: int = 1, snapshot_every: int | None = None,
-            progress: bool = True) -> GANFit:
-        """Train until ``steps`` generator steps are done in total; return ``(history, snapshots)``.
+    def fit(self, steps: int, *, d_steps: int = 1, snapshot_every: int | None = None, progress: bool = True,
+            callback: Callable[[int, dict[str, float]], None] | None = None) -> History:
+        """Train until ``steps`` generator steps are done in total; return the :attr:`history`.
 
-        Like :func:`genai_lib.training.fit`, ``steps`` is the total budget: a second call continues
-        from :attr:`step` (the cosine decay is laid out over the ``steps`` of the current call).
+        As for every :class:`~genai_lib.training.Trainer`, ``steps`` is the total budget: a second
+        call continues from :attr:`step` (the cosine decay is laid out over the ``steps`` of the
+        current call), and ``steps`` equal to :attr:`step` does nothing.
 
         Args:
-            steps: total generator steps, greater than :attr:`step`.
+            steps: total generator steps, at least :attr:`step`.
             d_steps: discriminator (critic) updates before each generator update.
-            snapshot_every: record a snapshot before training (at step 0), every this many
-                generator steps and after the last; ``None`` records none.
+            snapshot_every: record a snapshot in :attr:`snapshots` before training (at step 0),
+                every this many generator steps and after the last; ``None`` records none.
             progress: show a tqdm progress bar with the current losses.
+            callback: ``callback(step, scalars)`` after every generator step.
 
         Returns:
-            :class:`GANFit` ``(history, snapshots)``: the trainer's :attr:`history` and :attr:`snapshots`.
+            the trainer's :attr:`history`; the snapshots are in :attr:`snapshots`.
         """
-        steps = check_int(steps, "steps", minimum=1)
-        if steps <= self.step:
-            raise ValueError(f"steps is the total budget and must exceed the {self.step} steps already done, got {steps}")
         d_steps = check_int(d_steps, "d_steps", minimum=1)
         if snapshot_every is not None:
             snapshot_every = check_int(snapshot_every, "snapshot_every", minimum=1)
-        if not isinstance(progress, bool):
-            raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
+        self._total, self._d_steps, self._snapshot_every = steps, d_steps, snapshot_every
+        return super().fit(steps, progress=progress, callback=callback, desc=f"GAN ({self.loss.name})")
 
-        def take(step: int) -> None:
-            if snapshot_every is not None and (not self.snapshots or self.snapshots[-1].step != step):
-                self.snapshots.append(self.snapshot())
+    def _take(self, step: int) -> None:
+        if self._snapshot_every is not None and (not self.snapshots or self.snapshots[-1].step != step):
+            self.snapshots.append(self.snapshot())
 
+    def on_fit_start(self, steps: int) -> None:
+        """Take the step-0 snapshot of a fresh run."""
         if self.step == 0:
-            take(0)
+            self._take(0)
 
-        def callback(step: int, scalars: dict[str, float]) -> None:
-            done = step + 1
-            if snapshot_every is not None and (done % snapshot_every == 0 or done == steps):
-                take(done)
+    def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
+        """Take a snapshot every ``snapshot_every`` generator steps and after the last."""
+        done = step + 1
+        if self._snapshot_every is not None and (done % self._snapshot_every == 0 or done == self._total):
+            self._take(done)
 
-        fit_loop(lambda step: self.train_step(step, steps, d_steps), steps, start_step=self.step,
-                 history=self.history, progress=progress, desc=f"GAN ({self.loss.name})", log_every=10,
-                 callback=callback)
-        return GANFit(self.history, self.snapshots)
-
-    def save(self, directory: str | os.PathLike) -> Path:
-        """Save both players, their optimisers, the weight average, the history, the config and the
-        trainer's random-number state to ``directory``. A trainer built the same way continues, after
-        :meth:`load`, exactly as this one would have (snapshots, which are figure data, are not saved)."""
-        extra = {"rng": rng_to_text(self.rng), "ema_updates": None if self.ema is None else self.ema.num_updates}
-        return save_checkpoint(directory, self.modules(), step=self.step, config=self.config,
-                               history=self.history, extra=extra)
-
-    def load(self, directory: str | os.PathLike) -> int:
-        """Restore a :meth:`save` checkpoint into this trainer (same models and config); return its step.
-
-        Raises:
-            ValueError: if the checkpoint was written with a different :class:`GANConfig`.
-        """
-        meta = load_checkpoint(directory, self.modules(), map_location=self.device, restore_rng=False)
-        mine = json.loads(json.dumps(asdict(self.config)))
-        if meta["config"] != mine:
-            raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {meta['config']}, not {mine}")
-        rng_from_text(self.rng, meta["extra"]["rng"])
-        if self.ema is not None:
-            self.ema.num_updates = int(meta["extra"]["ema_updates"])
-        self.history = meta["history"] or History()
-        self.step = int(meta["step"])
-        return self.step
+    # -- checkpoints (see genai_lib.training.Trainer.save: snapshots, figure data, are not saved) --
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        """The models and optimisers, named, for :class:`genai_lib.training.Checkpointer`."""
+        """Both players, their optimisers and the weight average, named, for :meth:`save` and :meth:`load`."""
         named = {"generator": self.generator, "discriminator": self.discriminator,
                  "opt_g": self.opt_g, "opt_d": self.opt_d}
         if self.ema is not None:

@@ -11,7 +11,7 @@ One module per concept:
 * :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
   ``attention_maps``, ``residual_stream``, ``logit_lens``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
-* :mod:`~genai_lib.llm.train` — the pre-training recipe (:func:`train_gpt`, :func:`evaluate`) and the
+* :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`, :func:`evaluate`) and the
   command line ``python -m genai_lib.llm.train``;
 * :mod:`~genai_lib.llm.sample` — :func:`load_model`, :func:`complete` and
   ``python -m genai_lib.llm.sample``;
@@ -38,7 +38,7 @@ from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 # imports this package first, and a package that had already imported `train` would make Python
 # run a second copy of the module (and warn about it).
 _LAZY = {
-    "TrainConfig": "train", "TrainResult": "train", "train_gpt": "train", "evaluate": "train", "get_batch": "train",
+    "TrainConfig": "train", "TrainResult": "train", "GPTTrainer": "train", "train_gpt": "train", "evaluate": "train", "get_batch": "train",
     "lr_at": "train", "make_optimizer": "train", "load_model": "sample", "complete": "sample",
 }
 

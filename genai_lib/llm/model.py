@@ -368,13 +368,14 @@ class GPT(nn.Module):
     def save(self, directory: str | os.PathLike, *, step: int = 0, extra: dict | None = None) -> Path:
         """Save weights (safetensors) and :class:`GPTConfig` (``config.json``) to ``directory``.
 
-        Uses :func:`genai_lib.training.save_checkpoint`; ``extra`` is any JSON-serialisable dict kept
-        beside the config. A model with LoRA adapters must be merged first
+        A model-only :func:`genai_lib.training.save_checkpoint`: ``model.safetensors`` and
+        ``config.json``, no trainer state; ``extra`` is any JSON-serialisable dict kept beside the config. A model with LoRA adapters must be merged first
         (:func:`genai_lib.llm.lora.merge_lora`), so that the checkpoint is a plain GPT.
         """
         if any("lora_" in name for name, _ in self.named_parameters()):
             raise ValueError("this model holds LoRA adapters; merge them first (genai_lib.llm.merge_lora(model))")
-        return save_checkpoint(directory, {"model": self}, step=step, config=self.config, extra=extra)
+        return save_checkpoint(directory, {"model": self}, step=step, config=self.config, extra=extra,
+                               model_only=True)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> GPT:
@@ -388,7 +389,7 @@ class GPT(nn.Module):
         known = {f.name for f in dataclasses.fields(GPTConfig)}
         model = cls(GPTConfig(**{k: v for k, v in saved.items() if k in known}))
         model.to(map_location)
-        load_checkpoint(directory, {"model": model}, map_location=map_location, restore_rng=False)
+        load_checkpoint(directory, {"model": model}, map_location=map_location, model_only=True)
         return model
 
     @classmethod

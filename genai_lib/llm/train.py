@@ -3,9 +3,10 @@
 The recipe (:class:`TrainConfig`) is the one the book's chapters use: random windows of
 ``block_size + 1`` tokens (the input and, shifted by one, the targets), AdamW (Loshchilov & Hutter
 2019) with weight decay on the matrices only, gradient clipping, and a learning rate that warms
-up linearly and then follows a cosine down to ``min_lr``. :func:`train_gpt` runs it for a fixed number
-of steps with :func:`genai_lib.training.fit`; :func:`evaluate` measures the mean cross-entropy on
-fixed validation windows, so two runs are compared on the same text.
+up linearly and then follows a cosine down to ``min_lr``. :class:`GPTTrainer` is its
+:class:`genai_lib.training.Trainer` (``trainer.fit(steps)`` as for every family) and
+:func:`train_gpt` runs it for ``config.steps`` steps; :func:`evaluate` measures the mean
+cross-entropy on fixed validation windows, so two runs are compared on the same text.
 
 Losses are in nats per token. Per *character* is what compares tokenizers fairly: a tokenizer
 with longer tokens has higher loss per token but predicts more text with each one. Over a text
@@ -37,6 +38,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,9 +47,9 @@ from genai_lib import get_device, seed_everything
 from genai_lib._checks import check_float
 from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
-from genai_lib.training import History, fit
+from genai_lib.training import History, Trainer
 
-__all__ = ["TrainConfig", "TrainResult", "lr_at", "make_optimizer", "get_batch", "evaluate", "train_gpt", "main"]
+__all__ = ["TrainConfig", "TrainResult", "GPTTrainer", "lr_at", "make_optimizer", "get_batch", "evaluate", "train_gpt", "main"]
 
 
 @dataclass
@@ -55,7 +57,8 @@ class TrainConfig:
     """The training recipe. Defaults: the book's 2-core CPU settings for the 0.8 M-parameter GPT.
 
     Attributes:
-        steps: optimisation steps (the budget).
+        steps: optimisation steps (the budget :func:`train_gpt` trains for, and the length of
+            the learning-rate schedule).
         batch_size: windows per step.
         lr: peak learning rate, reached after ``warmup_steps``.
         min_lr: the learning rate at the last step.
@@ -235,68 +238,126 @@ def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int 
     return total / count
 
 
+class GPTTrainer(Trainer):
+    """Pre-train (or fine-tune) a :class:`GPT` with the book's recipe, as a :class:`~genai_lib.training.Trainer`.
+
+    Each update draws ``config.batch_size`` random windows from ``train_ids`` with :attr:`rng`
+    (seeded by ``config.seed``), sets the learning rate :func:`lr_at` (the schedule spans
+    ``config.steps``), and takes one AdamW step (:func:`make_optimizer`) on the mean next-token
+    cross-entropy, its gradient clipped to ``config.grad_clip``. ``fit(steps)`` trains until
+    ``steps`` updates are done in total (at most ``config.steps``) and returns the History of
+    ``"loss"`` and ``"lr"``. The model's initialisation, and dropout's random numbers, are the
+    caller's.
+
+    Args:
+        model: the GPT, trained in place on its own device. Only parameters with
+            ``requires_grad`` train, so a model prepared by :func:`~genai_lib.llm.lora.apply_lora`
+            trains its adapters only.
+        train_ids: the training tokens, a 1-D sequence of ids.
+        config: a :class:`TrainConfig`.
+        val_ids: validation tokens; with them the loss on ``config.eval_windows`` fixed windows
+            is recorded in :attr:`val_history` every ``config.eval_every`` steps and after the
+            last step of every :meth:`fit`.
+        lr_scale: per-parameter learning-rate factors (see :func:`make_optimizer`).
+
+    Attributes:
+        model, optimizer, config, val_history, eval_seconds (time spent evaluating), and from
+        the base: step, history, rng.
+    """
+
+    desc = "pre-train"
+
+    def __init__(self, model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
+                 val_ids: Sequence[int] | torch.Tensor | None = None,
+                 lr_scale: Mapping[str, float] | None = None) -> None:
+        if not isinstance(model, GPT):
+            raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+        if not isinstance(config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        train_ids = _as_ids(train_ids, "train_ids")
+        block = model.config.block_size
+        if len(train_ids) < block + 1:
+            raise ValueError(f"train_ids holds {len(train_ids)} tokens; it needs more than block_size={block}")
+        if val_ids is not None:
+            val_ids = _as_ids(val_ids, "val_ids")
+            if len(val_ids) < 2:
+                raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
+        self.model, self.config, self.train_ids, self.val_ids = model, config, train_ids, val_ids
+        self.device = model.lm_head.weight.device
+        self.optimizer = make_optimizer(model, config, lr_scale)
+        self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self.val_history = History()
+        self.eval_seconds = 0.0
+        self._target = 0
+        super().__init__(seed=config.seed)
+
+    def train_step(self, step: int) -> dict[str, float | torch.Tensor]:
+        """Update number ``step`` of the recipe; returns ``{"loss": ..., "lr": ...}``."""
+        config = self.config
+        lr = lr_at(step, config)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr * group["lr_scale"]
+        x, y = get_batch(self.train_ids, self.model.config.block_size, config.batch_size, self.rng)
+        _, loss = self.model(x.to(self.device), y.to(self.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
+        self.optimizer.step()
+        return {"loss": loss, "lr": lr}
+
+    def fit(self, steps: int | None = None, *, progress: bool = True,
+            callback: Callable[[int, dict[str, float]], None] | None = None,
+            log_every: int | None = None, desc: str | None = None) -> History:
+        """Train until ``steps`` updates are done in total (default and at most ``config.steps``); return the History."""
+        steps = self.config.steps if steps is None else steps
+        if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps > self.config.steps:
+            raise ValueError(f"steps must be <= config.steps={self.config.steps}, the length of the learning-rate "
+                             f"schedule; got {steps}")
+        self._target = steps
+        return super().fit(steps, progress=progress, callback=callback, log_every=log_every, desc=desc)
+
+    def on_fit_start(self, steps: int) -> None:
+        self.model.train()
+
+    def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
+        """Evaluate on the validation windows every ``config.eval_every`` steps and after the last."""
+        done, config = step + 1, self.config
+        if self.val_ids is not None and (done == self._target or (config.eval_every and done % config.eval_every == 0)):
+            t = time.perf_counter()
+            self.val_history.append(done, {"val_loss": evaluate(self.model, self.val_ids,
+                                                                max_windows=config.eval_windows)})
+            self.model.train()
+            self.eval_seconds += time.perf_counter() - t
+
+    def checkpoint_config(self) -> dict[str, Any]:
+        """The recipe and the model's config: a checkpoint loads only into a trainer built alike."""
+        return {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
+
+    def modules(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
+        """The model and its optimiser, for :meth:`save` and :meth:`load`."""
+        return {"model": self.model, "optimizer": self.optimizer}
+
+
 def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
           val_ids: Sequence[int] | torch.Tensor | None = None, progress: bool = True,
           callback: Callable[[int, dict[str, float]], None] | None = None,
           lr_scale: Mapping[str, float] | None = None) -> TrainResult:
     """Train ``model`` (in place, on its own device) on ``train_ids`` for ``config.steps`` steps.
 
-    Only parameters with ``requires_grad`` train, so a model prepared by
-    :func:`~genai_lib.llm.lora.apply_lora` trains its adapters only. ``callback(step, scalars)``
-    runs after every step (draw samples there for a scrubber). ``lr_scale`` scales the learning
-    rate of some parameters (see :func:`make_optimizer`). With ``val_ids`` the loss on
-    ``config.eval_windows`` fixed windows is recorded every ``config.eval_every`` steps and after
-    the last one.
+    A :class:`GPTTrainer` run to ``config.steps``, timed. Only parameters with ``requires_grad``
+    train, so a model prepared by :func:`~genai_lib.llm.lora.apply_lora` trains its adapters only.
+    ``callback(step, scalars)`` runs after every step (draw samples there for a scrubber).
+    ``lr_scale`` scales the learning rate of some parameters (see :func:`make_optimizer`). With
+    ``val_ids`` the loss on ``config.eval_windows`` fixed windows is recorded every
+    ``config.eval_every`` steps and after the last one.
     """
-    if not isinstance(model, GPT):
-        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    train_ids = _as_ids(train_ids, "train_ids")
-    block = model.config.block_size
-    if len(train_ids) < block + 1:
-        raise ValueError(f"train_ids holds {len(train_ids)} tokens; it needs more than block_size={block}")
-    if val_ids is not None:
-        val_ids = _as_ids(val_ids, "val_ids")
-        if len(val_ids) < 2:
-            raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
-    device = model.lm_head.weight.device
-    optimizer = make_optimizer(model, config, lr_scale)
-    params = [p for g in optimizer.param_groups for p in g["params"]]
-    batches = torch.Generator().manual_seed(config.seed)
-    val_history = History()
-    eval_seconds = 0.0
-
-    def step_fn(step: int) -> dict[str, float | torch.Tensor]:
-        lr = lr_at(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr * group["lr_scale"]
-        x, y = get_batch(train_ids, block, config.batch_size, batches)
-        _, loss = model(x.to(device), y.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
-        return {"loss": loss, "lr": lr}
-
-    def after_step(step: int, scalars: dict[str, float]) -> None:
-        nonlocal eval_seconds
-        done = step + 1
-        if val_ids is not None and (done == config.steps or (config.eval_every and done % config.eval_every == 0)):
-            t = time.perf_counter()
-            val_history.append(done, {"val_loss": evaluate(model, val_ids, max_windows=config.eval_windows)})
-            model.train()
-            eval_seconds += time.perf_counter() - t
-        if callback is not None:
-            callback(step, scalars)
-
-    model.train()
+    trainer = GPTTrainer(model, train_ids, config, val_ids=val_ids, lr_scale=lr_scale)
     start = time.perf_counter()
-    history = fit(step_fn, config.steps, progress=progress, desc="pre-train", log_every=10, callback=after_step)
-    seconds = time.perf_counter() - start - eval_seconds
-    tokens = config.steps * config.batch_size * block
-    return TrainResult(history, val_history, seconds, tokens / max(seconds, 1e-9))
+    history = trainer.fit(config.steps, progress=progress, callback=callback)
+    seconds = time.perf_counter() - start - trainer.eval_seconds
+    tokens = config.steps * config.batch_size * model.config.block_size
+    return TrainResult(history, trainer.val_history, seconds, tokens / max(seconds, 1e-9))
 
 
 # -- the command line -------------------------------------------------------------------------
