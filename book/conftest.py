@@ -153,7 +153,8 @@ def _watch_for_stalls() -> None:
                     raise KernelStalled(
                         f"the kernel has used no CPU for {now - since:.0f} s while this cell has not "
                         "finished: a message between kernel and client was lost, or the cell waits on "
-                        "something that will not come (GENAI_STALL_S sets this limit)") from None
+                        "something that will not come (GENAI_STALL_S sets this limit)"
+                    ) from None
 
     await_reply._genai_watchdog = True
     RunningKernel.await_reply = await_reply
@@ -188,8 +189,11 @@ def _store_in_cache(nbfile, items) -> None:
     # Jupyter Book reads the .md twin of this .ipynb; the cache matches on code and kernelspec only.
     uri = str(Path(nbfile.path).with_suffix(".md"))
     cache = get_cache(str(CACHE_DIR))
-    cache.cache_notebook_bundle(CacheBundleIn(nb, uri, data={"execution_seconds": _run(items[0].nodeid)["seconds"]}),
-                                check_validity=False, overwrite=True)
+    cache.cache_notebook_bundle(
+        CacheBundleIn(nb, uri, data={"execution_seconds": _run(items[0].nodeid)["seconds"]}),
+        check_validity=False,
+        overwrite=True,
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -265,7 +269,9 @@ def pytest_terminal_summary(terminalreporter):
         status = "FAILED" if run["failed"] else "ok"
         tr.write_line(f"{path:<48} {run['seconds']:>8.1f} {rss:>9}  {status}")
     if RECORD:
-        tr.write_line(f"(written to {REPORT.relative_to(ROOT)}; `make badges` records it in {BADGES.relative_to(ROOT)})")
+        tr.write_line(
+            f"(written to {REPORT.relative_to(ROOT)}; `make badges` records it in {BADGES.relative_to(ROOT)})"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ def check_int(value: object, name: str, *, minimum: int | None = None, maximum: 
         TypeError: if ``value`` is not an integer (bools are refused); the message names ``name``.
         ValueError: if it lies outside the range; the message names ``name``.
     """
-    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
-            and not value.is_complex() and value.dtype != torch.bool:
+    if (
+        isinstance(value, torch.Tensor)
+        and value.numel() == 1
+        and not value.is_floating_point()
+        and not value.is_complex()
+        and value.dtype != torch.bool
+    ):
         value = int(value.item())
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
@@ -33,8 +38,15 @@ def check_int(value: object, name: str, *, minimum: int | None = None, maximum: 
     return value
 
 
-def check_float(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
-                strict_min: bool = False, strict_max: bool = False) -> float:
+def check_float(
+    value: object,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_min: bool = False,
+    strict_max: bool = False,
+) -> float:
     """Return ``value`` as a finite float in range (``strict_*`` exclude the bound itself).
 
     Raises:
@@ -90,8 +102,9 @@ def check_tensor(value: object, name: str, *, floating: bool = False) -> torch.T
     return value
 
 
-def check_labels(cond: object, name: str, batch: int, num_classes: int | None = None,
-                 allow_null: bool = True) -> torch.Tensor:
+def check_labels(
+    cond: object, name: str, batch: int, num_classes: int | None = None, allow_null: bool = True
+) -> torch.Tensor:
     """Check class labels: an integer tensor of shape ``(batch,)`` with values in range.
 
     With ``allow_null`` the label ``num_classes`` (the null class of classifier-free guidance) is allowed.
@@ -106,6 +119,8 @@ def check_labels(cond: object, name: str, batch: int, num_classes: int | None = 
         top = num_classes if allow_null else num_classes - 1
         lo, hi = int(cond.min()), int(cond.max())
         if lo < 0 or hi > top:
-            raise ValueError(f"{name} must hold labels in [0, {top}]"
-                             f"{' (the last is the null class)' if allow_null else ''}, got values in [{lo}, {hi}]")
+            raise ValueError(
+                f"{name} must hold labels in [0, {top}]"
+                f"{' (the last is the null class)' if allow_null else ''}, got values in [{lo}, {hi}]"
+            )
     return cond.long()

@@ -111,7 +111,7 @@ def shard(batch: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     if rows % ranks.world_size:
         raise ValueError(f"batch has {rows} rows, which {ranks.world_size} ranks cannot share equally")
     size = rows // ranks.world_size
-    return batch[ranks.rank * size:(ranks.rank + 1) * size]
+    return batch[ranks.rank * size : (ranks.rank + 1) * size]
 
 
 def wrap(model: torch.nn.Module, ranks: Ranks) -> torch.nn.Module:
@@ -122,8 +122,13 @@ def wrap(model: torch.nn.Module, ranks: Ranks) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=ids)
 
 
-def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...],
-               loss_fn: Callable[..., torch.Tensor], grad_accum: int = 1) -> float:
+def train_step(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: tuple[torch.Tensor, ...],
+    loss_fn: Callable[..., torch.Tensor],
+    grad_accum: int = 1,
+) -> float:
     """One update from this rank's ``batch``, accumulated over ``grad_accum`` equal micro-batches.
 
     Each micro-batch's loss is divided by ``grad_accum`` before ``backward``, so the summed gradient
@@ -143,13 +148,15 @@ def train_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: 
     grad_accum = check_int(grad_accum, "grad_accum", minimum=1)
     rows = batch[0].shape[0]
     if rows % grad_accum or any(t.shape[0] != rows for t in batch):
-        raise ValueError(f"every tensor of batch needs the same number of rows, divisible by grad_accum={grad_accum}; "
-                         f"got {[t.shape[0] for t in batch]}")
+        raise ValueError(
+            f"every tensor of batch needs the same number of rows, divisible by grad_accum={grad_accum}; "
+            f"got {[t.shape[0] for t in batch]}"
+        )
     size = rows // grad_accum
     optimizer.zero_grad(set_to_none=True)
     total = 0.0
     for k in range(grad_accum):
-        micro = tuple(t[k * size:(k + 1) * size] for t in batch)
+        micro = tuple(t[k * size : (k + 1) * size] for t in batch)
         last = k == grad_accum - 1
         sync = contextlib.nullcontext() if last or not isinstance(model, DistributedDataParallel) else model.no_sync()
         with sync:

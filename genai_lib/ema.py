@@ -50,8 +50,7 @@ def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
     avg_p, new_p = list(average.parameters()), list(model.parameters())
     avg_b, new_b = list(average.buffers()), list(model.buffers())
     pairs, buffers = list(zip(avg_p, new_p)), list(zip(avg_b, new_b))
-    if (len(avg_p) != len(new_p) or len(avg_b) != len(new_b)
-            or any(a.shape != m.shape for a, m in pairs + buffers)):
+    if len(avg_p) != len(new_p) or len(avg_b) != len(new_b) or any(a.shape != m.shape for a, m in pairs + buffers):
         raise ValueError("average must be a copy of model: their parameters and buffers differ in number or shape")
     for avg, new in pairs:
         avg.lerp_(new.detach(), 1.0 - decay)

@@ -51,8 +51,17 @@ from tqdm.auto import tqdm
 from genai_lib._checks import check_int
 from genai_lib.ema import EMA
 
-__all__ = ["History", "fit", "progress_bar", "PROGRESS_INTERVAL_S", "Trainer", "save_checkpoint", "load_checkpoint",
-           "Checkpointer", "CHECKPOINT_FORMAT"]
+__all__ = [
+    "History",
+    "fit",
+    "progress_bar",
+    "PROGRESS_INTERVAL_S",
+    "Trainer",
+    "save_checkpoint",
+    "load_checkpoint",
+    "Checkpointer",
+    "CHECKPOINT_FORMAT",
+]
 
 # A progress bar redraws at most once a second. In a kernel, tqdm.auto draws an ipywidget and each
 # redraw is one message on the kernel's IOPub socket; at tqdm's default (every 0.1 s) a minute and a
@@ -125,9 +134,9 @@ class History:
 
     def as_arrays(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Return ``(steps, {name: values})`` as NumPy arrays, ready to plot."""
-        return np.asarray(self.steps, dtype=np.int64), {k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()}
-
-
+        return np.asarray(self.steps, dtype=np.int64), {
+            k: np.asarray(v, dtype=np.float64) for k, v in self.values.items()
+        }
 
 
 def _scalars(out: Any, step: int) -> dict[str, float]:
@@ -138,18 +147,29 @@ def _scalars(out: Any, step: int) -> dict[str, float]:
         if isinstance(value, torch.Tensor) and value.numel() == 1:
             value = value.detach().item()
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"step_fn must return a float, a 1-element tensor or a dict of them; "
-                            f"got {type(value).__name__} for {name!r} at step {step}")
+            raise TypeError(
+                f"step_fn must return a float, a 1-element tensor or a dict of them; "
+                f"got {type(value).__name__} for {name!r} at step {step}"
+            )
         if not math.isfinite(value):
             raise FloatingPointError(f"non-finite {name}={value} at step {step}")
         scalars[str(name)] = float(value)
     return scalars
 
 
-def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], steps: int, *,
-        start_step: int = 0, history: History | None = None, progress: bool = True, desc: str = "train",
-        log_every: int = 1, callback: Callable[[int, dict[str, float]], None] | None = None,
-        checkpoint: Checkpointer | None = None, checkpoint_every: int | None = None) -> History:
+def fit(
+    step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]],
+    steps: int,
+    *,
+    start_step: int = 0,
+    history: History | None = None,
+    progress: bool = True,
+    desc: str = "train",
+    log_every: int = 1,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    checkpoint: Checkpointer | None = None,
+    checkpoint_every: int | None = None,
+) -> History:
     """Run ``step_fn(step)`` for ``step = start_step, ..., steps - 1`` and return the History.
 
     ``steps`` is the total budget, so resuming means passing the ``start_step`` and ``history``
@@ -178,7 +198,9 @@ def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], st
     every = checkpoint_every or (checkpoint.every if checkpoint is not None else 0)
     history = History() if history is None else history
     if history.steps and history.steps[-1] >= start_step:
-        raise ValueError(f"history already holds step {history.steps[-1]}; start_step must be after it, got {start_step}")
+        raise ValueError(
+            f"history already holds step {history.steps[-1]}; start_step must be after it, got {start_step}"
+        )
 
     bar = progress_bar(total=steps, initial=start_step, desc=desc, disable=not progress, dynamic_ncols=True)
     try:
@@ -199,6 +221,7 @@ def fit(step_fn: Callable[[int], float | torch.Tensor | Mapping[str, float]], st
 
 
 # -- checkpoints ------------------------------------------------------------------------------
+
 
 def _check_modules(modules: Any) -> dict[str, Stateful]:
     if not isinstance(modules, Mapping) or not modules:
@@ -240,9 +263,17 @@ def _write_atomically(directory: Path, payloads: dict[str, bytes]) -> None:
             Path(tmp).unlink(missing_ok=True)
 
 
-def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *, step: int,
-                    config: Any = None, history: History | None = None, extra: dict | None = None,
-                    state: Mapping[str, Any] | None = None, model_only: bool = False) -> Path:
+def save_checkpoint(
+    directory: str | os.PathLike,
+    modules: Mapping[str, Stateful],
+    *,
+    step: int,
+    config: Any = None,
+    history: History | None = None,
+    extra: dict | None = None,
+    state: Mapping[str, Any] | None = None,
+    model_only: bool = False,
+) -> Path:
     """Save modules, optimisers, RNG states and metadata to ``directory``; return its path.
 
     Files (see the module docstring): ``model.safetensors`` (module states, keys
@@ -259,8 +290,10 @@ def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
         raise TypeError(f"model_only must be a bool, got {type(model_only).__name__}")
     optimizers = {n: o for n, o in modules.items() if isinstance(o, torch.optim.Optimizer)}
     if model_only and (optimizers or history is not None or state is not None):
-        raise ValueError("model_only=True saves weights only: modules must hold no optimizer "
-                         f"(got {sorted(optimizers)}) and history and state must be None")
+        raise ValueError(
+            "model_only=True saves weights only: modules must hold no optimizer "
+            f"(got {sorted(optimizers)}) and history and state must be None"
+        )
     if state is not None and not isinstance(state, Mapping):
         raise TypeError(f"state must be a dict of tensors and numbers or None, got {type(state).__name__}")
     meta = {"format": CHECKPOINT_FORMAT, "step": step, "config": _to_json_config(config), "extra": extra}
@@ -268,16 +301,26 @@ def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
         config_bytes = json.dumps(meta, indent=2, allow_nan=False).encode()
     except (TypeError, ValueError) as err:
         raise TypeError(f"config and extra must be JSON-serialisable: {err}") from err
-    weights = {f"{name}.{key}": tensor.detach().to("cpu", copy=True).contiguous()  # copies: tied weights share memory
-               for name, obj in modules.items() if name not in optimizers
-               for key, tensor in obj.state_dict().items()}
+    weights = {
+        f"{name}.{key}": tensor.detach().to("cpu", copy=True).contiguous()  # copies: tied weights share memory
+        for name, obj in modules.items()
+        if name not in optimizers
+        for key, tensor in obj.state_dict().items()
+    }
     payloads = {"model.safetensors": safetensors.torch.save(weights, {"step": str(step)})}
     if not model_only:
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(),
-                               "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else []}
-        trainer_state = {"format": CHECKPOINT_FORMAT, "step": step,
-                         "optimizers": {n: o.state_dict() for n, o in optimizers.items()}, "rng": rng,
-                         "history": None if history is None else history.to_dict(), "state": dict(state or {})}
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        }
+        trainer_state = {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+            "rng": rng,
+            "history": None if history is None else history.to_dict(),
+            "state": dict(state or {}),
+        }
         buffer = io.BytesIO()
         torch.save(trainer_state, buffer)
         payloads[STATE_FILE] = buffer.getvalue()
@@ -286,7 +329,7 @@ def save_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomically(directory, payloads)
     if model_only:
-        (directory / STATE_FILE).unlink(missing_ok=True)   # stale trainer state of another step
+        (directory / STATE_FILE).unlink(missing_ok=True)  # stale trainer state of another step
     return directory
 
 
@@ -305,9 +348,12 @@ def _read_trainer_state(directory: Path, step: int) -> dict[str, Any]:
                 f"directory={str(directory)!r} holds a checkpoint in the previous format (format 1: "
                 f"optimizer.json, optimizer.safetensors and rng.safetensors, without {STATE_FILE}); its weights "
                 f"still load model-only (e.g. GPT.load), but its optimiser and RNG state cannot be resumed: "
-                f"retrain, or load the weights and save again")
-        raise ValueError(f"directory={str(directory)!r} holds a model-only checkpoint (model.safetensors and "
-                         f"config.json, no {STATE_FILE}): it has weights but no trainer state to resume")
+                f"retrain, or load the weights and save again"
+            )
+        raise ValueError(
+            f"directory={str(directory)!r} holds a model-only checkpoint (model.safetensors and "
+            f"config.json, no {STATE_FILE}): it has weights but no trainer state to resume"
+        )
     # weights_only: the restricted unpickler, which rebuilds tensors and plain containers only
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved.get("step") != step:
@@ -315,9 +361,14 @@ def _read_trainer_state(directory: Path, step: int) -> dict[str, Any]:
     return saved
 
 
-def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful], *,
-                    map_location: str | torch.device = "cpu", restore_rng: bool = True,
-                    model_only: bool = False) -> dict[str, Any]:
+def load_checkpoint(
+    directory: str | os.PathLike,
+    modules: Mapping[str, Stateful],
+    *,
+    map_location: str | torch.device = "cpu",
+    restore_rng: bool = True,
+    model_only: bool = False,
+) -> dict[str, Any]:
     """Load a :func:`save_checkpoint` checkpoint into ``modules`` in place and return its metadata.
 
     Loading is strict: keys missing from the checkpoint or unexpected by the modules raise a
@@ -357,8 +408,10 @@ def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
             states[name] = {k: weights[f"{name}.{k}"] for k in keys if f"{name}.{k}" in weights}
     missing, unexpected = sorted(wanted - expected), sorted(expected - wanted)
     if missing or unexpected:
-        raise ValueError(f"checkpoint in {str(directory)!r} does not match modules: "
-                         f"missing keys {missing}, unexpected keys {unexpected} ('name.*' = a whole optimiser)")
+        raise ValueError(
+            f"checkpoint in {str(directory)!r} does not match modules: "
+            f"missing keys {missing}, unexpected keys {unexpected} ('name.*' = a whole optimiser)"
+        )
     for name, obj in modules.items():
         obj.load_state_dict(states[name])
     if restore_rng and not model_only:
@@ -367,15 +420,21 @@ def load_checkpoint(directory: str | os.PathLike, modules: Mapping[str, Stateful
         if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda)
     history = None if saved["history"] is None else History.from_dict(saved["history"])
-    return {"step": step, "config": meta["config"], "history": history, "extra": meta.get("extra"),
-            "state": saved["state"]}
+    return {
+        "step": step,
+        "config": meta["config"],
+        "history": history,
+        "extra": meta.get("extra"),
+        "state": saved["state"],
+    }
 
 
 class Checkpointer:
     """Saves ``modules`` to ``directory`` every ``every`` steps during :func:`fit`, and resumes from it."""
 
-    def __init__(self, directory: str | os.PathLike, modules: Mapping[str, Stateful], config: Any = None, *,
-                 every: int) -> None:
+    def __init__(
+        self, directory: str | os.PathLike, modules: Mapping[str, Stateful], config: Any = None, *, every: int
+    ) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"directory must be a path, got {type(directory).__name__}")
         self.directory, self.modules = Path(directory), _check_modules(modules)
@@ -396,13 +455,16 @@ class Checkpointer:
             return 0, History()
         saved = json.loads((self.directory / "config.json").read_text())["config"]
         if saved != _to_json_config(self.config):
-            raise ValueError(f"the checkpoint in {str(self.directory)!r} was written with config={saved}, "
-                             f"not {_to_json_config(self.config)}; delete it or choose another directory")
+            raise ValueError(
+                f"the checkpoint in {str(self.directory)!r} was written with config={saved}, "
+                f"not {_to_json_config(self.config)}; delete it or choose another directory"
+            )
         meta = load_checkpoint(self.directory, self.modules)
         return meta["step"], meta["history"] or History()
 
 
 # -- the trainer every family builds on -------------------------------------------------------
+
 
 class Trainer:
     """The base of the families' trainers: step count, history, random generator, EMA, checkpoints.
@@ -468,9 +530,15 @@ class Trainer:
         """The network to sample from: the weight average when the trainer keeps one, else ``self.model``."""
         return self.model if self.ema is None else self.ema.model
 
-    def fit(self, steps: int, *, progress: bool = True,
-            callback: Callable[[int, dict[str, float]], None] | None = None,
-            log_every: int | None = None, desc: str | None = None) -> History:
+    def fit(
+        self,
+        steps: int,
+        *,
+        progress: bool = True,
+        callback: Callable[[int, dict[str, float]], None] | None = None,
+        log_every: int | None = None,
+        desc: str | None = None,
+    ) -> History:
         """Train until ``steps`` updates are done in total, and return the :attr:`history`.
 
         ``steps`` is the total budget, as in :func:`fit`: a fresh trainer makes ``steps`` updates,
@@ -484,8 +552,10 @@ class Trainer:
         """
         steps = check_int(steps, "steps", minimum=1)
         if steps < self.step:
-            raise ValueError(f"steps is the total budget and this trainer has already made {self.step} "
-                             f"updates; pass steps >= {self.step}, got {steps}")
+            raise ValueError(
+                f"steps is the total budget and this trainer has already made {self.step} "
+                f"updates; pass steps >= {self.step}, got {steps}"
+            )
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be a bool, got {type(progress).__name__}")
         if callback is not None and not callable(callback):
@@ -504,9 +574,16 @@ class Trainer:
             if callback is not None:
                 callback(step, scalars)
 
-        fit(step_fn, steps, start_step=self.step, history=self.history, progress=progress,
-            desc=self.desc if desc is None else desc, log_every=self.log_every if log_every is None else log_every,
-            callback=after_step)
+        fit(
+            step_fn,
+            steps,
+            start_step=self.step,
+            history=self.history,
+            progress=progress,
+            desc=self.desc if desc is None else desc,
+            log_every=self.log_every if log_every is None else log_every,
+            callback=after_step,
+        )
         return self.history
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -517,8 +594,14 @@ class Trainer:
         state: dict[str, Any] = {"rng": self.rng.get_state()}
         if self.ema is not None:
             state["ema_updates"] = self.ema.num_updates
-        return save_checkpoint(directory, self.modules(), step=self.step, config=self.checkpoint_config(),
-                               history=self.history, state=state)
+        return save_checkpoint(
+            directory,
+            self.modules(),
+            step=self.step,
+            config=self.checkpoint_config(),
+            history=self.history,
+            state=state,
+        )
 
     def load(self, directory: str | os.PathLike) -> int:
         """Restore a :meth:`save` checkpoint into this trainer (built the same way); return its step.

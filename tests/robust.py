@@ -49,14 +49,27 @@ def run_one(run: str, nb: Path) -> tuple[str, Path, bool, float, str]:
     log = ROOT / "_build" / "robust" / run / nb.with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **RUNS[run], "GENAI_RECORD": "0"}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-           "--nbval-current-env", "--nbval-cell-timeout=900", str(nb)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--nbval-cell-timeout=900",
+        str(nb),
+    ]
     start = time.perf_counter()
     with open(log, "w") as out:
         rc = subprocess.call(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
-    failed = [line.split("::", 1)[1].split(" - ", 1)[0].lower() for line in log.read_text().splitlines()
-              if line.startswith("FAILED ") and "::" in line]
+    failed = [
+        line.split("::", 1)[1].split(" - ", 1)[0].lower()
+        for line in log.read_text().splitlines()
+        if line.startswith("FAILED ") and "::" in line
+    ]
     detail = ", ".join(failed) if failed else ("" if rc == 0 else f"exit {rc}")
     return run, nb, rc == 0, seconds, detail
 
@@ -64,8 +77,13 @@ def run_one(run: str, nb: Path) -> tuple[str, Path, bool, float, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every one under book/)")
-    parser.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2),
-                        help="notebooks run at once (default: one per two cores)")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=max(1, (os.cpu_count() or 2) // 2),
+        help="notebooks run at once (default: one per two cores)",
+    )
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated, from {', '.join(RUNS)}")
     args = parser.parse_args()
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
@@ -76,18 +94,27 @@ def main() -> int:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     nbs = notebooks(args.notebooks)
     jobs = [(run, nb) for run in runs for nb in nbs]
-    print(f"make robust: {len(nbs)} notebooks x {len(runs)} runs, {args.jobs} at a time; "
-          f"logs in _build/robust/", flush=True)
+    print(
+        f"make robust: {len(nbs)} notebooks x {len(runs)} runs, {args.jobs} at a time; logs in _build/robust/",
+        flush=True,
+    )
     results = {}
     with ThreadPoolExecutor(args.jobs) as pool:
         for run, nb, ok, seconds, detail in pool.map(lambda job: run_one(*job), jobs):
             results[run, nb] = (ok, seconds, detail)
             print(f"  {'pass' if ok else 'FAIL'}  {run:<11} {nb}  {seconds:.0f} s  {detail}", flush=True)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
-    print(f"\nmachine: {cpu}, {os.cpu_count()} cores, {args.jobs} notebook(s) at a time "
-          f"(wall s includes kernel start-up)")
+    cpu = (
+        next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+            "unknown CPU",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "unknown CPU"
+    )
+    print(
+        f"\nmachine: {cpu}, {os.cpu_count()} cores, {args.jobs} notebook(s) at a time (wall s includes kernel start-up)"
+    )
     width = max(len(str(nb)) for nb in nbs)
     print(f"{'notebook':<{width}}  " + "  ".join(f"{r:>16}" for r in runs))
     for nb in nbs:

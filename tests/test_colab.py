@@ -16,7 +16,6 @@ import types
 from pathlib import Path
 
 import jupytext
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 INTRO = ROOT / "book" / "intro.md"
@@ -45,7 +44,7 @@ def test_bootstrap_installs_from_the_repository_inside_colab(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.delenv("GENAI_LIB_SOURCE", raising=False)
     exec(_bootstrap(INTRO), {})
-    (cmd, kwargs), = calls
+    ((cmd, kwargs),) = calls
     assert cmd[:5] == [sys.executable, "-m", "pip", "install", "-q"]
     assert cmd[5].startswith("git+https://github.com/") and kwargs.get("check") is True
 
@@ -74,18 +73,29 @@ def test_notebook_runs_in_simulated_colab_after_the_bootstrap_installs_genai_lib
     py = venv / "bin" / "python"
     # The simulated Colab has the book's dependencies preinstalled (as Colab has torch, plotly, ...):
     # point it at this environment's site-packages; use this environment's setuptools to build.
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(purelib, "book_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([str(py), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], check=True)
     cells = tmp_path / "cells.json"
     import json
 
     cells.write_text(json.dumps(_code_cells(INTRO)))
-    env = dict(os.environ, GENAI_LIB_SOURCE=str(ROOT), PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="false",
-               PIP_DISABLE_PIP_VERSION_CHECK="1", GENAI_DEVICE="cpu")
+    env = dict(
+        os.environ,
+        GENAI_LIB_SOURCE=str(ROOT),
+        PIP_NO_INDEX="1",
+        PIP_NO_BUILD_ISOLATION="false",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        GENAI_DEVICE="cpu",
+    )
     env.pop("PYTHONPATH", None)
-    result = subprocess.run([str(py), "-c", SIMULATION, str(cells)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(py), "-c", SIMULATION, str(cells)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "ran" in result.stdout and str(venv) in result.stdout

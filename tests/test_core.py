@@ -270,9 +270,7 @@ def test_bad_seeds_are_refused_by_name(bad, error):
 
 
 def _run(code: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     return result
 
@@ -295,13 +293,16 @@ socket.getaddrinfo = _blocked
 
 
 def test_import_needs_no_network():
-    code = NO_NETWORK_PRELUDE + """
+    code = (
+        NO_NETWORK_PRELUDE
+        + """
 import genai_lib
 import genai_lib.data, genai_lib.exercises, genai_lib.training, genai_lib.viz
 # An attempt that the package caught and swallowed still counts.
 assert not attempts, f"import genai_lib tried the network: {attempts}"
 print("ok", genai_lib.__version__)
 """
+    )
     assert _run(code).stdout.startswith("ok ")
 
 
@@ -427,7 +428,7 @@ def test_check_fields_normalises_frozen_dataclass_fields_and_names_the_first_bad
     c = Config(steps=torch.tensor(5), rate=2)
     assert c.steps == 5 and type(c.steps) is int and c.rate == 2.0 and type(c.rate) is float
     with pytest.raises(ValueError, match="steps must be an int >= 1, got 0"):
-        Config(steps=0, rate="x")   # checked in order: steps first
+        Config(steps=0, rate="x")  # checked in order: steps first
     with pytest.raises(TypeError, match="rate must be a float"):
         Config(rate="x")
 

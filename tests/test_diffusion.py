@@ -38,15 +38,24 @@ KINDS = ("linear", "cosine")
 
 def diffusers_ddpm(kind: str, num_steps: int = 1000, **kwargs):
     diffusers = pytest.importorskip("diffusers")
-    return diffusers.DDPMScheduler(num_train_timesteps=num_steps, beta_schedule=DIFFUSERS_NAME[kind],
-                                   variance_type="fixed_small", clip_sample=kwargs.pop("clip_sample", False),
-                                   **kwargs)
+    return diffusers.DDPMScheduler(
+        num_train_timesteps=num_steps,
+        beta_schedule=DIFFUSERS_NAME[kind],
+        variance_type="fixed_small",
+        clip_sample=kwargs.pop("clip_sample", False),
+        **kwargs,
+    )
 
 
 def diffusers_ddim(kind: str, num_steps: int, num_inference_steps: int, **kwargs):
     diffusers = pytest.importorskip("diffusers")
-    sched = diffusers.DDIMScheduler(num_train_timesteps=num_steps, beta_schedule=DIFFUSERS_NAME[kind],
-                                    clip_sample=kwargs.pop("clip_sample", False), set_alpha_to_one=True, **kwargs)
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=num_steps,
+        beta_schedule=DIFFUSERS_NAME[kind],
+        clip_sample=kwargs.pop("clip_sample", False),
+        set_alpha_to_one=True,
+        **kwargs,
+    )
     sched.set_timesteps(num_inference_steps)
     return sched
 
@@ -84,6 +93,7 @@ class ToyEps(torch.nn.Module):
 
 # -- the schedule ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("num_steps", [1000, 100])
 def test_schedule_matches_diffusers(kind, num_steps):
@@ -102,7 +112,9 @@ def test_schedule_matches_diffusers(kind, num_steps):
 def test_schedule_formulas():
     lin, cos = NoiseSchedule("linear"), NoiseSchedule("cosine")
     assert lin.betas[0].item() == pytest.approx(1e-4) and lin.betas[-1].item() == pytest.approx(0.02)
-    torch.testing.assert_close(lin.alphas_cumprod, torch.cumprod(1 - lin.betas.double(), 0).float(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        lin.alphas_cumprod, torch.cumprod(1 - lin.betas.double(), 0).float(), rtol=1e-5, atol=1e-7
+    )
     f = lambda u: math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2  # Nichol & Dhariwal Eq. 17
     for t in (0, 10, 500, 900):
         assert cos.alphas_cumprod[t].item() == pytest.approx(f((t + 1) / 1000) / f(0), rel=1e-4)
@@ -137,6 +149,7 @@ def test_forward_process_reaches_standard_normal():
 
 # -- DDPM ------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_ddpm_step_matches_diffusers(kind):
     ref = diffusers_ddpm(kind)
@@ -169,7 +182,10 @@ def test_ddpm_last_step_is_noise_free_and_returns_x0_hat():
 
 # -- DDIM ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("num_steps,n", [(1000, 1000), (1000, 250), (1000, 50), (1000, 30), (1000, 7), (100, 30), (50, 1)])
+
+@pytest.mark.parametrize(
+    "num_steps,n", [(1000, 1000), (1000, 250), (1000, 50), (1000, 30), (1000, 7), (100, 30), (50, 1)]
+)
 def test_ddim_timesteps_match_diffusers(num_steps, n):
     ours = DDIMSampler(NoiseSchedule("cosine", num_steps), n).timesteps
     assert torch.equal(ours, diffusers_ddim("cosine", num_steps, n).timesteps)
@@ -216,6 +232,7 @@ def test_ddim_with_eta_one_and_all_steps_is_ddpm():
 
 
 # -- the sampling loop -------------------------------------------------------------------------------
+
 
 def test_ddpm_sample_loop_matches_a_diffusers_loop():
     ref = diffusers_ddpm("cosine", 50)
@@ -330,46 +347,101 @@ def test_drop_labels():
 
 # -- bad arguments ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call,exc,name", [
-    (lambda: NoiseSchedule("quadratic"), ValueError, "kind"),
-    (lambda: NoiseSchedule(3), TypeError, "kind"),
-    (lambda: NoiseSchedule("cosine", 0), ValueError, "num_steps"),
-    (lambda: NoiseSchedule("linear", 10, beta_start=0.1, beta_end=0.01), ValueError, "beta_end"),
-    (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), 10), ValueError, "t"),
-    (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), -1), ValueError, "t"),
-    (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), 1.5), TypeError, "t"),
-    (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(3, dtype=torch.long)), ValueError, "t"),
-    (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 3), 1), ValueError, "noise"),
-    (lambda: NoiseSchedule("linear", 10).snr(10), ValueError, "t"),
-    (lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 2), 10, torch.zeros(2, 2)), ValueError, "t"),
-    (lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 3), 1, torch.zeros(2, 2)), ValueError, "eps"),
-    (lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 2), 1, torch.zeros(2, 2), generator=0), TypeError, "generator"),
-    (lambda: DDPMSampler("linear"), TypeError, "schedule"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 11), ValueError, "num_inference_steps"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 0), ValueError, "num_inference_steps"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5, eta=-0.1), ValueError, "eta"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).step(torch.zeros(2), 99, torch.zeros(2)), ValueError, "t"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (0, 2)), ValueError, "shape"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), 4), TypeError, "shape"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), guidance_scale=1.0), ValueError, "cond"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), cond=torch.zeros(3, dtype=torch.long)), ValueError, "cond"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), cond=torch.zeros(4, dtype=torch.long), guidance_scale=-1), ValueError, "guidance_scale"),
-    (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), x_T=torch.zeros(4, 3)), ValueError, "x_T"),
-    (lambda: sinusoidal_embedding(torch.arange(3), 7), ValueError, "dim"),
-    (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 3), torch.zeros(3, dtype=torch.long)), ValueError, "x"),
-    (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long)), ValueError, "cond"),
-    (lambda: MLPDenoiser(data_shape=(2,), num_classes=3)(torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.tensor([0, 1, 4])), ValueError, "cond"),
-    (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long)), ValueError, "t"),
-    (lambda: UNetDenoiser(image_size=10, channel_mults=(1, 2, 2)), ValueError, "image_size"),
-    (lambda: TrainerConfig(ema_decay=1.0), ValueError, "ema_decay"),
-    (lambda: EMA(torch.nn.Linear(2, 2), decay=1.5), ValueError, "decay"),
-])
+
+@pytest.mark.parametrize(
+    "call,exc,name",
+    [
+        (lambda: NoiseSchedule("quadratic"), ValueError, "kind"),
+        (lambda: NoiseSchedule(3), TypeError, "kind"),
+        (lambda: NoiseSchedule("cosine", 0), ValueError, "num_steps"),
+        (lambda: NoiseSchedule("linear", 10, beta_start=0.1, beta_end=0.01), ValueError, "beta_end"),
+        (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), 10), ValueError, "t"),
+        (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), -1), ValueError, "t"),
+        (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 2), 1.5), TypeError, "t"),
+        (
+            lambda: NoiseSchedule("linear", 10).add_noise(
+                torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(3, dtype=torch.long)
+            ),
+            ValueError,
+            "t",
+        ),
+        (lambda: NoiseSchedule("linear", 10).add_noise(torch.zeros(2, 2), torch.zeros(2, 3), 1), ValueError, "noise"),
+        (lambda: NoiseSchedule("linear", 10).snr(10), ValueError, "t"),
+        (
+            lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 2), 10, torch.zeros(2, 2)),
+            ValueError,
+            "t",
+        ),
+        (
+            lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 3), 1, torch.zeros(2, 2)),
+            ValueError,
+            "eps",
+        ),
+        (
+            lambda: DDPMSampler(NoiseSchedule("linear", 10)).step(torch.zeros(2, 2), 1, torch.zeros(2, 2), generator=0),
+            TypeError,
+            "generator",
+        ),
+        (lambda: DDPMSampler("linear"), TypeError, "schedule"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 11), ValueError, "num_inference_steps"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 0), ValueError, "num_inference_steps"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5, eta=-0.1), ValueError, "eta"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).step(torch.zeros(2), 99, torch.zeros(2)), ValueError, "t"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (0, 2)), ValueError, "shape"),
+        (lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), 4), TypeError, "shape"),
+        (
+            lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), guidance_scale=1.0),
+            ValueError,
+            "cond",
+        ),
+        (
+            lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(
+                ToyEps(10), (4, 2), cond=torch.zeros(3, dtype=torch.long)
+            ),
+            ValueError,
+            "cond",
+        ),
+        (
+            lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(
+                ToyEps(10), (4, 2), cond=torch.zeros(4, dtype=torch.long), guidance_scale=-1
+            ),
+            ValueError,
+            "guidance_scale",
+        ),
+        (
+            lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), x_T=torch.zeros(4, 3)),
+            ValueError,
+            "x_T",
+        ),
+        (lambda: sinusoidal_embedding(torch.arange(3), 7), ValueError, "dim"),
+        (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 3), torch.zeros(3, dtype=torch.long)), ValueError, "x"),
+        (
+            lambda: MLPDenoiser(data_shape=(2,))(
+                torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long)
+            ),
+            ValueError,
+            "cond",
+        ),
+        (
+            lambda: MLPDenoiser(data_shape=(2,), num_classes=3)(
+                torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.tensor([0, 1, 4])
+            ),
+            ValueError,
+            "cond",
+        ),
+        (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long)), ValueError, "t"),
+        (lambda: UNetDenoiser(image_size=10, channel_mults=(1, 2, 2)), ValueError, "image_size"),
+        (lambda: TrainerConfig(ema_decay=1.0), ValueError, "ema_decay"),
+        (lambda: EMA(torch.nn.Linear(2, 2), decay=1.5), ValueError, "decay"),
+    ],
+)
 def test_bad_arguments_name_the_argument(call, exc, name):
     with pytest.raises(exc, match=rf"\b{name}\b"):
         call()
 
 
 # -- embeddings and denoisers -------------------------------------------------------------------------
+
 
 def test_sinusoidal_embedding():
     t = torch.tensor([0, 1, 10, 999])
@@ -415,11 +487,16 @@ def test_unet_denoiser_shapes_and_gradients():
 
 # -- loss, EMA, trainer ------------------------------------------------------------------------------
 
+
 def test_epsilon_loss_is_the_simple_loss():
     s = NoiseSchedule("cosine", 100)
     model = MLPDenoiser(data_shape=(2,), hidden=16, depth=1, time_dim=8, emb_dim=8)
     torch.nn.init.normal_(model.out.weight, generator=gen(0))
-    x0, noise, t = torch.randn(32, 2, generator=gen(1)), torch.randn(32, 2, generator=gen(2)), torch.randint(0, 100, (32,), generator=gen(3))
+    x0, noise, t = (
+        torch.randn(32, 2, generator=gen(1)),
+        torch.randn(32, 2, generator=gen(2)),
+        torch.randint(0, 100, (32,), generator=gen(3)),
+    )
     expected = (model(s.add_noise(x0, noise, t), t) - noise).square().mean()  # Ho et al. Eq. 14
     torch.testing.assert_close(epsilon_loss(model, s, x0, t=t, noise=noise), expected)
     g1, g2 = gen(4), gen(4)
@@ -439,7 +516,9 @@ def test_ema_update_rule():
     assert ema.model.weight.item() == pytest.approx(0.9)  # 0.1 * 0 + 0.9 * 1
     ema.num_updates = 1000
     ema.update(net)
-    assert ema.current_decay() == pytest.approx(0.9) and ema.model.weight.item() == pytest.approx(0.91)  # 0.9 * 0.9 + 0.1 * 1
+    assert ema.current_decay() == pytest.approx(0.9) and ema.model.weight.item() == pytest.approx(
+        0.91
+    )  # 0.9 * 0.9 + 0.1 * 1
     assert not ema.model.weight.requires_grad
 
 
@@ -448,10 +527,12 @@ def _trainer(conditional: bool = False, seed: int = 0) -> DiffusionTrainer:
     labels = (torch.arange(512) % 4) if conditional else None
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        model = MLPDenoiser(data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16,
-                            num_classes=4 if conditional else None)
-    return DiffusionTrainer(model, NoiseSchedule("cosine", 100), data, labels,
-                            TrainerConfig(batch_size=64, lr=3e-3, seed=seed))
+        model = MLPDenoiser(
+            data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16, num_classes=4 if conditional else None
+        )
+    return DiffusionTrainer(
+        model, NoiseSchedule("cosine", 100), data, labels, TrainerConfig(batch_size=64, lr=3e-3, seed=seed)
+    )
 
 
 def test_trainer_learns_repeats_and_resumes(tmp_path):
@@ -482,7 +563,12 @@ def test_trainer_conditional_and_sampling_smoke():
     out = DDIMSampler(trainer.schedule, 5).sample(trainer.ema_model, (4, 2), gen(0), cond=labels, guidance_scale=2.0)
     assert out.shape == (4, 2) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="labels"):
-        DiffusionTrainer(MLPDenoiser(data_shape=(2,)), NoiseSchedule("cosine", 10), torch.zeros(4, 2), torch.zeros(4, dtype=torch.long))
+        DiffusionTrainer(
+            MLPDenoiser(data_shape=(2,)),
+            NoiseSchedule("cosine", 10),
+            torch.zeros(4, 2),
+            torch.zeros(4, dtype=torch.long),
+        )
 
 
 def test_slerp_endpoints_norm_and_errors():

@@ -45,8 +45,9 @@ def test_each_checkpoint_was_made_by_its_recipe(name):
 def test_digit_denoiser_makes_every_digit():
     """The DDPM chapter's claims about its model, measured on the shipped one (800 samples, DDIM η = 1, 50 steps)."""
     model, schedule = pretrained.load_pretrained("digits8")
-    x = diffusion.DDIMSampler(schedule, 50, eta=1.0).sample(model, (800, 1, 8, 8), progress=False,
-                                                            generator=torch.Generator().manual_seed(0))
+    x = diffusion.DDIMSampler(schedule, 50, eta=1.0).sample(
+        model, (800, 1, 8, 8), progress=False, generator=torch.Generator().manual_seed(0)
+    )
     report = metrics.digits_report(x)
     assert report.fd <= 0.5 * report.gaussian_fit, report
     assert report.fd <= 5 * report.floor, report
@@ -65,18 +66,30 @@ def test_conditional_denoiser_follows_the_label_and_the_null_label():
     assert model.null_class == 10
     labels = torch.arange(10).repeat_interleave(20)
     ddim = diffusion.DDIMSampler(schedule, 20)
-    guided = ddim.sample(model, (200, 1, 8, 8), cond=labels, guidance_scale=2.0, progress=False,
-                         generator=torch.Generator().manual_seed(0))
+    guided = ddim.sample(
+        model,
+        (200, 1, 8, 8),
+        cond=labels,
+        guidance_scale=2.0,
+        progress=False,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert metrics.class_accuracy(guided, labels) >= 0.9
-    unconditional = ddim.sample(model, (400, 1, 8, 8), cond=torch.full((400,), model.null_class), progress=False,
-                                generator=torch.Generator().manual_seed(1))
-    assert min(metrics.class_histogram(unconditional)) >= 10   # ∅ makes every digit, without being told which
+    unconditional = ddim.sample(
+        model,
+        (400, 1, 8, 8),
+        cond=torch.full((400,), model.null_class),
+        progress=False,
+        generator=torch.Generator().manual_seed(1),
+    )
+    assert min(metrics.class_histogram(unconditional)) >= 10  # ∅ makes every digit, without being told which
 
 
 def test_grid25_denoiser_samples_every_mode():
     model, schedule = pretrained.load_pretrained("grid25")
-    x = diffusion.DDPMSampler(schedule, clip_sample=2.5).sample(model, (2000, 2), progress=False,
-                                                               generator=torch.Generator().manual_seed(0))
+    x = diffusion.DDPMSampler(schedule, clip_sample=2.5).sample(
+        model, (2000, 2), progress=False, generator=torch.Generator().manual_seed(0)
+    )
     quality = metrics.mode_metrics(x * pretrained.GRID25_SCALE, data.mode_centres("grid25"), data.mode_std("grid25"))
     assert quality.modes_covered == 25, quality
     assert quality.high_quality_share >= 0.6, quality
@@ -90,7 +103,7 @@ def test_train_recipe_runs_the_recipe(name):
     assert model.config.num_classes == pretrained.RECIPES[name].get("num_classes")
     again, _ = pretrained.train_recipe(name, steps=3, progress=False)
     for a, b in zip(model.parameters(), again.parameters()):
-        assert torch.equal(a, b)   # seeded: the same recipe gives the same weights
+        assert torch.equal(a, b)  # seeded: the same recipe gives the same weights
 
 
 def test_bad_arguments_are_named():

@@ -43,8 +43,9 @@ def _run(tmp_path, name, launcher, grad_accum):
     script = tmp_path / "train.py"
     script.write_text(TRAIN)
     out = tmp_path / f"{name}.pt"
-    proc = subprocess.run([*launcher, str(script), str(out), str(grad_accum)], capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [*launcher, str(script), str(out), str(grad_accum)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return torch.load(out, weights_only=True)
 

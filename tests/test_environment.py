@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,9 @@ def test_every_runtime_dependency_is_in_the_environment_with_the_same_bounds():
         else:
             conda_name = CONDA_NAME.get(name, name)
             assert conda_name in conda, f"environment.yml lacks {conda_name} (pyproject: {requirement})"
-            assert conda[conda_name] == spec, f"{conda_name}: environment.yml has {conda[conda_name]!r}, pyproject {spec!r}"
+            assert conda[conda_name] == spec, (
+                f"{conda_name}: environment.yml has {conda[conda_name]!r}, pyproject {spec!r}"
+            )
 
 
 def test_environment_packages_are_all_known_to_pyproject():

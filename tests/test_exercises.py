@@ -18,7 +18,7 @@ from genai_lib.exercises import gans as gx
 from genai_lib.exercises import intro as ix
 from genai_lib.exercises import llms as lx
 
-pytestmark = pytest.mark.usefixtures("one_thread")   # small tensors: threads only add overhead
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: threads only add overhead
 
 MODULES = {"intro": ix, "gans": gx, "diffusion": dx, "llms": lx}
 
@@ -59,11 +59,25 @@ def assert_wrong(capsys, check, args: tuple, hint: str, hidden=(), **kwargs) -> 
 
 # -- the shared helpers ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, truth, ok", [
-    (0.881, 0.8807970779778823, True), (0.8808, 0.8807970779778823, True), (0.88, 0.8807970779778823, False),
-    (1.00, 0.99949, False), (0.999, 0.99949, True), (99, 99.0, True), (100, 99.0, False), (20300, 20291.3, True), (1.61, 1.6148, True),
-    (1.62, 1.6148, False), (0.0, 0.0, True), (1e-9, 0.0, False), (math.inf, 1.0, False),
-])
+
+@pytest.mark.parametrize(
+    "value, truth, ok",
+    [
+        (0.881, 0.8807970779778823, True),
+        (0.8808, 0.8807970779778823, True),
+        (0.88, 0.8807970779778823, False),
+        (1.00, 0.99949, False),
+        (0.999, 0.99949, True),
+        (99, 99.0, True),
+        (100, 99.0, False),
+        (20300, 20291.3, True),
+        (1.61, 1.6148, True),
+        (1.62, 1.6148, False),
+        (0.0, 0.0, True),
+        (1e-9, 0.0, False),
+        (math.inf, 1.0, False),
+    ],
+)
 def test_matches_is_three_significant_figures(value, truth, ok):
     assert _common.matches(value, truth) is ok
 
@@ -96,6 +110,7 @@ def test_choice_reads_a_letter():
 
 # -- solution(name) ------------------------------------------------------------------------------------
 
+
 def _checkers(module) -> list[str]:
     return [name for name in module.__all__ if name.startswith("check_")]
 
@@ -108,7 +123,7 @@ def test_every_checker_has_a_solution(capsys, part):
         assert module.solution(name) is None
         out = capsys.readouterr().out
         assert out.startswith(f"Solution of {name}:") and "Answer: " in out, out
-        assert len(out.split("\n\n")[-1]) > 80, out          # an explanation, not only the answer
+        assert len(out.split("\n\n")[-1]) > 80, out  # an explanation, not only the answer
 
 
 @pytest.mark.parametrize("part", sorted(MODULES))
@@ -122,8 +137,9 @@ def test_solution_rejects_bad_names(part):
 
 def test_every_checker_is_tested_here():
     source = Path(__file__).read_text()
-    missing = [f"{part}.{name}" for part, module in MODULES.items() for name in _checkers(module)
-               if f".{name}" not in source]
+    missing = [
+        f"{part}.{name}" for part, module in MODULES.items() for name in _checkers(module) if f".{name}" not in source
+    ]
     assert not missing, missing
 
 
@@ -138,100 +154,353 @@ _BETAS = dx._linear_betas()
 
 # (checker, keyword arguments, truth, [(wrong answer, hint it must print)], rounding accepted)
 NUMERIC = [
-    (ix.check_signal_fraction, {}, math.sqrt(_A500), [
-        (_A500, "square root"), (1 - _A500, "noise's share"), (math.sqrt(1 - _A500), "noise's share"),
-        (math.sqrt(ix.linear_alpha_bar(501)), "off by one"), (math.sqrt(_A500) * 1.01, "close, but"),
-        (0.5, "Revisit how ᾱ_t")], True),
-    (gx.check_optimal_discriminator, {}, _DSTAR, [
-        (1 - _DSTAR, "probability of *fake*"), (0.5, "only where the two densities are equal"),
-        (1 / math.sqrt(2 * math.pi), "density value"), (0.88, "close, but"), (0.3, "Evaluate both")], True),
-    (gx.check_equilibrium_value, {}, -math.log(4), [
-        (-math.log(2), "one of the two expectations"), (math.log(4), "sign"), (0.0, "perfect discriminator"),
-        (-2.0, "natural logs"), (-2 * math.log10(2), "natural logs"), (-1.4, "close, but"),
-        (-3.0, "densities are equal")], True),
-    (gx.check_gradient_ratio, {}, 99.0, [
-        (1 / 99, "other way round"), (100, "non-saturating gradient alone"), (99.4, "close, but"),
-        (5, "differentiate each generator loss")], True),
-    (gx.check_disjoint_value, {}, 0.0, [
-        (math.log(2), "Jensen–Shannon"), (-math.log(4), "equilibrium"), (2 * math.log(2), "2 JSD alone"),
-        (5, "disjoint supports")], False),
-    (gx.check_perfect_hq_share, {}, 1 - math.exp(-4.5), [
-        (math.erf(3 / math.sqrt(2)), "one-dimensional"), (1.0, "unbounded tails"),
-        (math.erf(3 / math.sqrt(2)) ** 2, "*square*"), (math.exp(-4.5), "*outside*"), (0.99, "close, but"),
-        (0.5, "χ² distribution")], True),
-    (gx.check_wasserstein_distance, {}, 3.0, [
-        (math.log(2), "Jensen–Shannon"), (9.0, "squared distance"), (-3.0, "never negative"),
-        (1.0, "all the mass")], False),
-    (gx.check_fastest_gamma, {}, 1.0, [
-        (-1.0, "γ ≤ 0"), (0.0, "γ ≤ 0"), (2.0, "Try smaller"), (0.5, "up to a point")], False),
-    (gx.check_tconv_side, {}, 16, [
-        (4, "forward convolution"), (18, "2p"), (17, "*both* sides"), (15, "Eq. (eq-dcgan-tconv)")], False),
-    (gx.check_ema_share, {}, 1 - 0.99**100, [
-        (0.99**100, "*before*"), (1.0, "no hard edge"), (0.63, "close, but"), (0.2, "geometric series")], True),
-    (gx.check_midpoint_norm, {}, 1 / math.sqrt(2), [
-        (0.5, "*squared* norms"), (1.0, "slerp"), (math.sqrt(2), "other way round"), (0.3, "E‖z_a‖² = d")], True),
-    (dx.check_half_signal_step, {}, 260, [
-        (259, "off by one"), (261, "off by one"), (0.5, "value of ᾱ_t"), (100, "still has SNR ≥ 1"),
-        (400, "not the *first*"), (2.5, "not a step"), (5000, "not a step")], False),
+    (
+        ix.check_signal_fraction,
+        {},
+        math.sqrt(_A500),
+        [
+            (_A500, "square root"),
+            (1 - _A500, "noise's share"),
+            (math.sqrt(1 - _A500), "noise's share"),
+            (math.sqrt(ix.linear_alpha_bar(501)), "off by one"),
+            (math.sqrt(_A500) * 1.01, "close, but"),
+            (0.5, "Revisit how ᾱ_t"),
+        ],
+        True,
+    ),
+    (
+        gx.check_optimal_discriminator,
+        {},
+        _DSTAR,
+        [
+            (1 - _DSTAR, "probability of *fake*"),
+            (0.5, "only where the two densities are equal"),
+            (1 / math.sqrt(2 * math.pi), "density value"),
+            (0.88, "close, but"),
+            (0.3, "Evaluate both"),
+        ],
+        True,
+    ),
+    (
+        gx.check_equilibrium_value,
+        {},
+        -math.log(4),
+        [
+            (-math.log(2), "one of the two expectations"),
+            (math.log(4), "sign"),
+            (0.0, "perfect discriminator"),
+            (-2.0, "natural logs"),
+            (-2 * math.log10(2), "natural logs"),
+            (-1.4, "close, but"),
+            (-3.0, "densities are equal"),
+        ],
+        True,
+    ),
+    (
+        gx.check_gradient_ratio,
+        {},
+        99.0,
+        [
+            (1 / 99, "other way round"),
+            (100, "non-saturating gradient alone"),
+            (99.4, "close, but"),
+            (5, "differentiate each generator loss"),
+        ],
+        True,
+    ),
+    (
+        gx.check_disjoint_value,
+        {},
+        0.0,
+        [
+            (math.log(2), "Jensen–Shannon"),
+            (-math.log(4), "equilibrium"),
+            (2 * math.log(2), "2 JSD alone"),
+            (5, "disjoint supports"),
+        ],
+        False,
+    ),
+    (
+        gx.check_perfect_hq_share,
+        {},
+        1 - math.exp(-4.5),
+        [
+            (math.erf(3 / math.sqrt(2)), "one-dimensional"),
+            (1.0, "unbounded tails"),
+            (math.erf(3 / math.sqrt(2)) ** 2, "*square*"),
+            (math.exp(-4.5), "*outside*"),
+            (0.99, "close, but"),
+            (0.5, "χ² distribution"),
+        ],
+        True,
+    ),
+    (
+        gx.check_wasserstein_distance,
+        {},
+        3.0,
+        [(math.log(2), "Jensen–Shannon"), (9.0, "squared distance"), (-3.0, "never negative"), (1.0, "all the mass")],
+        False,
+    ),
+    (
+        gx.check_fastest_gamma,
+        {},
+        1.0,
+        [(-1.0, "γ ≤ 0"), (0.0, "γ ≤ 0"), (2.0, "Try smaller"), (0.5, "up to a point")],
+        False,
+    ),
+    (
+        gx.check_tconv_side,
+        {},
+        16,
+        [(4, "forward convolution"), (18, "2p"), (17, "*both* sides"), (15, "Eq. (eq-dcgan-tconv)")],
+        False,
+    ),
+    (
+        gx.check_ema_share,
+        {},
+        1 - 0.99**100,
+        [(0.99**100, "*before*"), (1.0, "no hard edge"), (0.63, "close, but"), (0.2, "geometric series")],
+        True,
+    ),
+    (
+        gx.check_midpoint_norm,
+        {},
+        1 / math.sqrt(2),
+        [(0.5, "*squared* norms"), (1.0, "slerp"), (math.sqrt(2), "other way round"), (0.3, "E‖z_a‖² = d")],
+        True,
+    ),
+    (
+        dx.check_half_signal_step,
+        {},
+        260,
+        [
+            (259, "off by one"),
+            (261, "off by one"),
+            (0.5, "value of ᾱ_t"),
+            (100, "still has SNR ≥ 1"),
+            (400, "not the *first*"),
+            (2.5, "not a step"),
+            (5000, "not a step"),
+        ],
+        False,
+    ),
     (dx.check_half_signal_step, {"kind": "cosine"}, 497, [(496, "off by one")], False),
-    (dx.check_exploding_variance, {}, 1 + float(_BETAS.sum()), [
-        (1.0, "*with*"), (float(_BETAS.sum()), "noise added"), (math.sqrt(1 + float(_BETAS.sum())), "standard deviation"),
-        (1 + float(_BETAS.sqrt().sum()), "standard deviations √β_t"), (11.3, "close, but"),
-        (50.0, "variances of independent terms add")], True),
-    (dx.check_loss_weight, {}, float(_LAM[0] / _LAM[499]), [
-        (float(_LAM[499] / _LAM[0]), "λ_500 / λ_1"), (float(_LAM[0] / _LAM[500]), "off by one"), (91, "close, but"),
-        (10.0, "cumulative product")], True),
-    (dx.check_first_step_amplification, {}, _AMP, [
-        (1 / _AMP, "inverse"), (_AMP**2, "ratio of variances"), (_LIN_AMP, "linear schedule"), (20_000, "close, but"),
-        (5.0, "what multiplies an error")], True),
-    (dx.check_guidance_scale_convention, {}, 6.5, [
-        (7.5, "do not use the same number"), (8.5, "wrong direction"), (3.0, "match the coefficients")], False),
-    (dx.check_tilted_mean, {"w": 4}, dx._tilted_mean(4.0), [
-        (1.0, "mean without guidance"), (dx._tilted_mean(1.0), "mean at w = 1"), (1.62, "close, but"),
-        (3.0, "wide, fine grid")], True),
-    (dx.check_network_calls, {"steps": 50}, 50, [
-        (1000, "1000-step ancestral"), (100, "fewer times"), (51, "off by one"), (7, "forward hook")], False),
-    (dx.check_network_calls, {"steps": 50, "guided": True}, 100, [
-        (2000, "1000-step ancestral"), (50, "more than once"), (102, "off by one"), (7, "forward hook")], False),
-    (lx.check_byte_count, {}, 21, [
-        (19, "number of characters"), (15, "spaces are bytes"), (30, "em dash")], False),
-    (lx.check_attention_parameters, {"n_embd": 96, "n_head": 4}, 37_248, [
-        (4 * 96**2, "weights only"), (4 * 37_248, "heads share"), (3 * 96**2 + 3 * 96, "Q, K and V only"),
-        (4 * 96 * 24 + 4 * 96, "one head's share"), (37_200, "rounded count"), (1000, "what shape")], False),
-    (lx.check_temperature, {"d": 16}, 4.0, [
-        (0.25, "*multiplied*"), (16, "variance"), (2.0, "standard deviation")], True),
-    (lx.check_perplexity, {"nats": 1.5}, math.exp(1.5), [
-        (2**1.5, "as bits"), (1.5 / math.log(2), "loss in bits"), (10**1.5, "base is e"), (4.5, "close, but"),
-        (1.0, "Eq. (eq-pre-units)")], True),
-    (lx.check_initial_loss, {"vocab_size": 76}, math.log(76), [
-        (math.log2(76), "in bits"), (math.log(332), "byte-fallback"), (1 / 76, "the probability each token"),
-        (4.3, "close, but"), (10.0, "cross-entropy")], True),
-    (lx.check_tokens_seen, {"steps": 1500, "batch_size": 12, "block_size": 64}, 1_152_000, [
-        (1500 * 12 * 65, "window holds 65"), (1500 * 12, "factors is missing"), (12 * 64, "factors is missing"),
-        (1_150_000, "rounded count"), (7, "how many windows")], False),
+    (
+        dx.check_exploding_variance,
+        {},
+        1 + float(_BETAS.sum()),
+        [
+            (1.0, "*with*"),
+            (float(_BETAS.sum()), "noise added"),
+            (math.sqrt(1 + float(_BETAS.sum())), "standard deviation"),
+            (1 + float(_BETAS.sqrt().sum()), "standard deviations √β_t"),
+            (11.3, "close, but"),
+            (50.0, "variances of independent terms add"),
+        ],
+        True,
+    ),
+    (
+        dx.check_loss_weight,
+        {},
+        float(_LAM[0] / _LAM[499]),
+        [
+            (float(_LAM[499] / _LAM[0]), "λ_500 / λ_1"),
+            (float(_LAM[0] / _LAM[500]), "off by one"),
+            (91, "close, but"),
+            (10.0, "cumulative product"),
+        ],
+        True,
+    ),
+    (
+        dx.check_first_step_amplification,
+        {},
+        _AMP,
+        [
+            (1 / _AMP, "inverse"),
+            (_AMP**2, "ratio of variances"),
+            (_LIN_AMP, "linear schedule"),
+            (20_000, "close, but"),
+            (5.0, "what multiplies an error"),
+        ],
+        True,
+    ),
+    (
+        dx.check_guidance_scale_convention,
+        {},
+        6.5,
+        [(7.5, "do not use the same number"), (8.5, "wrong direction"), (3.0, "match the coefficients")],
+        False,
+    ),
+    (
+        dx.check_tilted_mean,
+        {"w": 4},
+        dx._tilted_mean(4.0),
+        [
+            (1.0, "mean without guidance"),
+            (dx._tilted_mean(1.0), "mean at w = 1"),
+            (1.62, "close, but"),
+            (3.0, "wide, fine grid"),
+        ],
+        True,
+    ),
+    (
+        dx.check_network_calls,
+        {"steps": 50},
+        50,
+        [(1000, "1000-step ancestral"), (100, "fewer times"), (51, "off by one"), (7, "forward hook")],
+        False,
+    ),
+    (
+        dx.check_network_calls,
+        {"steps": 50, "guided": True},
+        100,
+        [(2000, "1000-step ancestral"), (50, "more than once"), (102, "off by one"), (7, "forward hook")],
+        False,
+    ),
+    (lx.check_byte_count, {}, 21, [(19, "number of characters"), (15, "spaces are bytes"), (30, "em dash")], False),
+    (
+        lx.check_attention_parameters,
+        {"n_embd": 96, "n_head": 4},
+        37_248,
+        [
+            (4 * 96**2, "weights only"),
+            (4 * 37_248, "heads share"),
+            (3 * 96**2 + 3 * 96, "Q, K and V only"),
+            (4 * 96 * 24 + 4 * 96, "one head's share"),
+            (37_200, "rounded count"),
+            (1000, "what shape"),
+        ],
+        False,
+    ),
+    (
+        lx.check_temperature,
+        {"d": 16},
+        4.0,
+        [(0.25, "*multiplied*"), (16, "variance"), (2.0, "standard deviation")],
+        True,
+    ),
+    (
+        lx.check_perplexity,
+        {"nats": 1.5},
+        math.exp(1.5),
+        [
+            (2**1.5, "as bits"),
+            (1.5 / math.log(2), "loss in bits"),
+            (10**1.5, "base is e"),
+            (4.5, "close, but"),
+            (1.0, "Eq. (eq-pre-units)"),
+        ],
+        True,
+    ),
+    (
+        lx.check_initial_loss,
+        {"vocab_size": 76},
+        math.log(76),
+        [
+            (math.log2(76), "in bits"),
+            (math.log(332), "byte-fallback"),
+            (1 / 76, "the probability each token"),
+            (4.3, "close, but"),
+            (10.0, "cross-entropy"),
+        ],
+        True,
+    ),
+    (
+        lx.check_tokens_seen,
+        {"steps": 1500, "batch_size": 12, "block_size": 64},
+        1_152_000,
+        [
+            (1500 * 12 * 65, "window holds 65"),
+            (1500 * 12, "factors is missing"),
+            (12 * 64, "factors is missing"),
+            (1_150_000, "rounded count"),
+            (7, "how many windows"),
+        ],
+        False,
+    ),
     (lx.check_nucleus_size, {}, 3, [(2, "hold only"), (4, "*smallest*"), (9, "not a number of tokens")], False),
-    (lx.check_tempered_probability, {}, math.exp(4) / (math.exp(4) + math.exp(2) + 1), [
-        (math.exp(2) / (math.exp(2) + math.exp(1) + 1), "τ = 1"),
-        (math.exp(1) / (math.exp(1) + math.exp(0.5) + 1), "multiplies the logits"), (4 / 6, "exponentiates"),
-        (0.87, "close, but"), (0.1, "divide each logit")], True),
-    (lx.check_kv_cache_bytes, {"n_layer": 12, "n_embd": 768, "n_tokens": 1024}, 75_497_472, [
-        (75_497_472 // 2, "only the keys"), (75_497_472 // 12, "one layer"), (75_497_472 // 4, "number of values"),
-        (75_497_472 * 8, "bits"), (72, "MiB"), (75_500_000, "rounded count"), (1000, "how many bytes")], False),
-    (lx.check_positions_processed, {"prompt_len": 24, "new_tokens": 500, "use_cache": False}, 136_750, [
-        (523, "other case"), (500 * 524, "grows by one token"), (500 * 24 + 500 * 501 // 2, "first step runs only"),
-        (137_000, "rounded count"), (7, "each of the 500 steps")], False),
-    (lx.check_positions_processed, {"prompt_len": 24, "new_tokens": 500, "use_cache": True}, 523, [
-        (136_750, "other case"), (524, "prompt forgotten"), (500, "prompt forgotten"), (7, "add them up")], False),
-    (lx.check_gpt_parameters, {"vocab_size": 50257, "block_size": 1024, "n_layer": 24, "n_embd": 1024}, 354_823_168, [
-        (354_823_168 + 50257 * 1024, "tied"), (354_823_168 - 1024 * 1024, "position embedding"),
-        (354_823_168 - 2048, "final LayerNorm"), (50257 * 1024 + 1024 * 1024 + 12 * 24 * 1024**2, "weight matrices only"),
-        (50257 * 1024 + 1024 * 1024 + 24 * (8 * 1024**2 + 9 * 1024) + 2048, "4d wide"),
-        (355_000_000, "rounded count"), (1, "term by term")], False),
-    (lx.check_untied_extra, {"vocab_size": 332, "n_embd": 128}, 42_496, [
-        (42_496 + 332, "no bias"), (2 * 42_496, "embedding is there"), (128 * 128, "what shape"),
-        (5, "input and the output sizes")], False),
-    (lx.check_lora_break_even, {"d_in": 128, "d_out": 384}, 96, [
-        (128, "square"), (384, "square"), (64, "square"), (10, "solve r")], False),
+    (
+        lx.check_tempered_probability,
+        {},
+        math.exp(4) / (math.exp(4) + math.exp(2) + 1),
+        [
+            (math.exp(2) / (math.exp(2) + math.exp(1) + 1), "τ = 1"),
+            (math.exp(1) / (math.exp(1) + math.exp(0.5) + 1), "multiplies the logits"),
+            (4 / 6, "exponentiates"),
+            (0.87, "close, but"),
+            (0.1, "divide each logit"),
+        ],
+        True,
+    ),
+    (
+        lx.check_kv_cache_bytes,
+        {"n_layer": 12, "n_embd": 768, "n_tokens": 1024},
+        75_497_472,
+        [
+            (75_497_472 // 2, "only the keys"),
+            (75_497_472 // 12, "one layer"),
+            (75_497_472 // 4, "number of values"),
+            (75_497_472 * 8, "bits"),
+            (72, "MiB"),
+            (75_500_000, "rounded count"),
+            (1000, "how many bytes"),
+        ],
+        False,
+    ),
+    (
+        lx.check_positions_processed,
+        {"prompt_len": 24, "new_tokens": 500, "use_cache": False},
+        136_750,
+        [
+            (523, "other case"),
+            (500 * 524, "grows by one token"),
+            (500 * 24 + 500 * 501 // 2, "first step runs only"),
+            (137_000, "rounded count"),
+            (7, "each of the 500 steps"),
+        ],
+        False,
+    ),
+    (
+        lx.check_positions_processed,
+        {"prompt_len": 24, "new_tokens": 500, "use_cache": True},
+        523,
+        [(136_750, "other case"), (524, "prompt forgotten"), (500, "prompt forgotten"), (7, "add them up")],
+        False,
+    ),
+    (
+        lx.check_gpt_parameters,
+        {"vocab_size": 50257, "block_size": 1024, "n_layer": 24, "n_embd": 1024},
+        354_823_168,
+        [
+            (354_823_168 + 50257 * 1024, "tied"),
+            (354_823_168 - 1024 * 1024, "position embedding"),
+            (354_823_168 - 2048, "final LayerNorm"),
+            (50257 * 1024 + 1024 * 1024 + 12 * 24 * 1024**2, "weight matrices only"),
+            (50257 * 1024 + 1024 * 1024 + 24 * (8 * 1024**2 + 9 * 1024) + 2048, "4d wide"),
+            (355_000_000, "rounded count"),
+            (1, "term by term"),
+        ],
+        False,
+    ),
+    (
+        lx.check_untied_extra,
+        {"vocab_size": 332, "n_embd": 128},
+        42_496,
+        [
+            (42_496 + 332, "no bias"),
+            (2 * 42_496, "embedding is there"),
+            (128 * 128, "what shape"),
+            (5, "input and the output sizes"),
+        ],
+        False,
+    ),
+    (
+        lx.check_lora_break_even,
+        {"d_in": 128, "d_out": 384},
+        96,
+        [(128, "square"), (384, "square"), (64, "square"), (10, "solve r")],
+        False,
+    ),
 ]
 
 
@@ -244,9 +513,9 @@ def _id(case) -> str:
 def test_numeric_right_answer(capsys, case):
     check, kwargs, truth, _, rounding = case
     assert_right(capsys, check, truth, **kwargs)
-    assert_right(capsys, check, torch.tensor(truth), **kwargs)          # a 0-d tensor is a number too
+    assert_right(capsys, check, torch.tensor(truth), **kwargs)  # a 0-d tensor is a number too
     if rounding:
-        assert_right(capsys, check, sig(truth), **kwargs)                # 3 significant figures is enough
+        assert_right(capsys, check, sig(truth), **kwargs)  # 3 significant figures is enough
 
 
 @pytest.mark.parametrize("case", NUMERIC, ids=_id)
@@ -271,14 +540,15 @@ def test_shares_are_accepted_as_percentages(capsys):
 
 
 def test_lora_break_even_accepts_the_first_whole_rank(capsys):
-    assert_right(capsys, lx.check_lora_break_even, 103, d_in=128, d_out=512)      # 102.4
+    assert_right(capsys, lx.check_lora_break_even, 103, d_in=128, d_out=512)  # 102.4
     assert_right(capsys, lx.check_lora_break_even, 102.4, d_in=128, d_out=512)
 
 
 # -- intro ----------------------------------------------------------------------------------------------
 
+
 def test_check_vocabulary_size(capsys):
-    text = "Aa Bb\ncC..x"                     # 10 distinct, 11 long, 7 lower-cased, 9 without the newline
+    text = "Aa Bb\ncC..x"  # 10 distinct, 11 long, 7 lower-cased, 9 without the newline
     truth = len(set(text))
     assert_right(capsys, ix.check_vocabulary_size, truth, text)
     hidden = [str(truth)]
@@ -300,8 +570,8 @@ def _ring(radius=2.0, offset=0.0, scale=2 * math.pi / 8):
 
 def test_check_ring_centres(capsys):
     assert_right(capsys, ix.check_ring_centres, _ring())
-    assert_right(capsys, ix.check_ring_centres, _ring().flip(0).float())          # any order
-    assert_right(capsys, ix.check_ring_centres, _ring()[:, [1, 0]])               # (sin, cos): the same set
+    assert_right(capsys, ix.check_ring_centres, _ring().flip(0).float())  # any order
+    assert_right(capsys, ix.check_ring_centres, _ring()[:, [1, 0]])  # (sin, cos): the same set
     assert_wrong(capsys, ix.check_ring_centres, (_ring(radius=1.0),), "distance 2")
     assert_wrong(capsys, ix.check_ring_centres, (_ring(scale=45.0),), "degrees")
     assert_wrong(capsys, ix.check_ring_centres, (_ring(offset=0.3),), "the angles are not")
@@ -315,11 +585,11 @@ def test_check_trigram_bits(capsys):
 
     text = data.load_shakespeare()
     truth = ix._ngram_bits(text, 2)
-    assert 2.9 < truth < 3.1 and 0.5 < ix._ngram_bits(text, 1) - truth < 0.7      # the solution's "about"s
+    assert 2.9 < truth < 3.1 and 0.5 < ix._ngram_bits(text, 1) - truth < 0.7  # the solution's "about"s
     hidden = [f"{truth:.2f}", f"{truth:.3g}"]
     assert_right(capsys, ix.check_trigram_bits, truth, text)
     assert_right(capsys, ix.check_trigram_bits, round(truth, 2), text)
-    assert_right(capsys, ix.check_trigram_bits, truth + 0.05, text)            # another smoothing is fine
+    assert_right(capsys, ix.check_trigram_bits, truth + 0.05, text)  # another smoothing is fine
     assert_wrong(capsys, ix.check_trigram_bits, (truth * math.log(2), text), "nats", hidden)
     assert_wrong(capsys, ix.check_trigram_bits, (ix._ngram_bits(text, 2, held_out=False), text), "held-out", hidden)
     assert_wrong(capsys, ix.check_trigram_bits, (ix._ngram_bits(text, 1), text), "*one* character", hidden)
@@ -367,7 +637,7 @@ def test_check_coin_flip(capsys):
         gx.check_coin_flip(half, xs + 100)
 
 
-@pytest.mark.parametrize("seed", [1])          # the notebook's hidden cell runs seed 0 (GENAI_SEED)
+@pytest.mark.parametrize("seed", [1])  # the notebook's hidden cell runs seed 0 (GENAI_SEED)
 def test_check_coin_flip_as_the_reader_runs_it(capsys, seed):
     assert_right(capsys, gx.check_coin_flip, *_one_d_discriminator(0.0, seed))
     assert_wrong(capsys, gx.check_coin_flip, _one_d_discriminator(2.0, seed), "μ = 2")
@@ -378,7 +648,7 @@ def test_check_lerp_midpoints(capsys):
 
     images, _ = data.load_digits(size=16)
     real = images[:400]
-    blurred = 0.5 * (images[:400] + images[400:800])            # averages of two digits: clearly off the data
+    blurred = 0.5 * (images[:400] + images[400:800])  # averages of two digits: clearly off the data
     assert_right(capsys, gx.check_lerp_midpoints, blurred, real)
     assert_wrong(capsys, gx.check_lerp_midpoints, (real, blurred), "other way round")
     assert_wrong(capsys, gx.check_lerp_midpoints, (real, images[400:800]), "about equally good")
@@ -393,8 +663,7 @@ def test_check_lerp_midpoints(capsys):
 def test_check_dirac_runs(capsys):
     paths = {g: gx._dirac_path(g, steps=120) for g in (0.1, 1.0, 10.0)}
     assert_right(capsys, gx.check_dirac_runs, paths)
-    assert_right(capsys, gx.check_dirac_runs, {0.3: gx._dirac_path(0.3), 1: paths[1.0],
-                                               5.0: gx._dirac_path(5.0)})
+    assert_right(capsys, gx.check_dirac_runs, {0.3: gx._dirac_path(0.3), 1: paths[1.0], 5.0: gx._dirac_path(5.0)})
     assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[10.0], 1.0: paths[1.0], 10.0: paths[0.1]},), "its own γ")
     assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[0.1], 1.0: paths[1.0]},), "a large one")
     assert_wrong(capsys, gx.check_dirac_runs, ({0.1: paths[0.1], 1.0: paths[1.0], 10.0: paths[10.0] * 2},), "its own γ")
@@ -405,6 +674,7 @@ def test_check_dirac_runs(capsys):
 
 
 # -- GANs: code answers ------------------------------------------------------------------------------------
+
 
 def _r1(discriminator, real, gamma):
     x = real.detach().requires_grad_(True)
@@ -425,8 +695,12 @@ def test_check_r1_penalty(capsys):
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: _r1(d, x, g).detach(),), "create_graph")
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: _grad_sq(d, x, True).mean(),), "without the weight")
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: g * _grad_sq(d, x, True).mean(),), "γ/2, not γ")
-    assert_wrong(capsys, gx.check_r1_penalty,
-                 (lambda d, x, g: g / 2 * _grad_sq(d, x, True).sqrt().mean(),), "square the gradient norm")
+    assert_wrong(
+        capsys,
+        gx.check_r1_penalty,
+        (lambda d, x, g: g / 2 * _grad_sq(d, x, True).sqrt().mean(),),
+        "square the gradient norm",
+    )
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: gradient_penalty(d, x),), "WGAN-GP")
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: g / 2 * _grad_sq(d, x, True).sum(),), "mean over")
     assert_wrong(capsys, gx.check_r1_penalty, (lambda d, x, g: d(x).mean(),), "with respect to the input")
@@ -448,7 +722,7 @@ def test_check_downsample(capsys):
     assert_wrong(capsys, gx.check_downsample, (lambda x: x[..., ::2, ::2],), "every second pixel")
     assert_wrong(capsys, gx.check_downsample, (lambda x: torch.zeros(len(x), 1, 8, 8),), "least-squares problem")
 
-    def exact_on_upsampled_only(x16):        # least squares plus a share of the residual: exact only when it is 0
+    def exact_on_upsampled_only(x16):  # least squares plus a share of the residual: exact only when it is 0
         x8 = _least_squares(x16)
         residual = x16 - (x8.reshape(len(x8), 64) @ U.T).reshape(-1, 1, 16, 16)
         return x8 + F.avg_pool2d(residual, 2)
@@ -473,9 +747,12 @@ def _add_noise(x0, eps, t):
 def test_check_add_noise(capsys):
     assert_right(capsys, dx.check_add_noise, _add_noise)
     assert_wrong(capsys, dx.check_add_noise, (lambda x0, eps, t: _add_noise(x0, eps, t - 1),), "off by one")
-    assert_wrong(capsys, dx.check_add_noise,
-                 (lambda x0, eps, t: _ABARS[t].reshape(-1, 1, 1, 1) * x0 + (1 - _ABARS[t].reshape(-1, 1, 1, 1)) * eps,),
-                 "square roots")
+    assert_wrong(
+        capsys,
+        dx.check_add_noise,
+        (lambda x0, eps, t: _ABARS[t].reshape(-1, 1, 1, 1) * x0 + (1 - _ABARS[t].reshape(-1, 1, 1, 1)) * eps,),
+        "square roots",
+    )
     assert_wrong(capsys, dx.check_add_noise, (lambda x0, eps, t: _ABARS[t].sqrt() * x0 + eps,), "raised RuntimeError")
     assert_wrong(capsys, dx.check_add_noise, (lambda x0, eps, t: x0[0],), "expected a tensor of shape")
     assert_wrong(capsys, dx.check_add_noise, (lambda x0, eps, t: x0 + eps,), "own coefficients")
@@ -484,9 +761,9 @@ def test_check_add_noise(capsys):
 
 
 def test_check_x0_from_eps(capsys):
-    assert_right(capsys, dx.check_x0_from_eps, lambda x_t, eps, a: (x_t - (1 - a) ** 0.5 * eps) / a ** 0.5)
+    assert_right(capsys, dx.check_x0_from_eps, lambda x_t, eps, a: (x_t - (1 - a) ** 0.5 * eps) / a**0.5)
     assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: x_t - (1 - a) ** 0.5 * eps,), "scaling")
-    assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: (x_t - (1 - a) * eps) / a ** 0.5,), "square root")
+    assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: (x_t - (1 - a) * eps) / a**0.5,), "square root")
     assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: (x_t - (1 - a) ** 0.5 * eps) / a,), "square root")
     assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: x_t + eps,), "invert x_t")
     assert_wrong(capsys, dx.check_x0_from_eps, (lambda x_t, eps, a: x_t.sum(),), "expected a tensor of shape")
@@ -499,8 +776,9 @@ def test_check_time_embedding(capsys):
     from genai_lib.diffusion import sinusoidal_embedding
 
     assert_right(capsys, dx.check_time_embedding, sinusoidal_embedding)
-    assert_wrong(capsys, dx.check_time_embedding, (lambda t, d: sinusoidal_embedding(t, d).roll(d // 2, 1),),
-                 "other order")
+    assert_wrong(
+        capsys, dx.check_time_embedding, (lambda t, d: sinusoidal_embedding(t, d).roll(d // 2, 1),), "other order"
+    )
     assert_wrong(capsys, dx.check_time_embedding, (lambda t, d: sinusoidal_embedding(2 * t, d),), "frequencies")
     assert_wrong(capsys, dx.check_time_embedding, (lambda t, d: sinusoidal_embedding(t, d)[:, :32],), "expected shape")
     assert_wrong(capsys, dx.check_time_embedding, (lambda t, d: t.sin(d),), "raised TypeError")
@@ -520,15 +798,28 @@ def _step(eps, t, x_t, z, noise=None):
 def test_check_ancestral_step_beta(capsys):
     tilde = lambda t: ((1 - _SCHED.alphas_cumprod_prev[t]) / (1 - _SCHED.alphas_cumprod[t]) * _SCHED.betas[t]).sqrt()  # noqa: E731
     assert_right(capsys, dx.check_ancestral_step_beta, _step)
-    assert_wrong(capsys, dx.check_ancestral_step_beta,
-                 (lambda e, t, x, z: _step(e, t, x, z) + (0 if t > 0 else z),), "adds no noise")
+    assert_wrong(
+        capsys,
+        dx.check_ancestral_step_beta,
+        (lambda e, t, x, z: _step(e, t, x, z) + (0 if t > 0 else z),),
+        "adds no noise",
+    )
     assert_wrong(capsys, dx.check_ancestral_step_beta, (lambda e, t, x, z: _step(e, t, x, z, tilde),), "β̃_t")
-    assert_wrong(capsys, dx.check_ancestral_step_beta,
-                 (lambda e, t, x, z: _step(e, t, x, z, lambda t: _SCHED.betas[t]),), "standard deviation")
-    assert_wrong(capsys, dx.check_ancestral_step_beta,
-                 (lambda e, t, x, z: _step(e, t, x, z, lambda t: 0.5 * _SCHED.betas[t].sqrt()),), "noise scale")
-    assert_wrong(capsys, dx.check_ancestral_step_beta,
-                 (lambda e, t, x, z: _step(e, t, x, z) + 0.1 * e,), "the mean is not μ_θ")
+    assert_wrong(
+        capsys,
+        dx.check_ancestral_step_beta,
+        (lambda e, t, x, z: _step(e, t, x, z, lambda t: _SCHED.betas[t]),),
+        "standard deviation",
+    )
+    assert_wrong(
+        capsys,
+        dx.check_ancestral_step_beta,
+        (lambda e, t, x, z: _step(e, t, x, z, lambda t: 0.5 * _SCHED.betas[t].sqrt()),),
+        "noise scale",
+    )
+    assert_wrong(
+        capsys, dx.check_ancestral_step_beta, (lambda e, t, x, z: _step(e, t, x, z) + 0.1 * e,), "the mean is not μ_θ"
+    )
     assert_wrong(capsys, dx.check_ancestral_step_beta, (lambda e, t, x, z: x[0],), "shaped like x_t")
     assert_wrong(capsys, dx.check_ancestral_step_beta, (lambda e, t, x, z: {}[t],), "raised KeyError")
     with pytest.raises(TypeError, match="fn"):
@@ -544,8 +835,9 @@ def test_check_ddim_sigma(capsys):
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b, e: _sigma(a, b, e) ** 2,), "σ_t²")
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b, e: _sigma(a, b, 1.0),), "scale with η")
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b, e: _sigma(a, b, e) if e else 0.1,), "deterministic")
-    assert_wrong(capsys, dx.check_ddim_sigma,
-                 (lambda a, b, e: e * ((1 - a) / (1 - b) * (1 - a / b)) ** 0.5,), "swapped")
+    assert_wrong(
+        capsys, dx.check_ddim_sigma, (lambda a, b, e: e * ((1 - a) / (1 - b) * (1 - a / b)) ** 0.5,), "swapped"
+    )
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b, e: e * (1 - a / b) ** 0.5,), "two square-root factors")
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b, e: "sigma",), "must return one number")
     assert_wrong(capsys, dx.check_ddim_sigma, (lambda a, b: 0.0,), "raised TypeError")
@@ -595,11 +887,19 @@ def test_check_batched_guidance(capsys):
         return (1 + w) * eps_cond - w * eps_null
 
     assert_right(capsys, dx.check_batched_guidance, _one_call)
-    assert_wrong(capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: guided_eps(m, x, t, c, w),), "called 2 times")
+    assert_wrong(
+        capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: guided_eps(m, x, t, c, w),), "called 2 times"
+    )
     assert_wrong(capsys, dx.check_batched_guidance, (halves_swapped,), "wrong order")
-    assert_wrong(capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: m(x, t, c),), "null_class in the second half")
-    assert_wrong(capsys, dx.check_batched_guidance,
-                 (lambda m, x, t, c, w: m(torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, c])),), "two halves")
+    assert_wrong(
+        capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: m(x, t, c),), "null_class in the second half"
+    )
+    assert_wrong(
+        capsys,
+        dx.check_batched_guidance,
+        (lambda m, x, t, c, w: m(torch.cat([x, x]), torch.cat([t, t]), torch.cat([c, c])),),
+        "two halves",
+    )
     assert_wrong(capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: m(x),), "raised TypeError")
     with pytest.raises(TypeError, match="fn"):
         dx.check_batched_guidance(None)
@@ -625,31 +925,80 @@ def test_network_calls_arguments_are_checked():
 # (checker, right letter, its options, {wrong letter: a phrase of its own hint})
 MULTIPLE_CHOICE = [
     (dx.check_variance_gap, "b", dx._VARIANCE_GAP, {"a": "close to 0", "c": "depends on t", "d": "t = 1"}),
-    (dx.check_implicit_meaning, "b", dx._IMPLICIT, {"a": "eq-ddim-step", "c": "DDPM objective", "d": "*not* Markovian"}),
-    (dx.check_cosine_advantage, "b", dx._COSINE_ADVANTAGE, {"a": "end with x_T ≈ N(0, I)", "c": "Two schedules",
-                                                            "d": "same closed form"}),
-    (gx.check_half_verdict, "b", gx._HALF_VERDICT, {"a": "abandoned modes", "c": "eq-gan-ns",
-                                                    "d": "*best possible* discriminator"}),
-    (gx.check_fair_measure, "c", gx._FAIR_MEASURE, {"a": "floor by construction", "b": "the floor the page",
-                                                    "d": "never sees 16 × 16"}),
-    (gx.check_hq_share_alone, "b", gx._HQ_SHARE_ALONE, {"a": "*a* centre", "c": "one-mode generator",
-                                                        "d": "untrained generator"}),
-    (dx.check_predict_noise, "a", dx._PREDICT_NOISE, {"b": "*particular* ε", "c": "eq-ddpm-bound",
-                                                      "d": "computed from x_t and ε̂"}),
-    (dx.check_guidance_trade, "b", dx._GUIDANCE_TRADE, {"a": "Measuring the trade", "c": "One network, two",
-                                                        "d": "eq-cfg-tilt"}),
-    (lx.check_compare_tokenizers, "c", lx._COMPARE_TOKENIZERS, {"a": "What a token costs", "b": "eq-tok-per-char",
-                                                                "d": "not how well a model predicts"}),
-    (lx.check_mask_training, "a", lx._MASK_TRAINING, {"b": "still computed", "c": "no parameters",
-                                                      "d": "*future* keys"}),
+    (
+        dx.check_implicit_meaning,
+        "b",
+        dx._IMPLICIT,
+        {"a": "eq-ddim-step", "c": "DDPM objective", "d": "*not* Markovian"},
+    ),
+    (
+        dx.check_cosine_advantage,
+        "b",
+        dx._COSINE_ADVANTAGE,
+        {"a": "end with x_T ≈ N(0, I)", "c": "Two schedules", "d": "same closed form"},
+    ),
+    (
+        gx.check_half_verdict,
+        "b",
+        gx._HALF_VERDICT,
+        {"a": "abandoned modes", "c": "eq-gan-ns", "d": "*best possible* discriminator"},
+    ),
+    (
+        gx.check_fair_measure,
+        "c",
+        gx._FAIR_MEASURE,
+        {"a": "floor by construction", "b": "the floor the page", "d": "never sees 16 × 16"},
+    ),
+    (
+        gx.check_hq_share_alone,
+        "b",
+        gx._HQ_SHARE_ALONE,
+        {"a": "*a* centre", "c": "one-mode generator", "d": "untrained generator"},
+    ),
+    (
+        dx.check_predict_noise,
+        "a",
+        dx._PREDICT_NOISE,
+        {"b": "*particular* ε", "c": "eq-ddpm-bound", "d": "computed from x_t and ε̂"},
+    ),
+    (
+        dx.check_guidance_trade,
+        "b",
+        dx._GUIDANCE_TRADE,
+        {"a": "Measuring the trade", "c": "One network, two", "d": "eq-cfg-tilt"},
+    ),
+    (
+        lx.check_compare_tokenizers,
+        "c",
+        lx._COMPARE_TOKENIZERS,
+        {"a": "What a token costs", "b": "eq-tok-per-char", "d": "not how well a model predicts"},
+    ),
+    (
+        lx.check_mask_training,
+        "a",
+        lx._MASK_TRAINING,
+        {"b": "still computed", "c": "no parameters", "d": "*future* keys"},
+    ),
     (lx.check_pre_ln, "d", lx._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
-    (lx.check_loss_floor, "c", lx._LOSS_FLOOR, {"a": "optimum exactly", "b": "where training starts",
-                                                "d": "76 outputs"}),
+    (
+        lx.check_loss_floor,
+        "c",
+        lx._LOSS_FLOOR,
+        {"a": "optimum exactly", "b": "where training starts", "d": "76 outputs"},
+    ),
     (lx.check_lora_init, "a", lx._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
-    (lx.check_cache_valid, "d", lx._CACHE_VALID, {"a": "with and without the cache", "b": "frozen weights",
-                                                  "c": "not queries"}),
-    (ix.check_chain_rule, "b", ix._CHAIN_RULE, {"a": "Shannon's approximation", "c": "before any network",
-                                                "d": "held-out text"}),
+    (
+        lx.check_cache_valid,
+        "d",
+        lx._CACHE_VALID,
+        {"a": "with and without the cache", "b": "frozen weights", "c": "not queries"},
+    ),
+    (
+        ix.check_chain_rule,
+        "b",
+        ix._CHAIN_RULE,
+        {"a": "Shannon's approximation", "c": "before any network", "d": "held-out text"},
+    ),
 ]
 
 
@@ -657,7 +1006,7 @@ MULTIPLE_CHOICE = [
 def test_multiple_choice(capsys, check, right, options, hints):
     assert_right(capsys, check, right)
     assert_right(capsys, check, f"({right.upper()})")
-    assert set(hints) == set(options) - {right}                  # every wrong letter has its own hint
+    assert set(hints) == set(options) - {right}  # every wrong letter has its own hint
     for letter in sorted(set(options) - {right}):
         ok, out = call(capsys, check, letter)
         assert ok is False and out.startswith("✘") and len(out) > 40, out
@@ -673,7 +1022,7 @@ def test_multiple_choice_hints_name_what_to_revisit(capsys, check, right, option
     for letter, hint in hints.items():
         assert_wrong(capsys, check, (letter,), hint)
     outs = set()
-    for letter in hints:                                          # each wrong letter gets its own hint
+    for letter in hints:  # each wrong letter gets its own hint
         outs.add(call(capsys, check, letter)[1])
     assert len(outs) == len(hints)
 
@@ -682,7 +1031,7 @@ def test_check_leftover_class(capsys):
     gentle = dx._gentle_alpha_bar().float()
     linear = dx._alpha_bar("linear").float()
     assert_right(capsys, dx.check_leftover_class, 0.27, gentle)
-    assert_right(capsys, dx.check_leftover_class, 28.4, gentle)                 # a percentage
+    assert_right(capsys, dx.check_leftover_class, 28.4, gentle)  # a percentage
     assert_right(capsys, dx.check_leftover_class, torch.tensor(0.275, dtype=torch.float64), gentle.double())
     assert_wrong(capsys, dx.check_leftover_class, (0.1, linear), "ends at almost 0")
     assert_wrong(capsys, dx.check_leftover_class, (0.27, dx._gentle_alpha_bar(0.01)), "not the gentle")
@@ -708,10 +1057,10 @@ def test_check_leftover_class_as_the_reader_runs_it(capsys, seed):
     gentle = dx._gentle_alpha_bar().float()
     ab = gentle[-1].double()
     x_t = ab.sqrt() * flat[1000:] + (1 - ab).sqrt() * noise
-    log_w = -torch.cdist(x_t, ab.sqrt() * flat[:1000]) ** 2 / (2 * (1 - ab))
+    log_w = -(torch.cdist(x_t, ab.sqrt() * flat[:1000]) ** 2) / (2 * (1 - ab))
     p_class = torch.zeros(len(x_t), 10, dtype=torch.float64).index_add_(1, labels[:1000], log_w.softmax(dim=1))
     accuracy = (p_class.argmax(dim=1) == labels[1000:]).double().mean().item()
-    assert 0.25 < accuracy < 0.31, accuracy                                     # 0.270-0.284 measured
+    assert 0.25 < accuracy < 0.31, accuracy  # 0.270-0.284 measured
     assert_right(capsys, dx.check_leftover_class, accuracy, gentle)
 
 
@@ -719,7 +1068,7 @@ def test_check_null_label(capsys):
     from genai_lib import data
 
     images, labels = data.load_digits(8, split="held_out")
-    assert_right(capsys, dx.check_null_label, images)                           # real digits: all ten, evenly
+    assert_right(capsys, dx.check_null_label, images)  # real digits: all ten, evenly
     assert_wrong(capsys, dx.check_null_label, (images[labels == 3].repeat(4, 1, 1, 1),), "one digit")
     assert_wrong(capsys, dx.check_null_label, (images[labels < 5],), "missing")
     assert_wrong(capsys, dx.check_null_label, (images[:100],), "at least 200")
@@ -744,7 +1093,7 @@ def test_check_x0_choice(capsys):
     from genai_lib import data
 
     centres = data.mode_centres("grid25")
-    blended = 0.3 * torch.randn(600, 2, generator=torch.Generator().manual_seed(4))   # beliefs between clusters
+    blended = 0.3 * torch.randn(600, 2, generator=torch.Generator().manual_seed(4))  # beliefs between clusters
     sharp = _particles(0.05, n=600)
     assert_right(capsys, dx.check_x0_choice, blended, sharp)
     assert_wrong(capsys, dx.check_x0_choice, (sharp, blended), "other way round")
@@ -820,9 +1169,10 @@ def test_check_network_calls_counts_what_the_library_samplers_do(capsys):
     schedule = dx.NoiseSchedule("cosine")
     for guided, extra in ((False, {}), (True, {"cond": torch.tensor([1, 2]), "guidance_scale": 2.0})):
         calls: list[int] = []
-        handle = net.register_forward_hook(lambda module, inputs, output: calls.append(1))
-        diffusion.DDIMSampler(schedule, 50).sample(net, (2, 1, 8, 8), generator=torch.Generator().manual_seed(0),
-                                                   **extra)
+        handle = net.register_forward_hook(lambda module, inputs, output, calls=calls: calls.append(1))
+        diffusion.DDIMSampler(schedule, 50).sample(
+            net, (2, 1, 8, 8), generator=torch.Generator().manual_seed(0), **extra
+        )
         handle.remove()
         assert_right(capsys, dx.check_network_calls, len(calls), steps=50, guided=guided)
 
@@ -872,7 +1222,7 @@ def _lora_losses(zero: bool, seed: int = 0, steps: int = 100) -> list[float]:
 
 def test_check_zero_init(capsys):
     zero, standard = _lora_losses(True), _lora_losses(False)
-    assert standard[-1] < 0.9 * standard[0]                     # the solution's "fell by 16-17 %" (and more margin)
+    assert standard[-1] < 0.9 * standard[0]  # the solution's "fell by 16-17 %" (and more margin)
     assert_right(capsys, lx.check_zero_init, zero, standard)
     assert_right(capsys, lx.check_zero_init, torch.tensor(zero), tuple(standard))
     assert_wrong(capsys, lx.check_zero_init, (standard, zero), "other way round")
@@ -922,12 +1272,13 @@ def test_check_cold_sampling_on_the_shipped_model(capsys):
 
     def run(temperature: float) -> list[str]:
         out = model.eval().generate(prompt, 300, generator=torch.Generator().manual_seed(1), temperature=temperature)
-        return [tok.decode(row[prompt.size(1):].tolist()) for row in out]
+        return [tok.decode(row[prompt.size(1) :].tolist()) for row in out]
 
     assert_right(capsys, lx.check_cold_sampling, run(0.1), run(0.5))
 
 
 # -- LLMs: non-numeric answers -------------------------------------------------------------------------------
+
 
 def test_check_first_merge(capsys):
     assert_right(capsys, lx.check_first_merge, (" ", "b"))
@@ -966,7 +1317,7 @@ def test_check_smallest_vocabulary(capsys):
 
 
 def test_check_nats_per_char(capsys):
-    text = "héllo wörld " * 10                       # 120 characters, 140 bytes
+    text = "héllo wörld " * 10  # 120 characters, 140 bytes
     tok = _FakeTokenizer(48)
     truth = 3.5 * 48 / 120
     kw = {"nats_per_token": 3.5}
@@ -1017,7 +1368,7 @@ class _FakeChars:
 
 
 def test_check_newline_head(capsys):
-    model = _FakeAttention([[0.1, 0.2, 0.1], [0.3, 0.1, 0.7]])   # the best is layer 2, head 3 (from 1)
+    model = _FakeAttention([[0.1, 0.2, 0.1], [0.3, 0.1, 0.7]])  # the best is layer 2, head 3 (from 1)
     windows = torch.tensor([[0] + [1] * 15, [0] + [2] * 15])
     args = (model, _FakeChars(), windows)
     assert_right(capsys, lx.check_newline_head, (2, 3), *args)
@@ -1041,16 +1392,25 @@ def test_check_swap_positions_hints(capsys):
 
 
 def test_check_block_forward_hints(capsys):
-    assert_right(capsys, lx.check_block_forward, lambda b, x: (lambda y: y + b.mlp(b.ln_2(y)))(x + b.attn(b.ln_1(x))[0]))
+    assert_right(
+        capsys, lx.check_block_forward, lambda b, x: (lambda y: y + b.mlp(b.ln_2(y)))(x + b.attn(b.ln_1(x))[0])
+    )
     post_ln = lambda b, x: (lambda y: b.ln_2(y + b.mlp(y)))(b.ln_1(x + b.attn(x)[0]))  # noqa: E731
     no_mlp_residual = lambda b, x: b.mlp(b.ln_2(x + b.attn(b.ln_1(x))[0]))  # noqa: E731
     no_norms = lambda b, x: (lambda y: y + b.mlp(y))(x + b.attn(x)[0])  # noqa: E731
     parallel = lambda b, x: x + b.attn(b.ln_1(x))[0] + b.mlp(b.ln_2(x))  # noqa: E731
     ln1_twice = lambda b, x: (lambda y: y + b.mlp(b.ln_1(y)))(x + b.attn(b.ln_1(x))[0])  # noqa: E731
-    for fn, hint in ((post_ln, "post-LN"), (no_mlp_residual, "*added*"), (no_norms, "LayerNorms are missing"),
-                     (parallel, "*after*"), (ln1_twice, "its own LayerNorm"), (lambda b, x: x, "two residual"),
-                     (lambda b, x: b.attn(x), "not a tuple"), (lambda b, x: x[0], "input's shape"),
-                     (lambda b, x: b.nothing(x), "raised AttributeError")):
+    for fn, hint in (
+        (post_ln, "post-LN"),
+        (no_mlp_residual, "*added*"),
+        (no_norms, "LayerNorms are missing"),
+        (parallel, "*after*"),
+        (ln1_twice, "its own LayerNorm"),
+        (lambda b, x: x, "two residual"),
+        (lambda b, x: b.attn(x), "not a tuple"),
+        (lambda b, x: x[0], "input's shape"),
+        (lambda b, x: b.nothing(x), "raised AttributeError"),
+    ):
         assert_wrong(capsys, lx.check_block_forward, (fn,), hint)
 
 
@@ -1062,20 +1422,27 @@ def test_check_lora_parameters_hints(capsys):
     kw = {"r": 8, "config": _Config()}
     assert_right(capsys, lx.check_lora_parameters, 65_536, **kw)
     hidden = forms(65_536)
-    for wrong, hint in ((2 * 8 * 128 * 16, "square"), (4 * (128 * 384 + 128 * 128 + 2 * 128 * 512), "size of the matrices"),
-                        (16_384, "one block"), (8 * (128 * 3 + 512) * 4, "only one of the two"),
-                        (65_500, "rounded count"), (5, "d_in and d_out")):
+    for wrong, hint in (
+        (2 * 8 * 128 * 16, "square"),
+        (4 * (128 * 384 + 128 * 128 + 2 * 128 * 512), "size of the matrices"),
+        (16_384, "one block"),
+        (8 * (128 * 3 + 512) * 4, "only one of the two"),
+        (65_500, "rounded count"),
+        (5, "d_in and d_out"),
+    ):
         assert_wrong(capsys, lx.check_lora_parameters, (wrong,), hint, hidden, **kw)
 
 
 def test_check_lora_merge_hints(capsys):
     assert_right(capsys, lx.check_lora_merge, lambda m: m.base.weight + m.scaling * m.lora_B @ m.lora_A)
-    for fn, hint in ((lambda m: m.base.weight + m.lora_B @ m.lora_A, "α / r"),
-                     (lambda m: m.scaling * m.lora_B @ m.lora_A, "only the update"),
-                     (lambda m: m.base.weight, "frozen weight alone"),
-                     (lambda m: m.base.weight + m.lora_B @ m.lora_A / m.scaling, "divides"),
-                     (lambda m: m.base.weight - m.scaling * m.lora_B @ m.lora_A, "as one matrix"),
-                     (lambda m: m.lora_A.T @ m.lora_B.T, "on the left"),
-                     (lambda m: "W", "must return a tensor"),
-                     (lambda m: m.lora_C, "raised AttributeError")):
+    for fn, hint in (
+        (lambda m: m.base.weight + m.lora_B @ m.lora_A, "α / r"),
+        (lambda m: m.scaling * m.lora_B @ m.lora_A, "only the update"),
+        (lambda m: m.base.weight, "frozen weight alone"),
+        (lambda m: m.base.weight + m.lora_B @ m.lora_A / m.scaling, "divides"),
+        (lambda m: m.base.weight - m.scaling * m.lora_B @ m.lora_A, "as one matrix"),
+        (lambda m: m.lora_A.T @ m.lora_B.T, "on the left"),
+        (lambda m: "W", "must return a tensor"),
+        (lambda m: m.lora_C, "raised AttributeError"),
+    ):
         assert_wrong(capsys, lx.check_lora_merge, (fn,), hint)

@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from genai_lib.data import load_digits, toy2d
-from genai_lib.training import History
 from genai_lib.gan import (
     LOSS_NAMES,
     R1,
@@ -20,9 +19,9 @@ from genai_lib.gan import (
     ConvGenerator,
     GANConfig,
     GANTrainer,
+    Minimax,
     MLPDiscriminator,
     MLPGenerator,
-    Minimax,
     NonSaturating,
     cosine_lr,
     gradient_penalty,
@@ -33,6 +32,7 @@ from genai_lib.gan import (
     r1,
     wgan_gp,
 )
+from genai_lib.training import History
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
 
@@ -62,6 +62,7 @@ def small_trainer(loss="nonsaturating", seed=0, model_seed=0, **cfg):
 
 
 # -- models -----------------------------------------------------------------------------------
+
 
 def test_mlp_shapes_and_generate():
     G, D = seeded(lambda: (MLPGenerator(), MLPDiscriminator()))
@@ -112,19 +113,23 @@ def test_model_label_errors():
         ConvDiscriminator()(torch.zeros(2, 1, 8, 8))
 
 
-@pytest.mark.parametrize("make, name", [
-    (lambda: MLPGenerator(z_dim=0), "z_dim"),
-    (lambda: MLPGenerator(hidden=2.5), "hidden"),
-    (lambda: MLPDiscriminator(depth=0), "depth"),
-    (lambda: ConvGenerator(n_classes=1), "n_classes"),
-    (lambda: ConvDiscriminator(channels=True), "channels"),
-])
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda: MLPGenerator(z_dim=0), "z_dim"),
+        (lambda: MLPGenerator(hidden=2.5), "hidden"),
+        (lambda: MLPDiscriminator(depth=0), "depth"),
+        (lambda: ConvGenerator(n_classes=1), "n_classes"),
+        (lambda: ConvDiscriminator(channels=True), "channels"),
+    ],
+)
 def test_model_bad_args(make, name):
     with pytest.raises((TypeError, ValueError), match=name):
         make()
 
 
 # -- losses -----------------------------------------------------------------------------------
+
 
 def test_logistic_losses_hand_computed():
     real, fake = torch.tensor([0.0, LN3]), torch.tensor([0.0, -LN3])
@@ -204,8 +209,10 @@ def test_gradient_penalty_on_a_given_output():
         xg = x.clone().requires_grad_(True)
         given = gradient_penalty(D, xg, target=target, out=D(xg))
         assert given.item() == pytest.approx(fresh.item(), rel=1e-6)
-        for a, b in zip(torch.autograd.grad(fresh, list(D.parameters()), allow_unused=True, materialize_grads=True),
-                        torch.autograd.grad(given, list(D.parameters()), allow_unused=True, materialize_grads=True)):
+        for a, b in zip(
+            torch.autograd.grad(fresh, list(D.parameters()), allow_unused=True, materialize_grads=True),
+            torch.autograd.grad(given, list(D.parameters()), allow_unused=True, materialize_grads=True),
+        ):
             assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="requires grad"):
         gradient_penalty(D, x, target=0.0, out=D(x))
@@ -215,8 +222,12 @@ def test_r1_trainer_step_is_the_loss_plus_penalty():
     """The trainer scores the real batch once for R1's loss and penalty: the same gradient as two passes."""
     torch.manual_seed(0)
     G, D = MLPGenerator(z_dim=4, hidden=16, depth=2), MLPDiscriminator(hidden=16, depth=2)
-    trainer = GANTrainer(G, D, toy2d("ring8", 500, seed=1),
-                         config=GANConfig(loss="r1", penalty_weight=2.0, batch_size=16, snapshot_samples=10))
+    trainer = GANTrainer(
+        G,
+        D,
+        toy2d("ring8", 500, seed=1),
+        config=GANConfig(loss="r1", penalty_weight=2.0, batch_size=16, snapshot_samples=10),
+    )
     copy = MLPDiscriminator(hidden=16, depth=2)
     copy.load_state_dict(D.state_dict())
     rng = trainer.rng.get_state()
@@ -228,9 +239,9 @@ def test_r1_trainer_step_is_the_loss_plus_penalty():
         fake = G(G.sample_latent(16, generator=replay))
     loss = trainer.loss.d_loss(copy(real), copy(fake)) + trainer.loss.penalty(copy, real, fake)
     expected = torch.autograd.grad(loss, list(copy.parameters()))
-    for p, g in zip(D.parameters(), expected):   # the update leaves its gradients in .grad
+    for p, g in zip(D.parameters(), expected):  # the update leaves its gradients in .grad
         assert torch.allclose(p.grad, g, rtol=1e-4, atol=1e-6)
-    assert trainer.opt_d.defaults["fused"]   # and steps with the fused Adam kernel on the CPU
+    assert trainer.opt_d.defaults["fused"]  # and steps with the fused Adam kernel on the CPU
 
 
 def test_wgan_penalty_uses_interpolates():
@@ -322,6 +333,7 @@ def test_make_loss_and_bad_loss_args():
 
 # -- trainer ----------------------------------------------------------------------------------
 
+
 def test_cosine_lr():
     assert cosine_lr(0, 100, 1e-3) == pytest.approx(1e-3)
     assert cosine_lr(99, 100, 1e-3) == pytest.approx(0.0, abs=1e-12)
@@ -334,7 +346,7 @@ def test_cosine_lr():
 def test_trainer_history_and_snapshots_structure():
     trainer = small_trainer("wgan_gp", penalty_weight=0.1)
     history = trainer.fit(steps=7, d_steps=2, snapshot_every=3, progress=False)
-    assert isinstance(history, History)   # every trainer's fit returns its History
+    assert isinstance(history, History)  # every trainer's fit returns its History
     snapshots = trainer.snapshots
     assert history is trainer.history and snapshots is trainer.snapshots
     assert history.steps == list(range(7))
@@ -350,7 +362,7 @@ def test_trainer_history_and_snapshots_structure():
     trainer.fit(steps=9, snapshot_every=3, progress=False)
     assert trainer.step == 9 and trainer.history.steps == list(range(9))
     assert [s.step for s in trainer.snapshots] == [0, 3, 6, 7, 9]
-    assert trainer.fit(steps=9, snapshot_every=3, progress=False) is trainer.history   # equal: nothing to do
+    assert trainer.fit(steps=9, snapshot_every=3, progress=False) is trainer.history  # equal: nothing to do
     assert trainer.step == 9 and len(trainer.snapshots) == 5
     with pytest.raises(ValueError, match="steps"):
         trainer.fit(steps=8, progress=False)
@@ -379,14 +391,16 @@ def test_trainer_is_deterministic_and_snapshots_do_not_perturb_it():
 def test_trainer_save_load_resumes_exactly(tmp_path):
     # WGAN-GP draws from the trainer's RNG three times a step (batch, latents, interpolation weights).
     def make(**cfg):
-        return small_trainer("wgan_gp", penalty_weight=0.1, ema_decay=0.9, lr_decay="constant", **cfg)  # cosine: laid over each fit call
+        return small_trainer(
+            "wgan_gp", penalty_weight=0.1, ema_decay=0.9, lr_decay="constant", **cfg
+        )  # cosine: laid over each fit call
 
     straight = make()
     straight.fit(steps=12, progress=False)
     first = make()
     first.fit(steps=6, progress=False)
     first.save(tmp_path / "ckpt")
-    first.fit(steps=9, progress=False)          # the saved trainer moves on; the checkpoint does not
+    first.fit(steps=9, progress=False)  # the saved trainer moves on; the checkpoint does not
     resumed = make()
     assert resumed.load(tmp_path / "ckpt") == 6 and resumed.ema.num_updates == 6
     resumed.fit(steps=12, progress=False)
@@ -438,21 +452,24 @@ def test_conditional_conv_trainer_on_digits():
         trainer.frames()
 
 
-@pytest.mark.parametrize("kwargs, name", [
-    ({"loss": "hinge"}, "loss"),
-    ({"loss": "nonsaturating", "penalty_weight": 1.0}, "penalty_weight"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"lr_g": 0.0}, "lr_g"),
-    ({"lr_d": float("inf")}, "lr_d"),
-    ({"betas": (0.5,)}, "betas"),
-    ({"betas": (0.5, 1.0)}, r"betas\[1\]"),
-    ({"lr_decay": "linear"}, "lr_decay"),
-    ({"final_lr_ratio": 2.0}, "final_lr_ratio"),
-    ({"seed": -1}, "seed"),
-    ({"snapshot_samples": 0}, "snapshot_samples"),
-    ({"grid_size": 1}, "grid_size"),
-    ({"grid_extent": (1.0, 0.0, 0.0, 1.0)}, "grid_extent"),
-])
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"loss": "hinge"}, "loss"),
+        ({"loss": "nonsaturating", "penalty_weight": 1.0}, "penalty_weight"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr_g": 0.0}, "lr_g"),
+        ({"lr_d": float("inf")}, "lr_d"),
+        ({"betas": (0.5,)}, "betas"),
+        ({"betas": (0.5, 1.0)}, r"betas\[1\]"),
+        ({"lr_decay": "linear"}, "lr_decay"),
+        ({"final_lr_ratio": 2.0}, "final_lr_ratio"),
+        ({"seed": -1}, "seed"),
+        ({"snapshot_samples": 0}, "snapshot_samples"),
+        ({"grid_size": 1}, "grid_size"),
+        ({"grid_extent": (1.0, 0.0, 0.0, 1.0)}, "grid_extent"),
+    ],
+)
 def test_config_bad_args(kwargs, name):
     with pytest.raises((TypeError, ValueError), match=name):
         GANConfig(**kwargs)
@@ -488,6 +505,7 @@ def test_trainer_bad_args():
 
 # -- members: several GANs trained at once --------------------------------------------------------
 
+
 def test_members_run_each_block_through_its_own_network():
     torch.manual_seed(0)
     G, D = MLPGenerator(z_dim=4, hidden=8, depth=2, members=3), MLPDiscriminator(hidden=8, depth=2, members=3)
@@ -498,10 +516,10 @@ def test_members_run_each_block_through_its_own_network():
     for k in range(3):
         g_k, d_k = G.member(k), D.member(k)
         assert g_k.members == d_k.members == 1 and isinstance(g_k.net[0], nn.Linear)
-        assert torch.allclose(g_k(z[2 * k: 2 * k + 2]), out_g[2 * k: 2 * k + 2], atol=1e-6)
-        assert torch.allclose(d_k(x[2 * k: 2 * k + 2]), out_d[2 * k: 2 * k + 2], atol=1e-6)
-    assert torch.equal(torch.get_rng_state(), state)   # member() draws no random numbers
-    assert not torch.allclose(G.member(0)(z[:2]), G.member(1)(z[:2]))   # independent initialisations
+        assert torch.allclose(g_k(z[2 * k : 2 * k + 2]), out_g[2 * k : 2 * k + 2], atol=1e-6)
+        assert torch.allclose(d_k(x[2 * k : 2 * k + 2]), out_d[2 * k : 2 * k + 2], atol=1e-6)
+    assert torch.equal(torch.get_rng_state(), state)  # member() draws no random numbers
+    assert not torch.allclose(G.member(0)(z[:2]), G.member(1)(z[:2]))  # independent initialisations
     with pytest.raises(ValueError, match="blocks"):
         G(torch.randn(5, 4))
     with pytest.raises(ValueError, match="k"):
@@ -515,7 +533,14 @@ def test_members_run_each_block_through_its_own_network():
 def test_one_member_is_the_plain_mlp():
     a = seeded(lambda: MLPGenerator(z_dim=4, hidden=8, depth=2))
     b = seeded(lambda: MLPGenerator(z_dim=4, hidden=8, depth=2, members=1))
-    assert list(a.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias", "net.4.weight", "net.4.bias"]
+    assert list(a.state_dict()) == [
+        "net.0.weight",
+        "net.0.bias",
+        "net.2.weight",
+        "net.2.bias",
+        "net.4.weight",
+        "net.4.bias",
+    ]
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
 
 
@@ -541,12 +566,14 @@ def test_members_each_get_the_gradient_of_their_own_run(loss):
     idx = torch.randint(len(trainer.data), (32,), generator=replay)
     z = trainer.generator.sample_latent(32, generator=replay)
     with torch.no_grad():
-        G_before = trainer.generator   # the generator has not moved in a discriminator update
+        G_before = trainer.generator  # the generator has not moved in a discriminator update
         fake = G_before(z)
     real = trainer.data[idx]
     for k, Dk in enumerate(copies):
         block = slice(16 * k, 16 * k + 16)
-        lossk = trainer.loss.d_loss(Dk(real[block]), Dk(fake[block])) + trainer.loss.penalty(Dk, real[block], fake[block])
+        lossk = trainer.loss.d_loss(Dk(real[block]), Dk(fake[block])) + trainer.loss.penalty(
+            Dk, real[block], fake[block]
+        )
         grads = torch.autograd.grad(lossk, list(Dk.parameters()))
         assert torch.allclose(D.net[0].weight.grad[k], grads[0].T, rtol=1e-4, atol=1e-6)
         assert torch.allclose(D.net[-1].bias.grad[k, 0], grads[-1], rtol=1e-4, atol=1e-6)
@@ -560,11 +587,13 @@ def test_members_snapshots_frames_and_checks():
     for k in range(3):
         mine = trainer.member_snapshots(k)
         assert [s.step for s in mine] == [0, 2, 4]
-        assert torch.equal(mine[-1].samples, snap.samples[10 * k: 10 * k + 10])
-        with torch.no_grad():   # every member's map is that member's discriminator on the whole grid
+        assert torch.equal(mine[-1].samples, snap.samples[10 * k : 10 * k + 10])
+        with torch.no_grad():  # every member's map is that member's discriminator on the whole grid
             direct = torch.sigmoid(trainer.discriminator.member(k)(trainer.grid)).reshape(8, 8)
             assert torch.allclose(mine[-1].d_grid, direct, atol=1e-6)
-            assert torch.allclose(mine[-1].samples, trainer.generator.member(k)(trainer.fixed_z[10 * k: 10 * k + 10]), atol=1e-6)
+            assert torch.allclose(
+                mine[-1].samples, trainer.generator.member(k)(trainer.fixed_z[10 * k : 10 * k + 10]), atol=1e-6
+            )
         frames = trainer.frames(member=k, arrow_length=0.5)
         assert len(frames) == 3 and frames[-1]["D(x)"].shape == (8, 8)
         assert max(f["gradient"][:, 2:].norm(dim=1).max().item() for f in frames) == pytest.approx(0.5, rel=1e-5)

@@ -22,9 +22,9 @@ def test_ema_update_hand_computed_and_buffers_copied():
         new.running_mean.copy_(torch.tensor([0.5, 0.7]))
     ema_update(avg, new, 0.75)
     assert torch.allclose(avg.weight, torch.tensor([0.75 * 1 + 0.25 * 3, 0.75 * 2 + 0.25 * -2]))
-    assert torch.equal(avg.running_mean, new.running_mean)          # buffers are copied, not averaged
+    assert torch.equal(avg.running_mean, new.running_mean)  # buffers are copied, not averaged
     ema_update(avg, new, 0.0)
-    assert torch.equal(avg.weight, new.weight)                      # decay 0 copies
+    assert torch.equal(avg.weight, new.weight)  # decay 0 copies
 
 
 def test_ema_is_the_geometric_average_of_the_iterates():

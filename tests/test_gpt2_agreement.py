@@ -17,14 +17,15 @@ transformers = pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def hf_gpt2():
     torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=101, n_positions=32, n_embd=48, n_layer=3, n_head=4,
-                                     bos_token_id=None, eos_token_id=None)
+    config = transformers.GPT2Config(
+        vocab_size=101, n_positions=32, n_embd=48, n_layer=3, n_head=4, bos_token_id=None, eos_token_id=None
+    )
     model = transformers.GPT2LMHeadModel(config).eval()
     # A fresh GPT-2 has small weights, zero biases and LayerNorms at (1, 0), so its logits are
     # nearly flat. Randomise everything at a larger scale so that a weight loaded into the wrong
     # place (or not transposed) shows in the logits, and the logits span several units.
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p) if p.dim() == 2 else 0.2 * torch.randn_like(p))
     return model
 
@@ -50,14 +51,23 @@ def test_from_gpt2_greedy_generation_matches(hf_gpt2):
     ours = GPT.from_gpt2(hf_gpt2).eval()
     prompt = torch.tensor([[5, 17, 42]])
     mine = ours.generate(prompt, 12, temperature=0.0)
-    theirs = hf_gpt2.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, do_sample=False,
-                              pad_token_id=0)
+    theirs = hf_gpt2.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, do_sample=False, pad_token_id=0
+    )
     assert torch.equal(mine, theirs)
 
 
 def test_from_gpt2_refuses_what_it_cannot_reproduce():
-    config = transformers.GPT2Config(vocab_size=20, n_positions=8, n_embd=16, n_layer=1, n_head=2,
-                                     activation_function="relu", bos_token_id=None, eos_token_id=None)
+    config = transformers.GPT2Config(
+        vocab_size=20,
+        n_positions=8,
+        n_embd=16,
+        n_layer=1,
+        n_head=2,
+        activation_function="relu",
+        bos_token_id=None,
+        eos_token_id=None,
+    )
     with pytest.raises(ValueError, match="activation_function"):
         GPT.from_gpt2(transformers.GPT2LMHeadModel(config))
     with pytest.raises(TypeError, match="model_or_name"):

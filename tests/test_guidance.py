@@ -14,7 +14,6 @@ import torch
 from genai_lib.diffusion import DDIMSampler, MLPDenoiser, NoiseSchedule, UNetDenoiser, drop_labels, guided_eps
 from genai_lib.exercises import diffusion as ex
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
@@ -37,9 +36,13 @@ def test_guided_eps_is_diffusers_convention_with_s_equal_one_plus_w():
             assert torch.allclose(guided_eps(model, x, t, c, w), diffusers_form, atol=1e-5)
 
 
-@pytest.mark.parametrize("make", [_conditional_mlp,
-                                  lambda: UNetDenoiser(image_size=8, base_channels=8, channel_mults=(1, 2),
-                                                       num_classes=10).eval()])
+@pytest.mark.parametrize(
+    "make",
+    [
+        _conditional_mlp,
+        lambda: UNetDenoiser(image_size=8, base_channels=8, channel_mults=(1, 2), num_classes=10).eval(),
+    ],
+)
 def test_missing_label_is_the_null_class(make):
     model = make()
     x, t = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([5, 500, 900])
@@ -64,17 +67,17 @@ def test_drop_labels_rate_and_repeatability():
     labels = torch.arange(10).repeat(2000)
     dropped = drop_labels(labels, 0.1, 10, generator=torch.Generator().manual_seed(4))
     share = (dropped == 10).float().mean().item()
-    assert abs(share - 0.1) < 0.01                                     # 20,000 flips: sd 0.002
+    assert abs(share - 0.1) < 0.01  # 20,000 flips: sd 0.002
     kept = dropped != 10
-    assert torch.equal(dropped[kept], labels[kept])                    # kept labels are untouched
+    assert torch.equal(dropped[kept], labels[kept])  # kept labels are untouched
     with pytest.raises(ValueError, match="p"):
         drop_labels(labels, 1.5, 10)
 
 
 def test_guidance_checkers_accept_solutions_and_reject_mistakes():
     assert ex.check_guided_eps(lambda c, n, w: (1 + w) * c - w * n)
-    assert not ex.check_guided_eps(lambda c, n, w: w * c - (w - 1) * n)        # diffusers' form with s = w
-    assert not ex.check_guided_eps(lambda c, n, w: (1 + w) * n - w * c)        # roles swapped
+    assert not ex.check_guided_eps(lambda c, n, w: w * c - (w - 1) * n)  # diffusers' form with s = w
+    assert not ex.check_guided_eps(lambda c, n, w: (1 + w) * n - w * c)  # roles swapped
     assert ex.check_guidance_scale_convention(6.5) and not ex.check_guidance_scale_convention(7.5)
 
     def one_call(model, x_t, t, cond, w):
@@ -83,7 +86,7 @@ def test_guidance_checkers_accept_solutions_and_reject_mistakes():
         return (1 + w) * eps_c - w * eps_n
 
     assert ex.check_batched_guidance(one_call)
-    assert not ex.check_batched_guidance(lambda m, x, t, c, w: guided_eps(m, x, t, c, w))   # two calls
+    assert not ex.check_batched_guidance(lambda m, x, t, c, w: guided_eps(m, x, t, c, w))  # two calls
     assert not ex.check_batched_guidance(lambda m, x, t, c, w: one_call(m, x, t, c, w).flip(0))
     assert ex.check_tilted_mean(1.6148) and not ex.check_tilted_mean(1.0)
     assert ex.check_tilted_mean(1.0, w=0)

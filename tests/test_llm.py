@@ -36,9 +36,9 @@ from genai_lib.llm import (
     lr_at,
     merge_lora,
     next_token_probs,
+    token_spans,
     top_k_filter,
     top_p_filter,
-    token_spans,
     train_gpt,
 )
 from genai_lib.llm import train as train_module
@@ -49,9 +49,21 @@ CORPUS = (
     "First Citizen:\nYou are all resolved rather to die than to famish?\n\nAll:\nResolved. resolved.\n\n"
     "First Citizen:\nFirst, you know Caius Marcius is chief enemy to the people.\n"
 )
-ODD_STRINGS = ["", "a", "héllo wörld", "日本語のテキスト", "emoji 😀👩‍👩‍👧 family", "e\u0301 combining",
-               "tabs\tand\r\nnewlines\n\n", "   leading spaces", "x" * 300, "\x00\x01 control", "snake_case_name = 42",
-               "Ω≈ç√∫˜µ≤≥÷", "½ ² ³ ٣ digits"]
+ODD_STRINGS = [
+    "",
+    "a",
+    "héllo wörld",
+    "日本語のテキスト",
+    "emoji 😀👩‍👩‍👧 family",
+    "e\u0301 combining",
+    "tabs\tand\r\nnewlines\n\n",
+    "   leading spaces",
+    "x" * 300,
+    "\x00\x01 control",
+    "snake_case_name = 42",
+    "Ω≈ç√∫˜µ≤≥÷",
+    "½ ² ³ ٣ digits",
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -83,6 +95,7 @@ def tiny_gpt(seed: int = 0, **overrides) -> GPT:
 
 # -- tokenizers -------------------------------------------------------------------------------
 
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.text())
 def test_tokenizers_round_trip_any_unicode(text, char_tok, bpe_tok):
@@ -95,8 +108,11 @@ def test_tokenizers_round_trip_any_unicode(text, char_tok, bpe_tok):
 @settings(max_examples=40, deadline=None)
 @given(train_text=st.text(min_size=1, max_size=200), text=st.text(max_size=200))
 def test_tokenizers_trained_on_arbitrary_text_round_trip(train_text, text):
-    for tok in (CharTokenizer().train(train_text), BPETokenizer().train(train_text, 300),
-                BPETokenizer(pattern=None).train(train_text, 300)):
+    for tok in (
+        CharTokenizer().train(train_text),
+        BPETokenizer().train(train_text, 300),
+        BPETokenizer(pattern=None).train(train_text, 300),
+    ):
         assert tok.decode(tok.encode(text)) == text
         assert tok.decode(tok.encode(train_text)) == train_text
 
@@ -147,7 +163,7 @@ def test_bpe_merges_reduce_length():
     assert lengths[0] == len(text.encode("utf-8"))  # no merges: one token per byte
     assert all(a > b for a, b in zip(lengths, lengths[1:])), lengths
     tok = BPETokenizer().train(text, 400)
-    (a, b), = list(tok.merges)[:1]
+    ((a, b),) = list(tok.merges)[:1]
     assert tok.vocab[256] == tok.vocab[a] + tok.vocab[b]  # the first merge joins two bytes
     # merges never cross a chunk boundary: a space begins a word, it never ends one
     assert not [t for t in tok.vocab[256:] if re.search(rb"\w ", t)]
@@ -224,6 +240,7 @@ def test_tokenizer_bad_input_names_the_argument(char_tok, bpe_tok):
 
 # -- attention --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_attention_matches_torch_sdpa(causal):
     g = torch.Generator().manual_seed(0)
@@ -260,7 +277,7 @@ def test_causal_self_attention_blocks_the_future(need_weights):
     y, _ = layer(x, need_weights=need_weights)
     for i in range(10):
         (grad,) = torch.autograd.grad(y[0, i].sum(), x, retain_graph=True)
-        assert (grad[0, i + 1:] == 0).all(), f"output {i} depends on a later input"
+        assert (grad[0, i + 1 :] == 0).all(), f"output {i} depends on a later input"
         assert grad[0, : i + 1].abs().sum() > 0
 
 
@@ -275,6 +292,7 @@ def test_fused_and_explicit_attention_paths_agree():
 
 
 # -- the GPT ----------------------------------------------------------------------------------
+
 
 def test_gpt_forward_loss_and_weight_tying():
     model = tiny_gpt()
@@ -331,8 +349,10 @@ def test_generate_greedy_same_with_and_without_cache(prompt_len, new):
 def test_generate_sampling_is_repeatable_with_a_generator():
     model = tiny_gpt(seed=4)
     idx = torch.zeros(1, 1, dtype=torch.long)
-    runs = [model.generate(idx, 20, temperature=1.0, top_k=10, top_p=0.9,
-                           generator=torch.Generator().manual_seed(7)) for _ in range(2)]
+    runs = [
+        model.generate(idx, 20, temperature=1.0, top_k=10, top_p=0.9, generator=torch.Generator().manual_seed(7))
+        for _ in range(2)
+    ]
     assert torch.equal(*runs)
     assert model.training is False
 
@@ -377,8 +397,13 @@ def test_gpt_bad_input_names_the_argument():
     with pytest.raises(ValueError, match="idx.*truncate"):
         model.generate(long_prompt, 2)
     assert model.generate(long_prompt, 2, truncate=True, temperature=0).shape == (1, 22)
-    for kwargs, name in [({"top_p": 0.0}, "top_p"), ({"top_p": 1.5}, "top_p"), ({"top_k": 0}, "top_k"),
-                         ({"temperature": -1.0}, "temperature"), ({"max_new_tokens": -1}, "max_new_tokens")]:
+    for kwargs, name in [
+        ({"top_p": 0.0}, "top_p"),
+        ({"top_p": 1.5}, "top_p"),
+        ({"top_k": 0}, "top_k"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"max_new_tokens": -1}, "max_new_tokens"),
+    ]:
         with pytest.raises((ValueError, TypeError), match=name):
             model.generate(torch.zeros(1, 1, dtype=torch.long), **{"max_new_tokens": 2, **kwargs})
 
@@ -395,6 +420,7 @@ def test_checkpoint_round_trip(tmp_path):
 
 
 # -- LoRA -------------------------------------------------------------------------------------
+
 
 def test_lora_starts_as_identity_trains_only_adapters_and_merges_exactly():
     model = tiny_gpt(seed=6).double()
@@ -438,6 +464,7 @@ def test_lora_bad_arguments():
 
 # -- training ---------------------------------------------------------------------------------
 
+
 def test_lr_schedule_and_batches():
     cfg = TrainConfig(steps=200, lr=1e-2, min_lr=1e-4, warmup_steps=20)
     assert lr_at(0, cfg) == pytest.approx(1e-2 / 20)
@@ -459,8 +486,9 @@ def test_train_lowers_the_loss_and_evaluate_is_fixed():
     model = tiny_gpt(seed=0, vocab_size=tok.vocab_size)
     start = evaluate(model, ids)
     assert evaluate(model, ids, max_windows=4) == evaluate(model, ids, max_windows=4)
-    result = train_gpt(model, ids, TrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=5),
-                       val_ids=ids, progress=False)
+    result = train_gpt(
+        model, ids, TrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=5), val_ids=ids, progress=False
+    )
     assert len(result.history) == 40 and result.val_history.steps == [40]
     assert evaluate(model, ids) < start - 0.5
     assert result.tokens_per_second > 0
@@ -470,37 +498,68 @@ def test_cli_trains_writes_files_and_samples(tmp_path):
     text = tmp_path / "corpus.txt"
     text.write_text(CORPUS * 6 + "naïve café 😀\n", encoding="utf-8")
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "genai_lib.llm.train", "--text", str(text), "--steps", "3",
-                           "--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16",
-                           "--batch-size", "4", "--device", "cpu", "--out", str(out), "--quiet"],
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # tiny model: see one_thread
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "genai_lib.llm.train",
+            "--text",
+            str(text),
+            "--steps",
+            "3",
+            "--n-layer",
+            "1",
+            "--n-head",
+            "2",
+            "--n-embd",
+            "16",
+            "--block-size",
+            "16",
+            "--batch-size",
+            "4",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # tiny model: see one_thread
     assert proc.returncode == 0, proc.stderr
     assert "nats/char" in proc.stdout
     for name in ("model.safetensors", "config.json", "tokenizer.json", "metrics.json"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 3 and 0 < metrics["val_loss_nats_per_char"] < 10
-    assert metrics["n_val_chars"] == len(text.read_text(encoding="utf-8")) - int(0.9 * len(text.read_text(encoding="utf-8")))
+    assert metrics["n_val_chars"] == len(text.read_text(encoding="utf-8")) - int(
+        0.9 * len(text.read_text(encoding="utf-8"))
+    )
     model, tok = load_model(out)
     assert model.config.n_embd == 16 and isinstance(tok, CharTokenizer)
     sample = complete(model, tok, "First", 12, temperature=0.0)
     assert isinstance(sample, str) and len(sample) > 0
     from genai_lib.llm import sample as sample_module
+
     printed = sample_module.main(["--ckpt", str(out), "--prompt", "All:", "--max-new-tokens", "5", "--device", "cpu"])
     assert len(printed) == 1
 
 
-@pytest.mark.parametrize("argv,name", [
-    (["--steps", "3"], "--text"),
-    (["--text", "{text}", "--steps", "0"], "--steps"),
-    (["--text", "{text}", "--steps", "2", "--n-embd", "10", "--n-head", "3"], "--n-embd"),
-    (["--text", "{text}", "--steps", "2", "--block-size", "100000"], "--block-size"),
-    (["--text", "{missing}", "--steps", "2"], "--text"),
-    (["--text", "{empty}", "--steps", "2"], "--text"),
-    (["--text", "{text}", "--steps", "2", "--tokenizer", "bpe"], "--vocab-size"),
-    (["--text", "{text}", "--steps", "2", "--device", "nonsense"], "--device"),
-])
+@pytest.mark.parametrize(
+    "argv,name",
+    [
+        (["--steps", "3"], "--text"),
+        (["--text", "{text}", "--steps", "0"], "--steps"),
+        (["--text", "{text}", "--steps", "2", "--n-embd", "10", "--n-head", "3"], "--n-embd"),
+        (["--text", "{text}", "--steps", "2", "--block-size", "100000"], "--block-size"),
+        (["--text", "{missing}", "--steps", "2"], "--text"),
+        (["--text", "{empty}", "--steps", "2"], "--text"),
+        (["--text", "{text}", "--steps", "2", "--tokenizer", "bpe"], "--vocab-size"),
+        (["--text", "{text}", "--steps", "2", "--device", "nonsense"], "--device"),
+    ],
+)
 def test_cli_bad_arguments_name_the_argument(tmp_path, capsys, argv, name):
     (tmp_path / "t.txt").write_text(CORPUS, encoding="utf-8")
     (tmp_path / "e.txt").write_text("", encoding="utf-8")

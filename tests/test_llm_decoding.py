@@ -10,7 +10,6 @@ import torch
 from genai_lib.llm import GPT, GPTConfig, next_token_probs, top_k_filter, top_p_filter
 from genai_lib.llm.decoding import ban_repeated_ngrams, repeated_ngram_fraction, repetition_penalty
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
@@ -77,7 +76,9 @@ def test_generate_with_cures_same_with_and_without_cache(prompt_len, new):
     kw = dict(temperature=0.0, repetition_penalty=1.3, no_repeat_ngram_size=3)
     assert torch.equal(model.generate(idx, new, use_cache=True, **kw), model.generate(idx, new, use_cache=False, **kw))
     kw = dict(temperature=0.8, top_p=0.9, repetition_penalty=1.2)
-    runs = [model.generate(idx, new, use_cache=c, generator=torch.Generator().manual_seed(1), **kw) for c in (True, False)]
+    runs = [
+        model.generate(idx, new, use_cache=c, generator=torch.Generator().manual_seed(1), **kw) for c in (True, False)
+    ]
     assert torch.equal(*runs)
 
 

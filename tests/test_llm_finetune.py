@@ -144,6 +144,7 @@ def test_lr_scale_multiplies_the_schedule_for_matching_parameters():
         seen.append(sorted(g["lr"] for g in opt_groups))
 
     import genai_lib.llm.train as train_module
+
     real = train_module.make_optimizer
 
     def keep(*args):
@@ -210,7 +211,7 @@ def test_finetuning_exercise_checkers():
     config = GPTConfig(vocab_size=332)
     assert ex.check_lora_parameters(65_536, r=8, config=config)
     assert not ex.check_lora_parameters(2 * 8 * 128 * 16, r=8, config=config)  # 2rd: only for square matrices
-    assert not ex.check_lora_parameters(65_536 // 4, r=8, config=config)        # one block
+    assert not ex.check_lora_parameters(65_536 // 4, r=8, config=config)  # one block
     with pytest.raises(TypeError, match="config"):
         ex.check_lora_parameters(1, r=8, config=None)
     assert ex.check_lora_break_even(96, d_in=128, d_out=384)

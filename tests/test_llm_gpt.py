@@ -9,7 +9,6 @@ import torch
 from genai_lib.exercises import llms as ex
 from genai_lib.llm import GPT, Block, GPTConfig
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
@@ -24,9 +23,14 @@ def tiny(seed: int = 0, **kw) -> GPT:
     return GPT(GPTConfig(**{"vocab_size": 29, "block_size": 12, "n_layer": 3, "n_head": 2, "n_embd": 16, **kw})).eval()
 
 
-@pytest.mark.parametrize("kw", [dict(vocab_size=332, block_size=64, n_layer=4, n_head=4, n_embd=128),
-                                dict(vocab_size=7, block_size=3, n_layer=1, n_head=1, n_embd=8),
-                                dict(vocab_size=101, block_size=32, n_layer=5, n_head=4, n_embd=48)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(vocab_size=332, block_size=64, n_layer=4, n_head=4, n_embd=128),
+        dict(vocab_size=7, block_size=3, n_layer=1, n_head=1, n_embd=8),
+        dict(vocab_size=101, block_size=32, n_layer=5, n_head=4, n_embd=48),
+    ],
+)
 def test_parameter_formula_equals_the_count(kw):
     model = GPT(GPTConfig(**kw))
     counts = model.parameter_counts()
@@ -90,7 +94,7 @@ def test_without_positions_the_last_output_ignores_the_order_of_earlier_tokens()
 
     with torch.no_grad():
         assert (last(a, False) - last(b, False)).abs().max() < 1e-6  # measured: ~1e-9
-        assert (last(a, True) - last(b, True)).abs().max() > 1e-4    # measured: ~4e-4 (small init weights)
+        assert (last(a, True) - last(b, True)).abs().max() > 1e-4  # measured: ~4e-4 (small init weights)
         model = tiny(n_layer=3)
         assert (last(a, False) - last(b, False)).abs().max() > 1e-6
 

@@ -61,14 +61,17 @@ def heldout_digits():
 
 # -- mode_metrics ----------------------------------------------------------------------------------
 
+
 def test_mode_metrics_on_constructed_points():
     centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     std = 0.5  # high quality: within 1.5 of a centre
-    samples = torch.cat([
-        torch.zeros(25, 2),  # 25 good at mode 0
-        torch.tensor([[10.0, 1.4]]).repeat(3, 1),  # 3 good at mode 1 (distance 1.4)
-        torch.tensor([[0.0, 11.6]]).repeat(2, 1),  # 2 near mode 2 but too far (1.6 > 1.5)
-    ])
+    samples = torch.cat(
+        [
+            torch.zeros(25, 2),  # 25 good at mode 0
+            torch.tensor([[10.0, 1.4]]).repeat(3, 1),  # 3 good at mode 1 (distance 1.4)
+            torch.tensor([[0.0, 11.6]]).repeat(2, 1),  # 2 near mode 2 but too far (1.6 > 1.5)
+        ]
+    )
     m = mode_metrics(samples, centres, std)
     assert m.num_modes == 3 and m.num_samples == 30
     assert m.counts == (25, 3, 0)
@@ -94,15 +97,18 @@ def test_mode_metrics_sees_collapse():
     assert m.modes_covered == 2 and m.high_quality_share == 1.0
 
 
-@pytest.mark.parametrize("kwargs,exc,name", [
-    (dict(samples=torch.zeros(3, 3)), ValueError, "dimension"),
-    (dict(samples=torch.zeros(3)), ValueError, "samples"),
-    (dict(samples=[[0.0, 0.0]]), TypeError, "samples"),
-    (dict(std=0.0), ValueError, "std"),
-    (dict(threshold=-1.0), ValueError, "threshold"),
-    (dict(min_count=0), ValueError, "min_count"),
-    (dict(samples=torch.tensor([[float("nan"), 0.0]])), ValueError, "samples"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,name",
+    [
+        (dict(samples=torch.zeros(3, 3)), ValueError, "dimension"),
+        (dict(samples=torch.zeros(3)), ValueError, "samples"),
+        (dict(samples=[[0.0, 0.0]]), TypeError, "samples"),
+        (dict(std=0.0), ValueError, "std"),
+        (dict(threshold=-1.0), ValueError, "threshold"),
+        (dict(min_count=0), ValueError, "min_count"),
+        (dict(samples=torch.tensor([[float("nan"), 0.0]])), ValueError, "samples"),
+    ],
+)
 def test_mode_metrics_bad_arguments(kwargs, exc, name):
     args = dict(samples=torch.zeros(3, 2), centres=torch.zeros(2, 2), std=0.1) | kwargs
     extra = {k: args.pop(k) for k in ("threshold", "min_count") if k in args}
@@ -111,6 +117,7 @@ def test_mode_metrics_bad_arguments(kwargs, exc, name):
 
 
 # -- Fréchet distance ------------------------------------------------------------------------------
+
 
 def test_frechet_distance_matches_direct_scipy_formula():
     rng = np.random.default_rng(0)
@@ -142,6 +149,7 @@ def test_frechet_distance_closed_forms():
 
 # -- the classifier ----------------------------------------------------------------------------------
 
+
 def test_classifier_split_is_fixed_and_balanced():
     train_idx, held = digits_split()
     _, labels = load_digits(8)
@@ -169,6 +177,7 @@ def test_classifier_training_is_deterministic_and_side_effect_free():
 
 
 # -- digit metrics -----------------------------------------------------------------------------------
+
 
 def test_digits_fd_matches_a_direct_computation():
     images, _ = heldout_digits()
@@ -227,8 +236,12 @@ def test_digit_inputs_in_every_layout():
         np.testing.assert_array_equal(digits_features(layout), base)
     big, big_labels = load_digits(16)
     assert class_accuracy(big, big_labels) > 0.97  # 16×16 digits are read at 8×8 (to_8x8)
-    for bad, exc in [(torch.zeros(4, 1, 9, 9), ValueError), (torch.zeros(4, 3, 8, 8), ValueError),
-                     (torch.full((4, 64), float("nan")), ValueError), ([0.0] * 64, TypeError)]:
+    for bad, exc in [
+        (torch.zeros(4, 1, 9, 9), ValueError),
+        (torch.zeros(4, 3, 8, 8), ValueError),
+        (torch.full((4, 64), float("nan")), ValueError),
+        ([0.0] * 64, TypeError),
+    ]:
         with pytest.raises(exc, match="samples"):
             digits_fd(bad)
 
@@ -282,7 +295,7 @@ def test_precision_recall_separates_realism_from_variety():
     left, right = torch.randn(100, 2, generator=g) - 10, torch.randn(100, 2, generator=g) + 10
     real = torch.cat([left, right])
     assert precision_recall(real, real) == (1.0, 1.0)
-    one_mode = precision_recall(real, torch.randn(100, 2, generator=g) - 10)   # realistic, half the variety
+    one_mode = precision_recall(real, torch.randn(100, 2, generator=g) - 10)  # realistic, half the variety
     assert one_mode.precision > 0.9 and 0.4 < one_mode.recall < 0.55
     assert precision_recall(real, torch.randn(50, 2, generator=g) + 100) == (0.0, 0.0)
 
@@ -339,14 +352,17 @@ def test_nearest_neighbours_is_exact_across_chunks():
     assert torch.allclose(d, brute.min(dim=1).values, atol=1e-5) and torch.equal(i, brute.argmin(dim=1))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"samples": torch.zeros(5, 3)}, ValueError, "same width"),
-    ({"samples": "x"}, TypeError, "samples"),
-    ({"held_out": torch.full((4, 64), float("nan"))}, ValueError, "held_out"),
-    ({"train": torch.zeros(64)}, ValueError, "train"),
-    ({"quantile": 0.0}, ValueError, "quantile"),
-    ({"quantile": "0.1"}, TypeError, "quantile"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"samples": torch.zeros(5, 3)}, ValueError, "same width"),
+        ({"samples": "x"}, TypeError, "samples"),
+        ({"held_out": torch.full((4, 64), float("nan"))}, ValueError, "held_out"),
+        ({"train": torch.zeros(64)}, ValueError, "train"),
+        ({"quantile": 0.0}, ValueError, "quantile"),
+        ({"quantile": "0.1"}, TypeError, "quantile"),
+    ],
+)
 def test_memorisation_argument_errors_name_the_argument(kwargs, error, match):
     from genai_lib.metrics import memorisation
 

@@ -125,8 +125,9 @@ def test_claims_are_asserted_in_hidden_cells(md: Path):
         for node in ast.walk(ast.parse(_python(cell.source))):
             if isinstance(node, ast.Assert):
                 names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
-                assert names or any(isinstance(n, ast.Call) for n in ast.walk(node.test)), \
+                assert names or any(isinstance(n, ast.Call) for n in ast.walk(node.test)), (
                     f"an assert that cannot fail: assert {ast.unparse(node.test)}"
+                )
                 about_the_page += bool(names & visible_names)
     assert about_the_page >= 3, f"only {about_the_page} hidden asserts check what the page's visible cells computed"
 

@@ -45,7 +45,7 @@ def test_shipped_metrics_are_the_shipped_weights_metrics():
     """Re-measure the validation loss on the same fixed windows: the metrics describe these weights."""
     model, tok = pretrained.load_pretrained()
     text = data.load_shakespeare()
-    val_ids = torch.tensor(tok.encode(text[int(0.9 * len(text)):]))
+    val_ids = torch.tensor(tok.encode(text[int(0.9 * len(text)) :]))
     metrics = pretrained.pretrained_metrics()
     again = llm.evaluate(model, val_ids, max_windows=metrics["eval_windows"])
     assert again == pytest.approx(metrics["val_loss_nats_per_token"], abs=1e-4)
@@ -65,12 +65,27 @@ def test_bad_name_is_named():
 
 def test_wheel_ships_the_weights(tmp_path):
     """A non-editable install (Colab, pip install git+...) must include the checkpoint files."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
-                    "-w", str(tmp_path), str(ROOT)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        timeout=300,
+    )
     wheel = next(tmp_path.glob("genai_lib-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for f in ("config.json", "metrics.json", "model.safetensors", "tokenizer.json"):
         assert f"genai_lib/llm/weights/shakespeare-char/{f}" in names, f
-    for name in ("digits8", "digits8-cond", "grid25"):   # the diffusion chapters' denoisers
+    for name in ("digits8", "digits8-cond", "grid25"):  # the diffusion chapters' denoisers
         for f in ("config.json", "model.safetensors"):
             assert f"genai_lib/diffusion/weights/{name}/{f}" in names, (name, f)

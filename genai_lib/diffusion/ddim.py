@@ -84,25 +84,30 @@ class DDIMSampler(Sampler):
         ValueError: if ``num_inference_steps`` exceeds ``schedule.num_steps`` or ``eta`` is negative.
     """
 
-    def __init__(self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0,
-                 clip_sample: float | None = None) -> None:
+    def __init__(
+        self, schedule: NoiseSchedule, num_inference_steps: int = 50, eta: float = 0.0, clip_sample: float | None = None
+    ) -> None:
         if not isinstance(schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
         self.schedule = schedule
         self.timesteps = ddim_timesteps(schedule.num_steps, num_inference_steps)
         self.num_inference_steps = int(num_inference_steps)
         self.eta = check_float(eta, "eta", minimum=0.0)
-        self.clip_sample = None if clip_sample is None else check_float(clip_sample, "clip_sample", minimum=0.0,
-                                                                        strict_min=True)
+        self.clip_sample = (
+            None if clip_sample is None else check_float(clip_sample, "clip_sample", minimum=0.0, strict_min=True)
+        )
         self.step_ratio = schedule.num_steps // self.num_inference_steps
         self._one = torch.tensor(1.0)
 
     def __repr__(self) -> str:
-        return (f"DDIMSampler(schedule={self.schedule!r}, num_inference_steps={self.num_inference_steps}, "
-                f"eta={self.eta}, clip_sample={self.clip_sample})")
+        return (
+            f"DDIMSampler(schedule={self.schedule!r}, num_inference_steps={self.num_inference_steps}, "
+            f"eta={self.eta}, clip_sample={self.clip_sample})"
+        )
 
-    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor,
-             generator: torch.Generator | None = None) -> StepOutput:
+    def step(
+        self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
+    ) -> StepOutput:
         """One DDIM step from ``t`` to ``t - ⌊T/n⌋`` (Song et al. 2021, Eq. 12 with σ_t of Eq. 16).
 
         Args:
@@ -123,14 +128,14 @@ class DDIMSampler(Sampler):
         abar_prev = self.schedule.alphas_cumprod[prev_t] if prev_t >= 0 else self._one
         beta_prod_t = 1 - abar_t
 
-        pred_x0 = (x_t - beta_prod_t ** 0.5 * eps) / abar_t ** 0.5  # Ho et al. Eq. 15
+        pred_x0 = (x_t - beta_prod_t**0.5 * eps) / abar_t**0.5  # Ho et al. Eq. 15
         if self.clip_sample is not None:
             pred_x0 = pred_x0.clamp(-self.clip_sample, self.clip_sample)
 
         variance = ((1 - abar_prev) / beta_prod_t) * (1 - abar_t / abar_prev)  # σ_t² / η², Eq. 16
-        std = self.eta * variance ** 0.5
-        direction = (1 - abar_prev - std ** 2) ** 0.5 * eps  # "direction pointing to x_t", Eq. 12
-        prev = abar_prev ** 0.5 * pred_x0 + direction
+        std = self.eta * variance**0.5
+        direction = (1 - abar_prev - std**2) ** 0.5 * eps  # "direction pointing to x_t", Eq. 12
+        prev = abar_prev**0.5 * pred_x0 + direction
         if self.eta > 0:
             prev = prev + std * draw_noise(eps.shape, generator, eps.device, eps.dtype)
         return StepOutput(prev_sample=prev, pred_x0=pred_x0)

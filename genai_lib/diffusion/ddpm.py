@@ -48,16 +48,18 @@ class DDPMSampler(Sampler):
         if not isinstance(schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
         self.schedule = schedule
-        self.clip_sample = None if clip_sample is None else check_float(clip_sample, "clip_sample", minimum=0.0,
-                                                                        strict_min=True)
+        self.clip_sample = (
+            None if clip_sample is None else check_float(clip_sample, "clip_sample", minimum=0.0, strict_min=True)
+        )
         self.timesteps = torch.arange(schedule.num_steps - 1, -1, -1, dtype=torch.long)
         self._one = torch.tensor(1.0)
 
     def __repr__(self) -> str:
         return f"DDPMSampler(schedule={self.schedule!r}, clip_sample={self.clip_sample})"
 
-    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor,
-             generator: torch.Generator | None = None) -> StepOutput:
+    def step(
+        self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
+    ) -> StepOutput:
         """One ancestral step x_t → x_{t-1} (Ho et al. 2020, Eqs. 6, 7 and 15; Alg. 2 line 4).
 
         Args:
@@ -82,16 +84,16 @@ class DDPMSampler(Sampler):
         alpha_t = abar_t / abar_prev  # α_t, recomputed from ᾱ exactly as diffusers does
         beta_t = 1 - alpha_t
 
-        pred_x0 = (x_t - beta_prod_t ** 0.5 * eps) / abar_t ** 0.5  # Eq. 15
+        pred_x0 = (x_t - beta_prod_t**0.5 * eps) / abar_t**0.5  # Eq. 15
         if self.clip_sample is not None:
             pred_x0 = pred_x0.clamp(-self.clip_sample, self.clip_sample)
 
-        coef_x0 = abar_prev ** 0.5 * beta_t / beta_prod_t  # Eq. 7: μ̃_t's weight on x̂_0
-        coef_xt = alpha_t ** 0.5 * beta_prod_prev / beta_prod_t  # ... and on x_t
+        coef_x0 = abar_prev**0.5 * beta_t / beta_prod_t  # Eq. 7: μ̃_t's weight on x̂_0
+        coef_xt = alpha_t**0.5 * beta_prod_prev / beta_prod_t  # ... and on x_t
         mean = coef_x0 * pred_x0 + coef_xt * x_t
 
         if t > 0:
             variance = torch.clamp(beta_prod_prev / beta_prod_t * beta_t, min=1e-20)  # β̃_t, Eq. 7
             z = draw_noise(eps.shape, generator, eps.device, eps.dtype)
-            mean = mean + variance ** 0.5 * z
+            mean = mean + variance**0.5 * z
         return StepOutput(prev_sample=mean, pred_x0=pred_x0)

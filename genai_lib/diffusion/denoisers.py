@@ -36,8 +36,9 @@ class _Conditioning(nn.Module):
 
     def __init__(self, time_dim: int, emb_dim: int, num_classes: int | None) -> None:
         super().__init__()
-        self.time = nn.Sequential(SinusoidalEmbedding(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(),
-                                  nn.Linear(emb_dim, emb_dim))
+        self.time = nn.Sequential(
+            SinusoidalEmbedding(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
+        )
         self.num_classes = num_classes
         # One extra row: index num_classes is the null class ∅ (label dropout, Ho & Salimans 2022).
         self.label = nn.Embedding(num_classes + 1, emb_dim) if num_classes is not None else None
@@ -50,8 +51,9 @@ class _Conditioning(nn.Module):
             if t.dim() == 0:
                 t = t.expand(batch)
             if t.shape != (batch,):
-                raise ValueError(f"t must have shape ({batch},) (one step per sample) or be a scalar, "
-                                 f"got {tuple(t.shape)}")
+                raise ValueError(
+                    f"t must have shape ({batch},) (one step per sample) or be a scalar, got {tuple(t.shape)}"
+                )
         else:
             t = torch.full((batch,), check_int(t, "t", minimum=0), dtype=torch.long, device=x.device)
         emb = self.time(t.to(x.device))
@@ -74,6 +76,7 @@ def _check_common(num_classes: object, dropout: object, time_dim: object) -> Non
 
 
 # -- the MLP -------------------------------------------------------------------------------------
+
 
 @dataclass
 class MLPDenoiserConfig:
@@ -153,8 +156,9 @@ class MLPDenoiser(nn.Module):
         self.dim = dim
         self.cond = _Conditioning(config.time_dim, config.emb_dim, config.num_classes)
         self.inp = nn.Linear(dim, config.hidden)
-        self.blocks = nn.ModuleList(_ResidualMLPBlock(config.hidden, config.emb_dim, config.dropout)
-                                    for _ in range(config.depth))
+        self.blocks = nn.ModuleList(
+            _ResidualMLPBlock(config.hidden, config.emb_dim, config.dropout) for _ in range(config.depth)
+        )
         self.out_norm = nn.LayerNorm(config.hidden)
         self.out = nn.Linear(config.hidden, dim)
         nn.init.zeros_(self.out.weight)  # ε̂ = 0 at initialisation: the loss starts at E‖ε‖²/d = 1
@@ -173,8 +177,9 @@ class MLPDenoiser(nn.Module):
         """
         check_tensor(x, "x", floating=True)
         if tuple(x.shape[1:]) != self.config.data_shape:
-            raise ValueError(f"x must have shape (B, {', '.join(map(str, self.config.data_shape))}), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (B, {', '.join(map(str, self.config.data_shape))}), got {tuple(x.shape)}"
+            )
         emb = self.cond(x, t, cond)
         h = self.inp(x.reshape(x.shape[0], self.dim))
         for block in self.blocks:
@@ -183,6 +188,7 @@ class MLPDenoiser(nn.Module):
 
 
 # -- the U-Net -----------------------------------------------------------------------------------
+
 
 def _groups(channels: int, preferred: int = 8) -> int:
     """The largest group count ≤ ``preferred`` that divides ``channels`` (for GroupNorm)."""
@@ -301,8 +307,11 @@ class UNetDenoiser(nn.Module):
         self.down_blocks, self.downsample = nn.ModuleList(), nn.ModuleList()
         ch = chs[0]
         for i, c in enumerate(chs):
-            self.down_blocks.append(nn.ModuleList(
-                _ResBlock(ch if j == 0 else c, c, emb_dim, config.dropout) for j in range(config.num_res_blocks)))
+            self.down_blocks.append(
+                nn.ModuleList(
+                    _ResBlock(ch if j == 0 else c, c, emb_dim, config.dropout) for j in range(config.num_res_blocks)
+                )
+            )
             ch = c
             last = i == len(chs) - 1
             self.downsample.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
@@ -315,11 +324,17 @@ class UNetDenoiser(nn.Module):
         for i in reversed(range(len(chs))):
             c = chs[i]
             # The first block of a level takes the skip connection from the same level of the down path.
-            self.up_blocks.append(nn.ModuleList(
-                _ResBlock(ch + c if j == 0 else c, c, emb_dim, config.dropout) for j in range(config.num_res_blocks)))
+            self.up_blocks.append(
+                nn.ModuleList(
+                    _ResBlock(ch + c if j == 0 else c, c, emb_dim, config.dropout) for j in range(config.num_res_blocks)
+                )
+            )
             ch = c
-            self.upsample.append(nn.Identity() if i == 0 else nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, chs[i - 1], 3, padding=1)))
+            self.upsample.append(
+                nn.Identity()
+                if i == 0
+                else nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, chs[i - 1], 3, padding=1))
+            )
             if i > 0:
                 ch = chs[i - 1]
 

@@ -31,8 +31,9 @@ __all__ = ["guided_eps", "drop_labels"]
 Denoiser = Callable[..., torch.Tensor]
 
 
-def guided_eps(model: Denoiser, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None,
-               guidance_scale: float = 0.0) -> torch.Tensor:
+def guided_eps(
+    model: Denoiser, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None, guidance_scale: float = 0.0
+) -> torch.Tensor:
     """Return the classifier-free-guided noise prediction ε̃ (Ho & Salimans 2022, Eq. 6).
 
     Args:
@@ -58,8 +59,9 @@ def guided_eps(model: Denoiser, x_t: torch.Tensor, t: torch.Tensor, cond: torch.
     return (1 + w) * eps_cond - w * eps_null
 
 
-def drop_labels(labels: torch.Tensor, p: float, null_class: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def drop_labels(
+    labels: torch.Tensor, p: float, null_class: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Replace each label by ``null_class`` with probability ``p`` (label dropout; Ho & Salimans 2022, Alg. 1).
 
     Training on these labels teaches one network both ε(x, t, c) and ε(x, t, ∅), which

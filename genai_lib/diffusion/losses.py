@@ -22,9 +22,16 @@ from genai_lib.diffusion.schedule import NoiseSchedule, check_timesteps
 __all__ = ["epsilon_loss"]
 
 
-def epsilon_loss(model: Callable[..., torch.Tensor], schedule: NoiseSchedule, x0: torch.Tensor,
-                 cond: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
-                 t: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+def epsilon_loss(
+    model: Callable[..., torch.Tensor],
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    cond: torch.Tensor | None = None,
+    *,
+    generator: torch.Generator | None = None,
+    t: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Monte-Carlo estimate of L_simple on a batch (Ho et al. 2020, Eq. 14; Alg. 1).
 
     Args:
@@ -56,8 +63,10 @@ def epsilon_loss(model: Callable[..., torch.Tensor], schedule: NoiseSchedule, x0
     if noise is None:
         noise = draw_noise(x0.shape, generator, x0.device, x0.dtype)
     elif not isinstance(noise, torch.Tensor) or noise.shape != x0.shape:
-        raise ValueError(f"noise must be a tensor of x0's shape {tuple(x0.shape)}, "
-                         f"got {tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__}")
+        raise ValueError(
+            f"noise must be a tensor of x0's shape {tuple(x0.shape)}, "
+            f"got {tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__}"
+        )
     x_t = schedule.add_noise(x0, noise, t)
     if cond is None:
         eps = model(x_t, t)

@@ -62,12 +62,38 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 GRID25_SCALE = 2.0
 #: The recipes of the shipped checkpoints: updates, batch size, peak learning rate, conditioning.
 RECIPES: dict[str, dict[str, object]] = {
-    "digits8": {"split": "train", "steps": 2000, "batch_size": 256, "lr": 2e-3, "warmup": 100, "num_classes": None,
-                "label_dropout": 0.0, "hidden": 512, "depth": 2},
-    "digits8-cond": {"split": "train", "steps": 2000, "batch_size": 256, "lr": 2e-3, "warmup": 100, "num_classes": 10,
-                     "label_dropout": 0.1, "hidden": 512, "depth": 2},
-    "grid25": {"steps": 3000, "batch_size": 512, "lr": 3e-3, "fused_adamw": True, "pct_start": 0.05,
-               "n_points": 20_000, "hidden": 128, "depth": 2},
+    "digits8": {
+        "split": "train",
+        "steps": 2000,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "warmup": 100,
+        "num_classes": None,
+        "label_dropout": 0.0,
+        "hidden": 512,
+        "depth": 2,
+    },
+    "digits8-cond": {
+        "split": "train",
+        "steps": 2000,
+        "batch_size": 256,
+        "lr": 2e-3,
+        "warmup": 100,
+        "num_classes": 10,
+        "label_dropout": 0.1,
+        "hidden": 512,
+        "depth": 2,
+    },
+    "grid25": {
+        "steps": 3000,
+        "batch_size": 512,
+        "lr": 3e-3,
+        "fused_adamw": True,
+        "pct_start": 0.05,
+        "n_points": 20_000,
+        "hidden": 128,
+        "depth": 2,
+    },
 }
 
 
@@ -82,8 +108,9 @@ def _cosine_with_warmup(steps: int, warmup: int) -> Callable[[int], float]:
     return lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
 
 
-def train_recipe(name: str, *, seed: int = 0, steps: int | None = None, progress: bool = True,
-                 device: torch.device | str = "cpu") -> tuple[nn.Module, History]:
+def train_recipe(
+    name: str, *, seed: int = 0, steps: int | None = None, progress: bool = True, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, History]:
     """Train the denoiser ``name`` by its recipe; return the model to sample from (in eval mode) and its losses.
 
     For the digit denoisers the model is the EMA of the weights; for ``"grid25"`` the weights themselves.
@@ -100,9 +127,11 @@ def train_recipe(name: str, *, seed: int = 0, steps: int | None = None, progress
         points = toy2d("grid25", recipe["n_points"], seed=seed) / GRID25_SCALE
         model = MLPDenoiser(data_shape=(2,), hidden=recipe["hidden"], depth=recipe["depth"]).to(device)
         opt = torch.optim.AdamW(model.parameters(), lr=recipe["lr"], fused=recipe["fused_adamw"])
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe["lr"], total_steps=steps,
-                                                    pct_start=recipe["pct_start"])
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=recipe["lr"], total_steps=steps, pct_start=recipe["pct_start"]
+        )
         gen = torch.Generator().manual_seed(seed)
+
         def step_fn(step: int) -> torch.Tensor:
             x0 = points[torch.randint(len(points), (recipe["batch_size"],), generator=gen)].to(device)
             loss = epsilon_loss(model, schedule, x0, generator=gen)
@@ -115,11 +144,19 @@ def train_recipe(name: str, *, seed: int = 0, steps: int | None = None, progress
         history = fit(step_fn, steps, progress=progress, desc=name)
         return model.eval(), history
     images, labels = load_digits(8, split=recipe["split"])
-    model = MLPDenoiser(data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"],
-                        num_classes=recipe["num_classes"])
-    trainer = DiffusionTrainer(model, schedule, images, labels if recipe["num_classes"] else None, device=device,
-                               config=TrainerConfig(batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed,
-                                                    label_dropout=recipe["label_dropout"]))
+    model = MLPDenoiser(
+        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], num_classes=recipe["num_classes"]
+    )
+    trainer = DiffusionTrainer(
+        model,
+        schedule,
+        images,
+        labels if recipe["num_classes"] else None,
+        device=device,
+        config=TrainerConfig(
+            batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]
+        ),
+    )
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer, _cosine_with_warmup(steps, recipe["warmup"]))
     trainer.fit(steps, callback=lambda step, scalars: lr_schedule.step(), progress=progress, desc=name)
     return trainer.ema_model.eval(), trainer.history
@@ -128,8 +165,10 @@ def train_recipe(name: str, *, seed: int = 0, steps: int | None = None, progress
 def _directory(name: str) -> Path:
     path = WEIGHTS_DIR / _check_name(name)
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"the checkpoint {name!r} is missing from {path}; regenerate it with "
-                                f"`python -m genai_lib.diffusion.pretrained --name {name}`")
+        raise FileNotFoundError(
+            f"the checkpoint {name!r} is missing from {path}; regenerate it with "
+            f"`python -m genai_lib.diffusion.pretrained --name {name}`"
+        )
     return path
 
 
@@ -155,17 +194,24 @@ def load_pretrained(name: str, map_location: str | torch.device = "cpu") -> tupl
 
 def _save(name: str, model: MLPDenoiser, history: History, out: Path) -> dict:
     losses = history.values["loss"]
-    info = {"name": name, "recipe": RECIPES[name], "seed": 0, "model": asdict(model.config),
-            "schedule": NoiseSchedule("cosine", 1000).to_dict(),
-            "final_loss_mean_of_last_100": float(sum(losses[-100:]) / len(losses[-100:])),
-            "torch": torch.__version__, "machine": platform.processor() or platform.machine(),
-            "command": f"python -m genai_lib.diffusion.pretrained --name {name}"}
+    info = {
+        "name": name,
+        "recipe": RECIPES[name],
+        "seed": 0,
+        "model": asdict(model.config),
+        "schedule": NoiseSchedule("cosine", 1000).to_dict(),
+        "final_loss_mean_of_last_100": float(sum(losses[-100:]) / len(losses[-100:])),
+        "torch": torch.__version__,
+        "machine": platform.processor() or platform.machine(),
+        "command": f"python -m genai_lib.diffusion.pretrained --name {name}",
+    }
     if name == "grid25":
         info["data_scale"] = GRID25_SCALE
     out.mkdir(parents=True, exist_ok=True)
     # Half precision halves the package (the book ships at most 10 MiB of weights); see the module's docstring.
-    state = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+    state = {
+        k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous() for k, v in model.state_dict().items()
+    }
     safetensors.torch.save_file(state, str(out / "model.safetensors"))
     (out / "config.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
@@ -173,18 +219,20 @@ def _save(name: str, model: MLPDenoiser, history: History, out: Path) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, dict]:
     """Regenerate shipped denoisers; return their infos."""
-    parser = argparse.ArgumentParser(prog="python -m genai_lib.diffusion.pretrained",
-                                     description="Regenerate the book's trained denoisers.")
-    parser.add_argument("--name", choices=tuple(RECIPES), action="append",
-                        help="which one (repeatable; default: all)")
+    parser = argparse.ArgumentParser(
+        prog="python -m genai_lib.diffusion.pretrained", description="Regenerate the book's trained denoisers."
+    )
+    parser.add_argument("--name", choices=tuple(RECIPES), action="append", help="which one (repeatable; default: all)")
     parser.add_argument("--out", default=str(WEIGHTS_DIR), help="parent directory of the checkpoints")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # the recipes' numbers were measured single-threaded; also makes runs repeatable
     infos = {}
     for name in args.name or tuple(RECIPES):
         infos[name] = _save(name, *train_recipe(name), Path(args.out) / name)
-        print(f"{name}: final loss {infos[name]['final_loss_mean_of_last_100']:.4f} after "
-              f"{RECIPES[name]['steps']} updates")
+        print(
+            f"{name}: final loss {infos[name]['final_loss_mean_of_last_100']:.4f} after "
+            f"{RECIPES[name]['steps']} updates"
+        )
     return infos
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
+
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import guided_eps
 from genai_lib.diffusion.schedule import NoiseSchedule
@@ -92,8 +93,12 @@ def _model_device(model: Denoiser, default: torch.device | None = None) -> torch
     return default if default is not None else torch.device("cpu")
 
 
-def draw_noise(shape: Sequence[int], generator: torch.Generator | None, device: torch.device | str,
-               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def draw_noise(
+    shape: Sequence[int],
+    generator: torch.Generator | None,
+    device: torch.device | str,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
     """N(0, I) noise of ``shape`` on ``device``, drawn as diffusers' ``randn_tensor`` draws it.
 
     With a ``generator`` the numbers are drawn on the generator's device and then moved, so a
@@ -115,8 +120,9 @@ class Sampler:
     schedule: NoiseSchedule
     timesteps: torch.Tensor
 
-    def step(self, eps: torch.Tensor, t: int, x_t: torch.Tensor,
-             generator: torch.Generator | None = None) -> StepOutput:  # pragma: no cover - abstract
+    def step(
+        self, eps: torch.Tensor, t: int, x_t: torch.Tensor, generator: torch.Generator | None = None
+    ) -> StepOutput:  # pragma: no cover - abstract
         """One reverse step x_t → x_prev; see the subclasses."""
         raise NotImplementedError
 
@@ -131,9 +137,17 @@ class Sampler:
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         return check_int(t, "t", minimum=0, maximum=self.schedule.num_steps - 1)
 
-    def iter_steps(self, model: Denoiser, shape: Sequence[int], generator: torch.Generator | None = None,
-                   cond: torch.Tensor | None = None, guidance_scale: float = 0.0, *,
-                   x_T: torch.Tensor | None = None, progress: bool = False) -> Iterator[SamplerState]:
+    def iter_steps(
+        self,
+        model: Denoiser,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        cond: torch.Tensor | None = None,
+        guidance_scale: float = 0.0,
+        *,
+        x_T: torch.Tensor | None = None,
+        progress: bool = False,
+    ) -> Iterator[SamplerState]:
         """Run the reverse process from x_T and yield a :class:`SamplerState` after every step.
 
         Arguments as :meth:`sample`; they are checked when this is called, before the first step.
@@ -159,8 +173,15 @@ class Sampler:
         return self._loop(model, x, cond, w, generator, progress)
 
     @torch.no_grad()  # as a decorator, no_grad is on only while the generator runs, not between yields
-    def _loop(self, model: Denoiser, x: torch.Tensor, cond: torch.Tensor | None, w: float,
-              generator: torch.Generator | None, progress: bool) -> Iterator[SamplerState]:
+    def _loop(
+        self,
+        model: Denoiser,
+        x: torch.Tensor,
+        cond: torch.Tensor | None,
+        w: float,
+        generator: torch.Generator | None,
+        progress: bool,
+    ) -> Iterator[SamplerState]:
         was_training = model.training if isinstance(model, torch.nn.Module) else False
         if was_training:
             model.eval()
@@ -176,9 +197,18 @@ class Sampler:
             if was_training:
                 model.train()
 
-    def sample(self, model: Denoiser, shape: Sequence[int], generator: torch.Generator | None = None,
-               return_trajectory: bool = False, cond: torch.Tensor | None = None, guidance_scale: float = 0.0, *,
-               x_T: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor | Trajectory:
+    def sample(
+        self,
+        model: Denoiser,
+        shape: Sequence[int],
+        generator: torch.Generator | None = None,
+        return_trajectory: bool = False,
+        cond: torch.Tensor | None = None,
+        guidance_scale: float = 0.0,
+        *,
+        x_T: torch.Tensor | None = None,
+        progress: bool = False,
+    ) -> torch.Tensor | Trajectory:
         """Draw samples by running the reverse process from x_T ~ N(0, I) through ``timesteps``.
 
         Args:

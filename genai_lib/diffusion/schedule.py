@@ -39,6 +39,7 @@ SCHEDULE_KINDS: tuple[str, ...] = ("linear", "cosine")
 
 def _cosine_betas(num_steps: int, max_beta: float, offset: float = 0.008) -> torch.Tensor:
     """β_t of the cosine schedule (Nichol & Dhariwal 2021, Eq. 17), in double precision, then float32."""
+
     def alpha_bar(u: float) -> float:
         return math.cos((u + offset) / (1 + offset) * math.pi / 2) ** 2
 
@@ -52,15 +53,19 @@ def check_timesteps(t: object, num_steps: int, batch: int | None = None, name: s
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
             raise TypeError(f"{name} must hold integer timesteps, got dtype {t.dtype}")
         if t.dim() > 1 or (t.dim() == 1 and batch is not None and t.shape[0] != batch):
-            raise ValueError(f"{name} must be an int, a 0-d tensor or a tensor of shape ({batch},) "
-                             f"(one step per sample), got shape {tuple(t.shape)}")
+            raise ValueError(
+                f"{name} must be an int, a 0-d tensor or a tensor of shape ({batch},) "
+                f"(one step per sample), got shape {tuple(t.shape)}"
+            )
         t = t.long()
     else:
         t = torch.tensor(check_int(t, name), dtype=torch.long)
     if t.numel():
         lo, hi = int(t.min()), int(t.max())
         if lo < 0 or hi >= num_steps:
-            raise ValueError(f"{name} must lie in [0, {num_steps - 1}] (num_steps={num_steps}), got values in [{lo}, {hi}]")
+            raise ValueError(
+                f"{name} must lie in [0, {num_steps - 1}] (num_steps={num_steps}), got values in [{lo}, {hi}]"
+            )
     return t
 
 
@@ -94,9 +99,16 @@ class NoiseSchedule:
 
     def __post_init__(self) -> None:
         beta = lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_min=True)  # noqa: E731
-        check_fields(self, {"kind": lambda v, n: check_choice(v, n, SCHEDULE_KINDS),
-                            "num_steps": lambda v, n: check_int(v, n, minimum=1),
-                            "beta_start": beta, "beta_end": beta, "max_beta": beta})
+        check_fields(
+            self,
+            {
+                "kind": lambda v, n: check_choice(v, n, SCHEDULE_KINDS),
+                "num_steps": lambda v, n: check_int(v, n, minimum=1),
+                "beta_start": beta,
+                "beta_end": beta,
+                "max_beta": beta,
+            },
+        )
         start, end, cap = self.beta_start, self.beta_end, self.max_beta
         if end < start:
             raise ValueError(f"beta_end must be >= beta_start={start}, got {end}")
@@ -107,8 +119,12 @@ class NoiseSchedule:
         alphas = 1.0 - betas
         alphas_cumprod = torch.cumprod(alphas, dim=0)
         prev = torch.cat([torch.ones(1), alphas_cumprod[:-1]])
-        for name, value in [("betas", betas), ("alphas", alphas), ("alphas_cumprod", alphas_cumprod),
-                            ("alphas_cumprod_prev", prev)]:
+        for name, value in [
+            ("betas", betas),
+            ("alphas", alphas),
+            ("alphas_cumprod", alphas_cumprod),
+            ("alphas_cumprod_prev", prev),
+        ]:
             object.__setattr__(self, name, value)
 
     # betas, alphas, alphas_cumprod and alphas_cumprod_prev are set in __post_init__; they are
@@ -141,7 +157,7 @@ class NoiseSchedule:
             raise ValueError(f"noise must have the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}")
         abar = self._gather(self.alphas_cumprod, t, x0)
         # The same operations, in the same order, as diffusers' DDPMScheduler.add_noise.
-        return abar ** 0.5 * x0 + (1 - abar) ** 0.5 * noise
+        return abar**0.5 * x0 + (1 - abar) ** 0.5 * noise
 
     def predict_x0(self, x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         """Invert Eq. 4 for x_0: x̂_0 = (x_t - √(1 - ᾱ_t) ε̂) / √ᾱ_t (Ho et al. 2020, Eq. 15).
@@ -157,7 +173,7 @@ class NoiseSchedule:
         if eps.shape != x_t.shape:
             raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
         abar = self._gather(self.alphas_cumprod, t, x_t)
-        return (x_t - (1 - abar) ** 0.5 * eps) / abar ** 0.5
+        return (x_t - (1 - abar) ** 0.5 * eps) / abar**0.5
 
     def predict_eps(self, x_t: torch.Tensor, x0: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         """Invert Eq. 4 for ε: ε = (x_t - √ᾱ_t x_0) / √(1 - ᾱ_t) (Ho et al. 2020, Eq. 4 rearranged).
@@ -170,7 +186,7 @@ class NoiseSchedule:
         if x0.shape != x_t.shape:
             raise ValueError(f"x0 must have the shape of x_t {tuple(x_t.shape)}, got {tuple(x0.shape)}")
         abar = self._gather(self.alphas_cumprod, t, x_t)
-        return (x_t - abar ** 0.5 * x0) / (1 - abar) ** 0.5
+        return (x_t - abar**0.5 * x0) / (1 - abar) ** 0.5
 
     def snr(self, t: int | torch.Tensor | None = None) -> torch.Tensor:
         """Signal-to-noise ratio SNR(t) = ᾱ_t / (1 - ᾱ_t) (Kingma et al. 2021; Nichol & Dhariwal 2021, §3.2).
@@ -188,5 +204,10 @@ class NoiseSchedule:
 
     def to_dict(self) -> dict[str, object]:
         """The configuration as a JSON-ready dict (what a checkpoint stores beside the weights)."""
-        return {"kind": self.kind, "num_steps": self.num_steps, "beta_start": self.beta_start,
-                "beta_end": self.beta_end, "max_beta": self.max_beta}
+        return {
+            "kind": self.kind,
+            "num_steps": self.num_steps,
+            "beta_start": self.beta_start,
+            "beta_end": self.beta_end,
+            "max_beta": self.max_beta,
+        }

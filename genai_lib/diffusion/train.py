@@ -3,7 +3,8 @@
 :class:`DiffusionTrainer` is a :class:`genai_lib.training.Trainer`: the base owns the step count,
 the History, the private random generator, the :class:`~genai_lib.ema.EMA` of the weights and the
 checkpoints, and ``fit(steps)`` trains until ``steps`` updates are done in total; this module
-supplies the model, the schedule, the data (and labels), an AdamW optimiser and the update. Each update is Algorithm 1: draw a batch x_0 (with replacement),
+supplies the model, the schedule, the data (and labels), an AdamW optimiser and the update.
+Each update is Algorithm 1: draw a batch x_0 (with replacement),
 drop labels to ∅ with probability ``label_dropout`` for classifier-free guidance (Ho & Salimans
 2022), draw t ~ U{0..T-1} and ε ~ N(0, I), and take a gradient step on ‖ε - ε_θ(x_t, t)‖².
 
@@ -19,10 +20,10 @@ import torch
 from torch import nn
 
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
-from genai_lib.ema import EMA
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.schedule import NoiseSchedule
+from genai_lib.ema import EMA
 from genai_lib.training import Trainer
 
 __all__ = ["TrainerConfig", "DiffusionTrainer"]
@@ -83,9 +84,16 @@ class DiffusionTrainer(Trainer):
 
     desc = "train"
 
-    def __init__(self, model: nn.Module, schedule: NoiseSchedule, data: torch.Tensor,
-                 labels: torch.Tensor | None = None, config: TrainerConfig | None = None, *,
-                 device: torch.device | str | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        schedule: NoiseSchedule,
+        data: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        config: TrainerConfig | None = None,
+        *,
+        device: torch.device | str | None = None,
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(schedule, NoiseSchedule):
@@ -103,8 +111,10 @@ class DiffusionTrainer(Trainer):
             labels = check_labels(labels, "labels", data.shape[0])
             null = getattr(model, "null_class", None)
             if null is None:
-                raise ValueError("labels were given, but the model is not class-conditional "
-                                 "(it needs num_classes set, i.e. a null_class)")
+                raise ValueError(
+                    "labels were given, but the model is not class-conditional "
+                    "(it needs num_classes set, i.e. a null_class)"
+                )
             labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
         self.model = model.to(self.device)
         self.schedule, self.config = schedule, config
@@ -140,5 +150,8 @@ class DiffusionTrainer(Trainer):
     def checkpoint_config(self) -> dict[str, object]:
         """Trainer, schedule and model configs: a checkpoint loads only into a trainer built alike."""
         model_config = getattr(self.model, "config", None)
-        return {"trainer": asdict(self.config), "schedule": self.schedule.to_dict(),
-                "model": asdict(model_config) if model_config is not None else None}
+        return {
+            "trainer": asdict(self.config),
+            "schedule": self.schedule.to_dict(),
+            "model": asdict(model_config) if model_config is not None else None,
+        }

@@ -17,9 +17,6 @@ The answer is printed only on request, by the part's ``solution`` with the check
 A name that is not one of the part's checkers raises a ``ValueError`` listing the valid names.
 """
 
-from genai_lib.exercises import diffusion
-from genai_lib.exercises import gans
-from genai_lib.exercises import intro
-from genai_lib.exercises import llms
+from genai_lib.exercises import diffusion, gans, intro, llms
 
 __all__ = ["intro", "gans", "diffusion", "llms"]

@@ -61,8 +61,10 @@ def near(value: float, truth: float) -> bool:
     return matches(value, truth, sig=2)
 
 
-NEAR = ("close, but not to 3 significant figures: did you round an intermediate result, or read a value "
-        "off a plot? Compute it to at least 3 significant figures.")
+NEAR = (
+    "close, but not to 3 significant figures: did you round an intermediate result, or read a value "
+    "off a plot? Compute it to at least 3 significant figures."
+)
 
 
 def share(value: float) -> float:
@@ -98,9 +100,11 @@ class Solutions:
 
     def add(self, name: str) -> Callable[[Callable[[], tuple[str, str]]], Callable[[], tuple[str, str]]]:
         """Register a function returning ``(answer, explanation)`` as the solution of checker ``name``."""
+
         def register(fn: Callable[[], tuple[str, str]]) -> Callable[[], tuple[str, str]]:
             self._entries[name] = fn
             return fn
+
         return register
 
     @property
@@ -110,11 +114,14 @@ class Solutions:
     def text(self, name: Any) -> str:
         """The printed solution of checker ``name``."""
         if not isinstance(name, str):
-            raise TypeError(f"name must be a checker's name as a str, such as {self.names[0]!r}, "
-                            f"got {type(name).__name__}")
+            raise TypeError(
+                f"name must be a checker's name as a str, such as {self.names[0]!r}, got {type(name).__name__}"
+            )
         if name not in self._entries:
-            raise ValueError(f"name must be the name of one of {self.part}'s checkers, got {name!r}; "
-                             f"valid names: {', '.join(self.names)}")
+            raise ValueError(
+                f"name must be the name of one of {self.part}'s checkers, got {name!r}; "
+                f"valid names: {', '.join(self.names)}"
+            )
         answer, explanation = self._entries[name]()
         body = textwrap.fill(" ".join(explanation.split()), width=100)
         return f"Solution of {name}:\n\nAnswer: {answer}\n\n{body}"

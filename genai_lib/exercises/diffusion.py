@@ -39,7 +39,12 @@ __all__ = [
     "check_slerp",
     "check_implicit_meaning",
     "check_network_calls",
-    "check_guided_eps", "check_guidance_trade", "check_null_label", "check_guidance_scale_convention", "check_batched_guidance", "check_tilted_mean",
+    "check_guided_eps",
+    "check_guidance_trade",
+    "check_null_label",
+    "check_guidance_scale_convention",
+    "check_batched_guidance",
+    "check_tilted_mean",
     "solution",
 ]
 
@@ -96,6 +101,7 @@ def _call(fn: Callable[..., Any], args: tuple, shown: str) -> tuple[bool, Any]:
 
 # -- chapter 1: the forward process ---------------------------------------------------------------
 
+
 def check_half_signal_step(answer: Any, kind: str = "linear") -> bool:
     """The first step t (1..T) at which SNR(t) = ᾱ_t / (1 − ᾱ_t) drops below 1, for ``kind`` (T = 1000)."""
     value = number(answer)
@@ -104,8 +110,11 @@ def check_half_signal_step(answer: Any, kind: str = "linear") -> bool:
     if value == truth:
         return report(True, f"t = {truth}: from here on the {kind} schedule's x_t holds more noise power than signal.")
     if value == truth - 1:
-        return report(False, "off by one: that is the last step with SNR ≥ 1, or the library's 0-based index; "
-                             "the question asks for the paper's first step t with SNR(t) < 1.")
+        return report(
+            False,
+            "off by one: that is the last step with SNR ≥ 1, or the library's 0-based index; "
+            "the question asks for the paper's first step t with SNR(t) < 1.",
+        )
     if value == truth + 1:
         return report(False, "off by one: the step before yours already has SNR < 1.")
     if 0 < value < 1:
@@ -130,12 +139,14 @@ def check_exploding_variance(answer: Any) -> bool:
     if matches(value, math.sqrt(truth)):
         return report(False, "that is a standard deviation; the question asks for the variance.")
     if matches(value, 1 + float(betas.sqrt().sum())) or matches(value, float(betas.sqrt().sum())):
-        return report(False, "you added the standard deviations √β_t; for independent terms it is the variances "
-                             "that add.")
+        return report(
+            False, "you added the standard deviations √β_t; for independent terms it is the variances that add."
+        )
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: variances of independent terms add. What does each step add to "
-                         "Var(x_(t-1))?")
+    return report(
+        False, f"{value:g} is not it: variances of independent terms add. What does each step add to Var(x_(t-1))?"
+    )
 
 
 def check_add_noise(fn: Callable[..., torch.Tensor], kind: str = "linear") -> bool:
@@ -153,8 +164,11 @@ def check_add_noise(fn: Callable[..., torch.Tensor], kind: str = "linear") -> bo
         return out
     if not isinstance(out, torch.Tensor) or out.shape != x0.shape:
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        return report(False, f"expected a tensor of shape {tuple(x0.shape)}, got {shape}: one x_t per sample. "
-                             "Reshape ᾱ_t to (B, 1, 1, 1) so that it broadcasts over each sample's pixels.")
+        return report(
+            False,
+            f"expected a tensor of shape {tuple(x0.shape)}, got {shape}: one x_t per sample. "
+            "Reshape ᾱ_t to (B, 1, 1, 1) so that it broadcasts over each sample's pixels.",
+        )
     if torch.allclose(out, truth, atol=1e-5):
         return report(True, "each sample is noised to its own step, as training needs.")
     shifted = schedule.add_noise(x0, eps, (t - 2).clamp(min=0))
@@ -162,16 +176,22 @@ def check_add_noise(fn: Callable[..., torch.Tensor], kind: str = "linear") -> bo
         return report(False, "off by one: step t uses ᾱ_t = alphas_cumprod[t - 1] (the library counts from 0).")
     abar = schedule.alphas_cumprod[t - 1].reshape(-1, 1, 1, 1)
     if torch.allclose(out, abar * x0 + (1 - abar) * eps, atol=1e-5):
-        return report(False, "the coefficients are ᾱ_t and 1 − ᾱ_t themselves; they scale variances, so the "
-                             "amplitudes need their square roots.")
-    return report(False, "the values differ from q(x_t | x_0) of the chapter for at least one sample: check which "
-                         "ᾱ each sample uses, and that the image and the noise get their own coefficients.")
+        return report(
+            False,
+            "the coefficients are ᾱ_t and 1 − ᾱ_t themselves; they scale variances, so the "
+            "amplitudes need their square roots.",
+        )
+    return report(
+        False,
+        "the values differ from q(x_t | x_0) of the chapter for at least one sample: check which "
+        "ᾱ each sample uses, and that the image and the noise get their own coefficients.",
+    )
 
 
 _COSINE_ADVANTAGE = {
     "a": "it adds less noise in total, so x_T keeps more of the digit",
     "b": "it destroys information more evenly over the steps, so fewer steps see samples from which "
-         "nothing can be recovered",
+    "nothing can be recovered",
     "c": "its β_t are larger at every step, so it reaches pure noise sooner",
     "d": "its x_t is not Gaussian given x_0, which suits images better",
 }
@@ -185,16 +205,19 @@ def check_cosine_advantage(answer: Any) -> bool:
     """
     letter = choice(answer, _COSINE_ADVANTAGE)
     if letter == "b":
-        return report(True, "both schedules end at (almost) pure noise; the cosine one gets there evenly, so the "
-                            "best possible guess of the class stays informative far longer and few steps are spent "
-                            "on samples that carry nothing.")
+        return report(
+            True,
+            "both schedules end at (almost) pure noise; the cosine one gets there evenly, so the "
+            "best possible guess of the class stays informative far longer and few steps are spent "
+            "on samples that carry nothing.",
+        )
     hints = {
         "a": "both schedules end with x_T ≈ N(0, I), as the explorer shows at t = T: re-read the section "
-             "on how much of the digit survives, and compare the curves *between* t = 0 and T.",
+        "on how much of the digit survives, and compare the curves *between* t = 0 and T.",
         "c": "re-read the 'Two schedules' section: at t = T/2, which schedule has added more noise, the linear "
-             "or the cosine one?",
+        "or the cosine one?",
         "d": "both schedules use the same closed form q(x_t | x_0), Eq. (eq-forward-closed); re-read what a "
-             "schedule changes in it.",
+        "schedule changes in it.",
     }
     return report(False, hints[letter])
 
@@ -220,27 +243,43 @@ def check_leftover_class(accuracy: Any, alpha_bar: Any) -> bool:
     gentle = _gentle_alpha_bar()
     abar = alpha_bar.detach().double().cpu()
     if float(abar[-1]) < 1e-3:
-        return report(False, "this alpha_bar ends at almost 0, like the chapter's two schedules: build the gentle "
-                             "one from torch.linspace(1e-4, 0.005, NUM_STEPS).")
+        return report(
+            False,
+            "this alpha_bar ends at almost 0, like the chapter's two schedules: build the gentle "
+            "one from torch.linspace(1e-4, 0.005, NUM_STEPS).",
+        )
     if not torch.allclose(abar, gentle, rtol=1e-3, atol=1e-6):
-        return report(False, "this alpha_bar is not the gentle linear schedule: β runs from 1e-4 to 0.005 over "
-                             "NUM_STEPS steps, and ᾱ_0 = 1 comes first.")
+        return report(
+            False,
+            "this alpha_bar is not the gentle linear schedule: β runs from 1e-4 to 0.005 over "
+            "NUM_STEPS steps, and ᾱ_0 = 1 comes first.",
+        )
     low, high = _LEFTOVER_RANGE
     if low <= value <= high:
-        return report(True, f"{100 * value:.0f} % at t = T, far above the 10 % of chance: the gentle schedule "
-                            "leaves √ᾱ_T ≈ 0.08 of the digit in x_T, enough to guess its class. A sampler that "
-                            "starts from pure N(0, I) noise starts from the wrong distribution.")
+        return report(
+            True,
+            f"{100 * value:.0f} % at t = T, far above the 10 % of chance: the gentle schedule "
+            "leaves √ᾱ_T ≈ 0.08 of the digit in x_T, enough to guess its class. A sampler that "
+            "starts from pure N(0, I) noise starts from the wrong distribution.",
+        )
     if value > 0.9:
         return report(False, "that is the accuracy on (nearly) clean digits: evaluate at t = NUM_STEPS.")
     if value < 0.15:
-        return report(False, "that is about chance, what the chapter's schedules leave at t = T: did the "
-                             "classifier get the gentle alpha_bar, and t = NUM_STEPS?")
-    return report(False, f"{100 * value:.0f} % is not what best_class_accuracy(NUM_STEPS, gentle) measures on "
-                         "the chapter's held-out digits: pass the step and the gentle alpha_bar, and the share "
-                         "of right guesses it returns.")
+        return report(
+            False,
+            "that is about chance, what the chapter's schedules leave at t = T: did the "
+            "classifier get the gentle alpha_bar, and t = NUM_STEPS?",
+        )
+    return report(
+        False,
+        f"{100 * value:.0f} % is not what best_class_accuracy(NUM_STEPS, gentle) measures on "
+        "the chapter's held-out digits: pass the step and the gentle alpha_bar, and the share "
+        "of right guesses it returns.",
+    )
 
 
 # -- chapter 2: learning to denoise ---------------------------------------------------------------
+
 
 def check_x0_from_eps(fn: Callable[..., torch.Tensor]) -> bool:
     """``fn(x_t, eps, abar)`` returns x̂_0 = (x_t − √(1 − ᾱ) ε̂) / √ᾱ (Ho et al. 2020, Eq. 15)."""
@@ -250,7 +289,7 @@ def check_x0_from_eps(fn: Callable[..., torch.Tensor]) -> bool:
     x0 = torch.rand(5, 1, 8, 8, generator=gen) * 2 - 1
     eps = torch.randn(5, 1, 8, 8, generator=gen)
     for abar in (0.9, 0.3, 0.01):
-        x_t = abar ** 0.5 * x0 + (1 - abar) ** 0.5 * eps
+        x_t = abar**0.5 * x0 + (1 - abar) ** 0.5 * eps
         ran, out = _call(fn, (x_t, eps, abar), f"fn(x_t, eps, abar={abar})")
         if not ran:
             return out
@@ -260,11 +299,13 @@ def check_x0_from_eps(fn: Callable[..., torch.Tensor]) -> bool:
             continue
         if torch.allclose(out, x_t - (1 - abar) ** 0.5 * eps, atol=1e-4):
             return report(False, f"at ᾱ = {abar} you removed the noise but did not undo the image's scaling.")
-        if torch.allclose(out, (x_t - (1 - abar) * eps) / abar ** 0.5, atol=1e-4) or \
-                torch.allclose(out, (x_t - (1 - abar) ** 0.5 * eps) / abar, atol=1e-4):
+        if torch.allclose(out, (x_t - (1 - abar) * eps) / abar**0.5, atol=1e-4) or torch.allclose(
+            out, (x_t - (1 - abar) ** 0.5 * eps) / abar, atol=1e-4
+        ):
             return report(False, f"at ᾱ = {abar} a coefficient is ᾱ or 1 − ᾱ where it should be its square root.")
-        return report(False, f"at ᾱ = {abar} the result is not the x_0 that made x_t; "
-                             "invert x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0.")
+        return report(
+            False, f"at ᾱ = {abar} the result is not the x_0 that made x_t; invert x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0."
+        )
     return report(True, "with the true noise, x̂_0 recovers x_0 exactly; with a predicted ε̂ it is the model's guess.")
 
 
@@ -281,8 +322,11 @@ def check_loss_weight(answer: Any) -> bool:
         return report(False, "off by one: λ_500 is index 499 when index 0 is t = 1.")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: compute λ_t for all t, with α_t = 1 − β_t and the cumulative "
-                         "product ᾱ_t, then divide the first by the 500th.")
+    return report(
+        False,
+        f"{value:g} is not it: compute λ_t for all t, with α_t = 1 − β_t and the cumulative "
+        "product ᾱ_t, then divide the first by the 500th.",
+    )
 
 
 def check_time_embedding(fn: Callable[..., torch.Tensor]) -> bool:
@@ -303,15 +347,21 @@ def check_time_embedding(fn: Callable[..., torch.Tensor]) -> bool:
     if torch.allclose(out, truth, atol=1e-4):
         return report(True, "sines then cosines at geometrically spaced frequencies, as the library builds them.")
     if torch.allclose(out, truth.roll(32, dims=1), atol=1e-4):
-        return report(False, "the right features in the other order (cosines first). The network would not "
-                             "mind — a linear layer follows — but the library puts the sines first.")
-    return report(False, "the values differ; check the frequencies of Eq. (eq-ddpm-time): geometrically spaced "
-                         "from 1 down towards 1/10000, one per pair of features.")
+        return report(
+            False,
+            "the right features in the other order (cosines first). The network would not "
+            "mind — a linear layer follows — but the library puts the sines first.",
+        )
+    return report(
+        False,
+        "the values differ; check the frequencies of Eq. (eq-ddpm-time): geometrically spaced "
+        "from 1 down towards 1/10000, one per pair of features.",
+    )
 
 
 _PREDICT_NOISE = {
     "a": "predicting ε and predicting x_0 are the same prediction, Eq. (eq-ddpm-x0); the choice only sets how "
-         "the steps are weighted in the loss",
+    "the steps are weighted in the loss",
     "b": "the noise is Gaussian, so the network only has to output its mean, 0",
     "c": "predicting ε gives the exact likelihood, while predicting x_0 only gives a bound",
     "d": "the sampler never needs an estimate of x_0, only of the noise",
@@ -321,16 +371,21 @@ _PREDICT_NOISE = {
 def check_predict_noise(answer: Any) -> bool:
     """Multiple choice: why may the DDPM network predict the noise ε rather than the clean x_0?
     Answer with a letter, e.g. ``check_predict_noise("a")``."""
-    return ask(answer, _PREDICT_NOISE, "a",
-               "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε links them: from x_t and ε̂ follows x̂_0, Eq. (eq-ddpm-x0), and back. "
-               "L_simple's ε-target weights the steps one way, an x_0-target another.", {
-                   "b": "the target is the *particular* ε that made this x_t, not its distribution: re-read "
-                        "Eq. (eq-ddpm-simple) — could a network that outputs 0 reach a low loss?",
-                   "c": "both targets come from the same variational bound, Eq. (eq-ddpm-bound): re-read what "
-                        "turning it into Eq. (eq-ddpm-weighted) and dropping the weights changes.",
-                   "d": "re-read Eq. (eq-ddpm-x0): what can be computed from x_t and ε̂ at every step, and what "
-                        "does the reverse step's mean combine?",
-               })
+    return ask(
+        answer,
+        _PREDICT_NOISE,
+        "a",
+        "x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε links them: from x_t and ε̂ follows x̂_0, Eq. (eq-ddpm-x0), and back. "
+        "L_simple's ε-target weights the steps one way, an x_0-target another.",
+        {
+            "b": "the target is the *particular* ε that made this x_t, not its distribution: re-read "
+            "Eq. (eq-ddpm-simple) — could a network that outputs 0 reach a low loss?",
+            "c": "both targets come from the same variational bound, Eq. (eq-ddpm-bound): re-read what "
+            "turning it into Eq. (eq-ddpm-weighted) and dropping the weights changes.",
+            "d": "re-read Eq. (eq-ddpm-x0): what can be computed from x_t and ε̂ at every step, and what "
+            "does the reverse step's mean combine?",
+        },
+    )
 
 
 #: Shares of the trained toy denoiser's x̂_0 within 3σ of a grid25 centre, for the chapter's 600 noisy points:
@@ -350,49 +405,74 @@ def check_x0_choice(x0_early: Any, x0_late: Any) -> bool:
         if pts.dim() != 2 or pts.shape[1] != 2:
             raise ValueError(f"{name} must have shape (N, 2), one x̂_0 per noisy point, got {tuple(pts.shape)}")
     if len(x0_early) < 100 or len(x0_late) < 100:
-        return report(False, "use at least 100 points (the chapter's 600 is better): with fewer, the shares are "
-                             "too noisy to compare.")
+        return report(
+            False,
+            "use at least 100 points (the chapter's 600 is better): with fewer, the shares are too noisy to compare.",
+        )
     centres, std = data.mode_centres("grid25"), data.mode_std("grid25")
     if float(torch.cat([x0_early, x0_late]).detach().abs().quantile(0.99)) < 0.75 * float(centres.abs().max()):
-        return report(False, "the beliefs lie on a grid half the data's size: the model works on grid25 "
-                             "divided by SCALE; multiply x̂_0 by SCALE to get data units.")
-    share = {name: metrics.mode_metrics(pts.detach().cpu().float(), centres, std, min_count=1).high_quality_share
-             for name, pts in (("early", x0_early), ("late", x0_late))}
-    measured = (f"within 3σ of a centre: {100 * share['early']:.0f} % of the beliefs at t = 900, "
-                f"{100 * share['late']:.0f} % at t = 30")
+        return report(
+            False,
+            "the beliefs lie on a grid half the data's size: the model works on grid25 "
+            "divided by SCALE; multiply x̂_0 by SCALE to get data units.",
+        )
+    share = {
+        name: metrics.mode_metrics(pts.detach().cpu().float(), centres, std, min_count=1).high_quality_share
+        for name, pts in (("early", x0_early), ("late", x0_late))
+    }
+    measured = (
+        f"within 3σ of a centre: {100 * share['early']:.0f} % of the beliefs at t = 900, "
+        f"{100 * share['late']:.0f} % at t = 30"
+    )
     if share["early"] > _LATE_MIN and share["late"] < _EARLY_MAX:
         return report(False, f"{measured}: are the two arguments the other way round (the large step first)?")
     if share["late"] < _LATE_MIN:
-        return report(False, f"{measured}: the late beliefs miss the clusters. Were they computed at step 30, with "
-                             "schedule.predict_x0(x_t, eps_hat, 30) and the model's own ε̂ for that step?")
+        return report(
+            False,
+            f"{measured}: the late beliefs miss the clusters. Were they computed at step 30, with "
+            "schedule.predict_x0(x_t, eps_hat, 30) and the model's own ε̂ for that step?",
+        )
     if share["early"] > _EARLY_MAX:
-        return report(False, f"{measured}: the early beliefs already sit on clusters. Were they computed from "
-                             "points noised to step 900, with the step 900 passed to the model?")
-    return report(True, f"{measured}. With that much noise the best guess is a blend of many clusters, a point "
-                        "between them; near the end each noisy point has one cluster it can have come from.")
+        return report(
+            False,
+            f"{measured}: the early beliefs already sit on clusters. Were they computed from "
+            "points noised to step 900, with the step 900 passed to the model?",
+        )
+    return report(
+        True,
+        f"{measured}. With that much noise the best guess is a blend of many clusters, a point "
+        "between them; near the end each noisy point has one cluster it can have come from.",
+    )
 
 
 # -- chapter 3: sampling --------------------------------------------------------------------------
+
 
 def check_first_step_amplification(answer: Any) -> bool:
     """√(1 − ᾱ_T) / √ᾱ_T: how much an error in ε̂ at the first step (t = T) is amplified in x̂_0 (cosine, T = 1000)."""
     value = number(answer)
     truth = _amplification()
     if matches(value, truth, rel=1e-2):
-        return report(True, f"about {truth:,.0f}: an error of 0.001 in ε̂ moves x̂_0 by {0.001 * truth:.0f} — "
-                            "far outside the data's [-1, 1], hence the clipping.")
+        return report(
+            True,
+            f"about {truth:,.0f}: an error of 0.001 in ε̂ moves x̂_0 by {0.001 * truth:.0f} — "
+            "far outside the data's [-1, 1], hence the clipping.",
+        )
     if matches(value, 1 / truth, rel=1e-2):
         return report(False, "that is the inverse; x̂_0 *divides* by √ᾱ_T, which is tiny.")
-    if matches(value, truth ** 2, rel=1e-2):
+    if matches(value, truth**2, rel=1e-2):
         return report(False, "that is a ratio of variances; take the square root for the amplitude.")
     linear = _alpha_bar("linear")[-1]
     if matches(value, float(((1 - linear) / linear).sqrt()), rel=1e-2):
         return report(False, "that is the linear schedule's factor; the question is about the cosine schedule.")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: write x̂_0 in terms of ε̂ (Eq. (eq-samp-mu-x0)'s belief), see what "
-                         "multiplies an error e in ε̂, and evaluate it with the cosine schedule's ᾱ_T "
-                         "(alphas_cumprod[-1]).")
+    return report(
+        False,
+        f"{value:g} is not it: write x̂_0 in terms of ε̂ (Eq. (eq-samp-mu-x0)'s belief), see what "
+        "multiplies an error e in ε̂, and evaluate it with the cosine schedule's ᾱ_T "
+        "(alphas_cumprod[-1]).",
+    )
 
 
 def check_ancestral_step_beta(fn: Callable[..., torch.Tensor], kind: str = "cosine") -> bool:
@@ -427,8 +507,11 @@ def check_ancestral_step_beta(fn: Callable[..., torch.Tensor], kind: str = "cosi
             return report(False, "the noise is scaled by the variance β_t; it needs the standard deviation.")
         if t > 0 and torch.allclose(rest, scale * z, atol=1e-4):
             return report(False, f"at t = {t} the mean μ_θ is right but the noise scale is not σ_t = √β_t.")
-        return report(False, f"at t = {t} the mean is not μ_θ of Eq. (eq-samp-mu): check the coefficient of ε̂ "
-                             "and the division by √α_t (α_t, not ᾱ_t).")
+        return report(
+            False,
+            f"at t = {t} the mean is not μ_θ of Eq. (eq-samp-mu): check the coefficient of ε̂ "
+            "and the division by √α_t (α_t, not ᾱ_t).",
+        )
     return report(True, "μ_θ of Eq. (eq-samp-mu) plus √β_t z, and no noise at the last step.")
 
 
@@ -448,8 +531,11 @@ def check_variance_gap(answer: Any) -> bool:
     """
     letter = choice(answer, _VARIANCE_GAP)
     if letter == "b":
-        return report(True, "β̃_t/β_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) is ≈ 1 at large t and far below 1 at small t "
-                            "(β̃_1 = 0): the choices differ in the last steps, where little noise is added anyway.")
+        return report(
+            True,
+            "β̃_t/β_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) is ≈ 1 at large t and far below 1 at small t "
+            "(β̃_1 = 0): the choices differ in the last steps, where little noise is added anyway.",
+        )
     hints = {
         "a": "at large t both ᾱ_{t−1} and ᾱ_t are close to 0: what is (1 − ᾱ_{t−1})/(1 − ᾱ_t) there?",
         "c": "the ratio β̃_t/β_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) depends on t: evaluate it near t = T and near t = 1.",
@@ -470,37 +556,58 @@ def check_few_step_particles(many_steps: Any, few_steps: Any) -> bool:
         if pts.dim() != 2 or pts.shape[1] != 2:
             raise ValueError(f"{name} must have shape (N, 2) — the final particles — got {tuple(pts.shape)}")
     if len(many_steps) < 100 or len(few_steps) < 100:
-        return report(False, "use at least 100 particles per run (the chapter's 400 is better): with fewer the "
-                             "shares are too noisy to compare.")
+        return report(
+            False,
+            "use at least 100 particles per run (the chapter's 400 is better): with fewer the "
+            "shares are too noisy to compare.",
+        )
     centres, std = data.mode_centres("grid25"), data.mode_std("grid25")
     scale = float(centres.abs().max())
     for name, pts in (("many_steps", many_steps), ("few_steps", few_steps)):
         if float(pts.detach().abs().quantile(0.99)) < 0.75 * scale:
-            return report(False, f"{name} lies within ±{0.75 * scale:g}: the model works on grid25 divided by "
-                                 "SCALE; multiply its samples by SCALE to get data units.")
-    shares = {name: metrics.mode_metrics(pts.detach().cpu().float(), centres, std, min_count=5).high_quality_share
-              for name, pts in (("many_steps", many_steps), ("few_steps", few_steps))}
+            return report(
+                False,
+                f"{name} lies within ±{0.75 * scale:g}: the model works on grid25 divided by "
+                "SCALE; multiply its samples by SCALE to get data units.",
+            )
+    shares = {
+        name: metrics.mode_metrics(pts.detach().cpu().float(), centres, std, min_count=5).high_quality_share
+        for name, pts in (("many_steps", many_steps), ("few_steps", few_steps))
+    }
     many, few = shares["many_steps"], shares["few_steps"]
     measured = f"within 3σ of a centre: {100 * many:.0f} % with many steps, {100 * few:.0f} % with few"
     if many < 0.8:
-        return report(False, f"{measured}. The first argument should be the 1000-step particles "
-                             "(the chapter's paths[-1]); these are not that good.")
+        return report(
+            False,
+            f"{measured}. The first argument should be the 1000-step particles "
+            "(the chapter's paths[-1]); these are not that good.",
+        )
     if few > many - 0.15:
-        return report(False, f"{measured}: the few-step run is about as good. Did it really take 10 ancestral steps "
-                             "(diffusion.DDIMSampler(schedule, 10, eta=1.0))?")
-    return report(True, f"{measured}. Each of the 10 steps jumps 100 steps of noise at once, from a belief formed "
-                        "on a very noisy x_t: the particles still reach the clusters, but many end outside "
-                        "their tight 3σ discs.")
+        return report(
+            False,
+            f"{measured}: the few-step run is about as good. Did it really take 10 ancestral steps "
+            "(diffusion.DDIMSampler(schedule, 10, eta=1.0))?",
+        )
+    return report(
+        True,
+        f"{measured}. Each of the 10 steps jumps 100 steps of noise at once, from a belief formed "
+        "on a very noisy x_t: the particles still reach the clusters, but many end outside "
+        "their tight 3σ discs.",
+    )
 
 
 # -- chapter 4: DDIM ------------------------------------------------------------------------------
+
 
 def _ddim_sigma(abar_t: float, abar_s: float, eta: float) -> float:
     return eta * math.sqrt((1 - abar_s) / (1 - abar_t)) * math.sqrt(1 - abar_t / abar_s)
 
 
 def check_ddim_sigma(fn: Callable[..., Any]) -> bool:
-    """``fn(abar_t, abar_s, eta)`` returns σ_t(η) = η √((1 − ᾱ_s)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_s) (Song et al. 2021, Eq. 16)."""
+    """``fn(abar_t, abar_s, eta)`` returns σ_t(η) = η √((1 − ᾱ_s)/(1 − ᾱ_t)) √(1 − ᾱ_t/ᾱ_s).
+
+    (Song et al. 2021, Eq. 16.)
+    """
     if not callable(fn):
         raise TypeError(f"fn must be a function fn(abar_t, abar_s, eta), got {type(fn).__name__}")
     for abar_t, abar_s, eta in ((0.1, 0.3, 1.0), (0.5, 0.9, 0.5), (0.01, 0.02, 0.0), (0.9, 0.999, 2.0)):
@@ -511,22 +618,28 @@ def check_ddim_sigma(fn: Callable[..., Any]) -> bool:
         try:
             out = float(out)
         except (TypeError, ValueError, RuntimeError):
-            return report(False, f"fn({abar_t}, {abar_s}, {eta}) must return one number (a float or a 0-d tensor), "
-                                 f"got {type(out).__name__}")
+            return report(
+                False,
+                f"fn({abar_t}, {abar_s}, {eta}) must return one number (a float or a 0-d tensor), "
+                f"got {type(out).__name__}",
+            )
         if math.isclose(out, truth, rel_tol=1e-4, abs_tol=1e-7):
             continue
-        if eta != 0 and math.isclose(out, truth ** 2, rel_tol=1e-4, abs_tol=1e-7):
+        if eta != 0 and math.isclose(out, truth**2, rel_tol=1e-4, abs_tol=1e-7):
             return report(False, "that is σ_t²; return the standard deviation σ_t.")
         if eta == 0:
             return report(False, "with η = 0 the step must be deterministic: σ must be 0.")
         if math.isclose(out, truth / eta, rel_tol=1e-4):
             return report(False, f"at η = {eta} the result does not scale with η: σ_t(η) is proportional to η.")
-        if math.isclose(out, eta * math.sqrt((1 - abar_t) / (1 - abar_s)) * math.sqrt(1 - abar_t / abar_s),
-                        rel_tol=1e-4):
-            return report(False, "ᾱ_t and ᾱ_s are swapped somewhere: s is the *earlier*, less noisy step "
-                                 "(ᾱ_s > ᾱ_t).")
-        return report(False, f"for ᾱ_t = {abar_t}, ᾱ_s = {abar_s}, η = {eta} the result differs from "
-                             "Eq. (eq-ddim-sigma): check each of its two square-root factors.")
+        if math.isclose(
+            out, eta * math.sqrt((1 - abar_t) / (1 - abar_s)) * math.sqrt(1 - abar_t / abar_s), rel_tol=1e-4
+        ):
+            return report(False, "ᾱ_t and ᾱ_s are swapped somewhere: s is the *earlier*, less noisy step (ᾱ_s > ᾱ_t).")
+        return report(
+            False,
+            f"for ᾱ_t = {abar_t}, ᾱ_s = {abar_s}, η = {eta} the result differs from "
+            "Eq. (eq-ddim-sigma): check each of its two square-root factors.",
+        )
     return report(True, "η = 0 gives σ = 0 (deterministic DDIM); η = 1 gives the posterior's √β̃ of the jump t → s.")
 
 
@@ -547,22 +660,29 @@ def check_slerp(fn: Callable[..., torch.Tensor]) -> bool:
         if torch.allclose(out, truth, atol=1e-4):
             continue
         if torch.allclose(out, (1 - alpha) * z0 + alpha * z1, atol=1e-4):
-            return report(False, "that is the straight line (lerp): half-way its norm shrinks by about √2, "
-                                 "so the middle is not a typical noise sample.")
-        if torch.allclose(out, (torch.sin(alpha * theta) * z0 + torch.sin((1 - alpha) * theta) * z1)
-                          / torch.sin(theta), atol=1e-4):
+            return report(
+                False,
+                "that is the straight line (lerp): half-way its norm shrinks by about √2, "
+                "so the middle is not a typical noise sample.",
+            )
+        if torch.allclose(
+            out, (torch.sin(alpha * theta) * z0 + torch.sin((1 - alpha) * theta) * z1) / torch.sin(theta), atol=1e-4
+        ):
             return report(False, "the weights are swapped: at alpha = 0 the path must start at z0.")
         angle = torch.arccos((z0 * z1).sum() / (z0.norm() * z1.norm())) * 180 / math.pi
-        return report(False, f"at alpha = {alpha} the result differs from Eq. (eq-ddim-slerp). Check θ: it is the "
-                             f"angle between the two whole tensors (here {angle:.1f}°), from their flattened dot "
-                             "product and norms.")
+        return report(
+            False,
+            f"at alpha = {alpha} the result differs from Eq. (eq-ddim-slerp). Check θ: it is the "
+            f"angle between the two whole tensors (here {angle:.1f}°), from their flattened dot "
+            "product and norms.",
+        )
     return report(True, "the path keeps the norm of a typical Gaussian sample all the way.")
 
 
 _IMPLICIT = {
     "a": "DDIM never forms the belief x̂_0; it works on x_t only",
     "b": "with σ = 0 the sampler is a deterministic map from x_T to x_0: a generative model defined by a map, "
-         "without a density of its own, as GANs are",
+    "without a density of its own, as GANs are",
     "c": "DDIM is trained with a different, implicit loss",
     "d": "its forward process q(x_t | x_{t−1}) is Markovian",
 }
@@ -577,14 +697,17 @@ def check_implicit_meaning(answer: Any) -> bool:
     """
     letter = choice(answer, _IMPLICIT)
     if letter == "b":
-        return report(True, "an implicit model is given by a sampling procedure, not a density: DDIM with σ = 0 "
-                            "maps x_T to x_0 deterministically, like a GAN's generator. What is *non-Markovian* is "
-                            "the forward process q_σ(x_t | x_{t−1}, x_0) it is derived from.")
+        return report(
+            True,
+            "an implicit model is given by a sampling procedure, not a density: DDIM with σ = 0 "
+            "maps x_T to x_0 deterministically, like a GAN's generator. What is *non-Markovian* is "
+            "the forward process q_σ(x_t | x_{t−1}, x_0) it is derived from.",
+        )
     hints = {
         "a": "look at the DDIM step, Eq. (eq-ddim-step): which quantity does it predict first?",
         "c": "DDIM reuses a network trained with the DDPM objective, unchanged: the difference is in sampling.",
         "d": "the DDIM forward process is the one that is *not* Markovian: q_σ(x_t | x_{t−1}, x_0) depends on x_0. "
-             "What kind of generative model is a deterministic map from noise to data?",
+        "What kind of generative model is a deterministic map from noise to data?",
     }
     return report(False, hints[letter])
 
@@ -601,26 +724,43 @@ def check_network_calls(calls: Any, *, steps: int = 50, guided: bool = False) ->
     truth = per_step * steps
     if value == truth:
         how = "two (conditional and null) per step" if guided else "one per step"
-        return report(True, f"{truth} calls, {how}. Compare 1000 / {steps} with the speed-up you measure: the "
-                            "network is most, not all, of a step's cost.")
+        return report(
+            True,
+            f"{truth} calls, {how}. Compare 1000 / {steps} with the speed-up you measure: the "
+            "network is most, not all, of a step's cost.",
+        )
     if value == 1000 or value == 1000 * per_step:
-        return report(False, "that is the count of the 1000-step ancestral sampler: did the run use the DDIM "
-                             "sampler with the changed number of steps?")
+        return report(
+            False,
+            "that is the count of the 1000-step ancestral sampler: did the run use the DDIM "
+            "sampler with the changed number of steps?",
+        )
     if guided and value == steps:
-        return report(False, "with guidance (guidance_scale > 0 and labels) each step calls the network more than "
-                             "once: count again with guidance on.")
+        return report(
+            False,
+            "with guidance (guidance_scale > 0 and labels) each step calls the network more than "
+            "once: count again with guidance on.",
+        )
     if not guided and value == 2 * steps:
-        return report(False, "without guidance each step calls the network fewer times than that: was guidance on, "
-                             "or did the counter count twice?")
+        return report(
+            False,
+            "without guidance each step calls the network fewer times than that: was guidance on, "
+            "or did the counter count twice?",
+        )
     if value in (truth + 1, truth - 1, truth + per_step, truth - per_step):
-        return report(False, "off by one step: reset the counter right before the run, and count each call of "
-                             "the model once.")
-    return report(False, f"{value:g} calls is not what one run makes: count every call of the model (a forward hook "
-                         "that appends to a list adds 1 per call), start from an empty count, run the sampler once, "
-                         "and read the count.")
+        return report(
+            False, "off by one step: reset the counter right before the run, and count each call of the model once."
+        )
+    return report(
+        False,
+        f"{value:g} calls is not what one run makes: count every call of the model (a forward hook "
+        "that appends to a list adds 1 per call), start from an empty count, run the sampler once, "
+        "and read the count.",
+    )
 
 
 # -- chapter 5: guidance --------------------------------------------------------------------------
+
 
 def check_guided_eps(fn: Callable[..., torch.Tensor]) -> bool:
     """``fn(eps_cond, eps_null, w)`` returns ε̃ = (1 + w) ε_c − w ε_∅ (Ho & Salimans 2022, Eq. 6)."""
@@ -639,11 +779,15 @@ def check_guided_eps(fn: Callable[..., torch.Tensor]) -> bool:
         if torch.allclose(out, truth, atol=1e-5):
             continue
         if w > 0 and torch.allclose(out, w * eps_cond - (w - 1) * eps_null, atol=1e-5):
-            return report(False, "that is diffusers' convention with s = w; this chapter's w weighs the difference "
-                                 "ε_c − ε_∅ on top of the conditional prediction, Eq. (eq-cfg).")
+            return report(
+                False,
+                "that is diffusers' convention with s = w; this chapter's w weighs the difference "
+                "ε_c − ε_∅ on top of the conditional prediction, Eq. (eq-cfg).",
+            )
         if w > 0 and torch.allclose(out, (1 + w) * eps_null - w * eps_cond, atol=1e-5):
-            return report(False, "the roles are swapped: extrapolate away from the null prediction, "
-                                 "towards the conditional one.")
+            return report(
+                False, "the roles are swapped: extrapolate away from the null prediction, towards the conditional one."
+            )
         if w > 0 and torch.allclose(out, (1 - w) * eps_cond + w * eps_null, atol=1e-5):
             return report(False, "that interpolates towards the null prediction; guidance moves *away* from it.")
         return report(False, f"at w = {w} the result differs from Eq. (eq-cfg).")
@@ -656,8 +800,11 @@ def check_guidance_scale_convention(answer: Any) -> bool:
     if matches(value, 6.5, abs_tol=1e-6):
         return report(True, "s = 1 + w, so s = 7.5 is w = 6.5 (and s = 1 is no guidance at all).")
     if matches(value, 7.5, abs_tol=1e-6):
-        return report(False, "the two conventions do not use the same number: expand ε_∅ + s (ε_c − ε_∅) and "
-                             "compare its coefficient of ε_c with Eq. (eq-cfg)'s.")
+        return report(
+            False,
+            "the two conventions do not use the same number: expand ε_∅ + s (ε_c − ε_∅) and "
+            "compare its coefficient of ε_c with Eq. (eq-cfg)'s.",
+        )
     if matches(value, 8.5, abs_tol=1e-6):
         return report(False, "right idea, wrong direction: which convention's coefficient of ε_c is the larger number?")
     return report(False, "expand ε_∅ + s (ε_c − ε_∅) and match the coefficients of ε_c and ε_∅ with Eq. (eq-cfg).")
@@ -686,7 +833,8 @@ class _CountingDenoiser(torch.nn.Module):
 
 
 def check_batched_guidance(fn: Callable[..., torch.Tensor]) -> bool:
-    """``fn(model, x_t, t, cond, w)`` returns the guided ε̃ of :func:`genai_lib.diffusion.guided_eps` with one model call."""
+    """``fn(model, x_t, t, cond, w)`` returns the guided ε̃ of :func:`genai_lib.diffusion.guided_eps`,
+    with one model call."""
     if not callable(fn):
         raise TypeError(f"fn must be a function fn(model, x_t, t, cond, w), got {type(fn).__name__}")
     from genai_lib.diffusion import guided_eps
@@ -706,17 +854,25 @@ def check_batched_guidance(fn: Callable[..., torch.Tensor]) -> bool:
             calls = model.calls
             swapped = (1 + w) * model(x_t, t) - w * model(x_t, t, cond)
         if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
-            return report(False, f"expected a tensor shaped like x_t {tuple(x_t.shape)}: split the model's output "
-                                 "of the doubled batch back into its two halves.")
+            return report(
+                False,
+                f"expected a tensor shaped like x_t {tuple(x_t.shape)}: split the model's output "
+                "of the doubled batch back into its two halves.",
+            )
         if not torch.allclose(out, truth, atol=1e-5):
             if w > 0 and torch.allclose(out, swapped, atol=1e-5):
-                return report(False, "the halves are in the wrong order: the labels go in the first half and the "
-                                     "null label in the second, and the output splits the same way.")
-            return report(False, f"at w = {w} the result differs from diffusion.guided_eps: check that the batch, "
-                                 "the steps and the labels are all doubled, with model.null_class in the second half.")
+                return report(
+                    False,
+                    "the halves are in the wrong order: the labels go in the first half and the "
+                    "null label in the second, and the output splits the same way.",
+                )
+            return report(
+                False,
+                f"at w = {w} the result differs from diffusion.guided_eps: check that the batch, "
+                "the steps and the labels are all doubled, with model.null_class in the second half.",
+            )
         if calls != 1:
-            return report(False, f"the model was called {calls} times; stack the batch with itself and call "
-                                 "it once.")
+            return report(False, f"the model was called {calls} times; stack the batch with itself and call it once.")
     return report(True, "one call on 2B samples: the same numbers, one larger batch.")
 
 
@@ -735,8 +891,11 @@ def check_tilted_mean(answer: Any, w: float = 4.0) -> bool:
         return report(False, "that is the mean at w = 1: raise σ(2x) to the power w.")
     if near(value, truth):
         return report(False, NEAR + " A coarse or narrow grid also costs digits: use a fine grid over a wide range.")
-    return report(False, f"{value:.4g} is not it for w = {w:g}: normalise N(x; 1, 1) σ(2x)^w on a wide, fine grid "
-                         "(its sum), then take the weighted mean of x.")
+    return report(
+        False,
+        f"{value:.4g} is not it for w = {w:g}: normalise N(x; 1, 1) σ(2x)^w on a wide, fine grid "
+        "(its sum), then take the weighted mean of x.",
+    )
 
 
 _GUIDANCE_TRADE = {
@@ -750,15 +909,19 @@ _GUIDANCE_TRADE = {
 def check_guidance_trade(answer: Any) -> bool:
     """Multiple choice: what does raising the guidance scale w from 0 to 4 do to the digits?
     Answer with a letter, e.g. ``check_guidance_trade("a")``."""
-    return ask(answer, _GUIDANCE_TRADE, "b",
-               "guided sampling follows p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt): it favours the samples a classifier "
-               "finds most typical of c. Accuracy on the requested digit rises, recall — the variety reached — "
-               "falls.", {
-                   "a": "re-read 'Measuring the trade': which of the measured numbers falls as w grows?",
-                   "c": "one network, but two inputs: re-read 'One network, two denoisers' — does ε(x, c) equal "
-                        "ε(x, ∅)?",
-                   "d": "re-read Eq. (eq-cfg-tilt): which density do the guided scores belong to when w > 0?",
-               })
+    return ask(
+        answer,
+        _GUIDANCE_TRADE,
+        "b",
+        "guided sampling follows p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt): it favours the samples a classifier "
+        "finds most typical of c. Accuracy on the requested digit rises, recall — the variety reached — "
+        "falls.",
+        {
+            "a": "re-read 'Measuring the trade': which of the measured numbers falls as w grows?",
+            "c": "one network, but two inputs: re-read 'One network, two denoisers' — does ε(x, c) equal ε(x, ∅)?",
+            "d": "re-read Eq. (eq-cfg-tilt): which density do the guided scores belong to when w > 0?",
+        },
+    )
 
 
 #: Shares of the ten digits that the null label's samples must stay within. The shipped conditional model, 400
@@ -780,240 +943,296 @@ def check_null_label(samples: Any) -> bool:
     shares = metrics.class_histogram(samples).double() / len(samples)
     low, high = _NULL_SHARES
     if float(shares.max()) > 0.5:
-        return report(False, "most samples are one digit: that is what a digit's label asks for. Pass the null "
-                             "label, torch.full((N,), model.null_class), as cond.")
+        return report(
+            False,
+            "most samples are one digit: that is what a digit's label asks for. Pass the null "
+            "label, torch.full((N,), model.null_class), as cond.",
+        )
     if float(shares.min()) >= low and float(shares.max()) <= high:
-        return report(True, f"every digit appears ({100 * float(shares.min()):.0f}-{100 * float(shares.max()):.0f} % "
-                            "each): trained with label dropout, the network given ∅ is the unconditional model, "
-                            "the ε(x, ∅) that guidance extrapolates away from.")
-    return report(False, "some digits are missing or much rarer than others: were the samples drawn with the "
-                         "null label for every sample, at w = 0, with the chapter's sampler?")
+        return report(
+            True,
+            f"every digit appears ({100 * float(shares.min()):.0f}-{100 * float(shares.max()):.0f} % "
+            "each): trained with label dropout, the network given ∅ is the unconditional model, "
+            "the ε(x, ∅) that guidance extrapolates away from.",
+        )
+    return report(
+        False,
+        "some digits are missing or much rarer than others: were the samples drawn with the "
+        "null label for every sample, at w = 0, with the chapter's sampler?",
+    )
 
 
 # -- the solutions, printed on request ------------------------------------------------------------
 
+
 @_SOLUTIONS.add("check_half_signal_step")
 def _() -> tuple[str, str]:
-    return (f"t = {_half_signal_step('linear')} for the linear schedule ({_half_signal_step('cosine')} for the cosine "
-            "one): int(torch.nonzero(alpha_bars['linear'] < 0.5)[0])",
-            "SNR(t) = ᾱ_t / (1 − ᾱ_t) < 1 exactly when ᾱ_t < 1/2, so the answer is the first index of ᾱ (whose index "
-            "is the paper's t) below one half. The cosine schedule reaches it almost exactly half-way, since "
-            "f(t)/f(0) = 1/2 near t = T/2, shifted slightly by the offset s; the linear one much earlier.")
+    return (
+        f"t = {_half_signal_step('linear')} for the linear schedule ({_half_signal_step('cosine')} for the cosine "
+        "one): int(torch.nonzero(alpha_bars['linear'] < 0.5)[0])",
+        "SNR(t) = ᾱ_t / (1 − ᾱ_t) < 1 exactly when ᾱ_t < 1/2, so the answer is the first index of ᾱ (whose index "
+        "is the paper's t) below one half. The cosine schedule reaches it almost exactly half-way, since "
+        "f(t)/f(0) = 1/2 near t = T/2, shifted slightly by the offset s; the linear one much earlier.",
+    )
 
 
 @_SOLUTIONS.add("check_exploding_variance")
 def _() -> tuple[str, str]:
-    return (f"Var(x_T) = 1 + Σ β_t = {1 + float(_linear_betas().sum()):.2f}",
-            "Variances of independent terms add, so Var(x_t) = Var(x_{t−1}) + β_t and Var(x_T) = 1 + Σ_t β_t = "
-            "1 + 1000 · (10⁻⁴ + 0.02)/2. The end point depends on the data's scale and on T, and is not the fixed "
-            "N(0, I) sampling starts from; variance-exploding score models start from a wide Gaussian instead.")
+    return (
+        f"Var(x_T) = 1 + Σ β_t = {1 + float(_linear_betas().sum()):.2f}",
+        "Variances of independent terms add, so Var(x_t) = Var(x_{t−1}) + β_t and Var(x_T) = 1 + Σ_t β_t = "
+        "1 + 1000 · (10⁻⁴ + 0.02)/2. The end point depends on the data's scale and on T, and is not the fixed "
+        "N(0, I) sampling starts from; variance-exploding score models start from a wide Gaussian instead.",
+    )
 
 
 @_SOLUTIONS.add("check_add_noise")
 def _() -> tuple[str, str]:
-    return ("def add_noise(x0, eps, t):\n"
-            "    ab = alpha_bars['linear'][t].reshape(-1, *([1] * (x0.dim() - 1)))\n"
-            "    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps",
-            "Index ᾱ with the whole tensor of steps (alpha_bars holds ᾱ_0..ᾱ_T, so index t is the paper's step), "
-            "then reshape it to (B, 1, 1, 1) so that it broadcasts over each sample's pixels. The library's "
-            "NoiseSchedule.add_noise does the same with 0-based steps.")
+    return (
+        "def add_noise(x0, eps, t):\n"
+        "    ab = alpha_bars['linear'][t].reshape(-1, *([1] * (x0.dim() - 1)))\n"
+        "    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps",
+        "Index ᾱ with the whole tensor of steps (alpha_bars holds ᾱ_0..ᾱ_T, so index t is the paper's step), "
+        "then reshape it to (B, 1, 1, 1) so that it broadcasts over each sample's pixels. The library's "
+        "NoiseSchedule.add_noise does the same with 0-based steps.",
+    )
 
 
 @_SOLUTIONS.add("check_cosine_advantage")
 def _() -> tuple[str, str]:
-    return (f"(b) {_COSINE_ADVANTAGE['b']}",
-            "Both schedules use the same closed form and both end at x_T ≈ N(0, I). They differ in *when* the "
-            "information goes: with the linear schedule the best possible guess of a digit's class is at chance "
-            "from t ≈ 750 on, so the last quarter of the steps works on samples that carry nothing; the cosine "
-            "schedule keeps the class recoverable until the last steps, so every step carries a share of the work.")
+    return (
+        f"(b) {_COSINE_ADVANTAGE['b']}",
+        "Both schedules use the same closed form and both end at x_T ≈ N(0, I). They differ in *when* the "
+        "information goes: with the linear schedule the best possible guess of a digit's class is at chance "
+        "from t ≈ 750 on, so the last quarter of the steps works on samples that carry nothing; the cosine "
+        "schedule keeps the class recoverable until the last steps, so every step carries a share of the work.",
+    )
 
 
 @_SOLUTIONS.add("check_leftover_class")
 def _() -> tuple[str, str]:
-    return ("gentle = torch.cat([torch.ones(1), torch.cumprod(1 - torch.linspace(1e-4, 0.005, NUM_STEPS), dim=0)]); "
-            "ex.check_leftover_class(best_class_accuracy(NUM_STEPS, gentle), gentle)",
-            "About 27-28 % of the noised digits keep a recoverable class at t = T (measured for seeds 0, 1 and 2), "
-            "against the 10 % of chance for the chapter's schedules. Σβ_t is a quarter as large, so ᾱ_T ≈ 0.006 "
-            "and x_T still holds √ᾱ_T ≈ 0.08 of the digit: it is not the N(0, I) a sampler starts from. A "
-            "schedule must end in noise that no longer depends on the data.")
+    return (
+        "gentle = torch.cat([torch.ones(1), torch.cumprod(1 - torch.linspace(1e-4, 0.005, NUM_STEPS), dim=0)]); "
+        "ex.check_leftover_class(best_class_accuracy(NUM_STEPS, gentle), gentle)",
+        "About 27-28 % of the noised digits keep a recoverable class at t = T (measured for seeds 0, 1 and 2), "
+        "against the 10 % of chance for the chapter's schedules. Σβ_t is a quarter as large, so ᾱ_T ≈ 0.006 "
+        "and x_T still holds √ᾱ_T ≈ 0.08 of the digit: it is not the N(0, I) a sampler starts from. A "
+        "schedule must end in noise that no longer depends on the data.",
+    )
 
 
 @_SOLUTIONS.add("check_x0_from_eps")
 def _() -> tuple[str, str]:
-    return ("def predict_x0(x_t, eps, abar):\n"
-            "    return (x_t - (1 - abar) ** 0.5 * eps) / abar ** 0.5",
-            "Solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0. With the true noise it recovers x_0 exactly; with the network's "
-            "ε̂ it is the model's current guess of the clean sample. NoiseSchedule.predict_x0(x_t, eps, t) looks ᾱ "
-            "up from t.")
+    return (
+        "def predict_x0(x_t, eps, abar):\n    return (x_t - (1 - abar) ** 0.5 * eps) / abar ** 0.5",
+        "Solve x_t = √ᾱ x_0 + √(1 − ᾱ) ε for x_0. With the true noise it recovers x_0 exactly; with the network's "
+        "ε̂ it is the model's current guess of the clean sample. NoiseSchedule.predict_x0(x_t, eps, t) looks ᾱ "
+        "up from t.",
+    )
 
 
 @_SOLUTIONS.add("check_predict_noise")
 def _() -> tuple[str, str]:
-    return (f"(a) {_PREDICT_NOISE['a']}",
-            "Given x_t, the noise and the clean sample determine each other: x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t. A "
-            "network that predicts one predicts the other. Both losses come from the same bound; they differ in "
-            "how much each step's error counts, and Ho et al. found the unweighted ε-loss L_simple to give the "
-            "best samples. The target is the particular ε in x_t, so outputting its mean, 0, does not help.")
+    return (
+        f"(a) {_PREDICT_NOISE['a']}",
+        "Given x_t, the noise and the clean sample determine each other: x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t. A "
+        "network that predicts one predicts the other. Both losses come from the same bound; they differ in "
+        "how much each step's error counts, and Ho et al. found the unweighted ε-loss L_simple to give the "
+        "best samples. The target is the particular ε in x_t, so outputting its mean, 0, does not help.",
+    )
 
 
 @_SOLUTIONS.add("check_x0_choice")
 def _() -> tuple[str, str]:
-    return ("def beliefs(t): x_t = schedule.add_noise(toy[:600], noise_pts, t); "
-            "return schedule.predict_x0(x_t, toy_model(x_t, torch.full((600,), t)), t).detach() * SCALE; "
-            "ex.check_x0_choice(beliefs(900), beliefs(30))",
-            "At library step 900 only 1-2 % of the beliefs x̂_0 lie within 3σ of a cluster centre; at step 30, "
-            "98-99 % (seeds 0, 1 and 2). The network's ε̂ estimates the average noise over every clean point that "
-            "could have produced x_t, so x̂_0 is the posterior mean of x_0: when x_t could have come from many "
-            "clusters it is a point between them, and only once the noise is small enough to single out one "
-            "cluster does it land on that cluster.")
+    return (
+        "def beliefs(t): x_t = schedule.add_noise(toy[:600], noise_pts, t); "
+        "return schedule.predict_x0(x_t, toy_model(x_t, torch.full((600,), t)), t).detach() * SCALE; "
+        "ex.check_x0_choice(beliefs(900), beliefs(30))",
+        "At library step 900 only 1-2 % of the beliefs x̂_0 lie within 3σ of a cluster centre; at step 30, "
+        "98-99 % (seeds 0, 1 and 2). The network's ε̂ estimates the average noise over every clean point that "
+        "could have produced x_t, so x̂_0 is the posterior mean of x_0: when x_t could have come from many "
+        "clusters it is a point between them, and only once the noise is small enough to single out one "
+        "cluster does it land on that cluster.",
+    )
 
 
 @_SOLUTIONS.add("check_loss_weight")
 def _() -> tuple[str, str]:
     lam = _loss_weights()
-    return (f"λ_1 / λ_500 ≈ {float(lam[0] / lam[499]):.1f}: "
-            "betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64); abar = torch.cumprod(1 - betas, 0); "
-            "lam = betas / (2 * (1 - betas) * (1 - abar)); (lam[0] / lam[499]).item()",
-            "At t = 1, 1 − ᾱ_1 = β_1, so λ_1 = 1/(2α_1) ≈ 0.5; in the middle of the chain λ_t is about ninety times "
-            "smaller. The true bound concentrates on the nearly noise-free steps; L_simple gives every step the "
-            "same weight, which moves effort towards the noisier steps.")
+    return (
+        f"λ_1 / λ_500 ≈ {float(lam[0] / lam[499]):.1f}: "
+        "betas = torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64); abar = torch.cumprod(1 - betas, 0); "
+        "lam = betas / (2 * (1 - betas) * (1 - abar)); (lam[0] / lam[499]).item()",
+        "At t = 1, 1 − ᾱ_1 = β_1, so λ_1 = 1/(2α_1) ≈ 0.5; in the middle of the chain λ_t is about ninety times "
+        "smaller. The true bound concentrates on the nearly noise-free steps; L_simple gives every step the "
+        "same weight, which moves effort towards the noisier steps.",
+    )
 
 
 @_SOLUTIONS.add("check_time_embedding")
 def _() -> tuple[str, str]:
-    return ("the checker says the order is swapped (cosines first) and returns False",
-            "The checker compares with the library's order, sines first. The network would not care: the embedding "
-            "goes straight into a linear layer, and permuting its inputs only permutes the columns of that layer's "
-            "weight matrix, which training finds just as well.")
+    return (
+        "the checker says the order is swapped (cosines first) and returns False",
+        "The checker compares with the library's order, sines first. The network would not care: the embedding "
+        "goes straight into a linear layer, and permuting its inputs only permutes the columns of that layer's "
+        "weight matrix, which training finds just as well.",
+    )
 
 
 @_SOLUTIONS.add("check_first_step_amplification")
 def _() -> tuple[str, str]:
-    return (f"√(1 − ᾱ_T)/√ᾱ_T ≈ {_amplification():,.0f}: abar_T = schedule.alphas_cumprod[-1]; "
-            "((1 - abar_T) / abar_T).sqrt().item()",
-            "x̂_0 = (x_T − √(1 − ᾱ_T) ε̂)/√ᾱ_T, so an error e in ε̂ becomes √(1 − ᾱ_T)/√ᾱ_T · e in x̂_0. The cosine "
-            "schedule's capped β_T leaves ᾱ_T ≈ 2.4·10⁻⁹; the linear schedule's ᾱ_T ≈ 4·10⁻⁵ gives a factor of "
-            "about 160 instead: large, but survivable.")
+    return (
+        f"√(1 − ᾱ_T)/√ᾱ_T ≈ {_amplification():,.0f}: abar_T = schedule.alphas_cumprod[-1]; "
+        "((1 - abar_T) / abar_T).sqrt().item()",
+        "x̂_0 = (x_T − √(1 − ᾱ_T) ε̂)/√ᾱ_T, so an error e in ε̂ becomes √(1 − ᾱ_T)/√ᾱ_T · e in x̂_0. The cosine "
+        "schedule's capped β_T leaves ᾱ_T ≈ 2.4·10⁻⁹; the linear schedule's ᾱ_T ≈ 4·10⁻⁵ gives a factor of "
+        "about 160 instead: large, but survivable.",
+    )
 
 
 @_SOLUTIONS.add("check_ancestral_step_beta")
 def _() -> tuple[str, str]:
-    return ("def step_beta(eps, t, x_t, z):\n"
-            "    abar, beta = schedule.alphas_cumprod[t], schedule.betas[t]\n"
-            "    mean = (x_t - beta / (1 - abar).sqrt() * eps) / (1 - beta).sqrt()\n"
-            "    return mean + beta.sqrt() * z if t > 0 else mean",
-            "The mean μ_θ is the same for both variance choices; only the noise scale changes. β̃_t/β_t = "
-            "(1 − ᾱ_{t−1})/(1 − ᾱ_t) is close to 1 at large t and far below 1 only at small t (β̃_1 = 0), so the "
-            "two samplers differ in the last few steps, where the noise is tiny either way, and the samples look "
-            "alike, as Ho et al. report.")
+    return (
+        "def step_beta(eps, t, x_t, z):\n"
+        "    abar, beta = schedule.alphas_cumprod[t], schedule.betas[t]\n"
+        "    mean = (x_t - beta / (1 - abar).sqrt() * eps) / (1 - beta).sqrt()\n"
+        "    return mean + beta.sqrt() * z if t > 0 else mean",
+        "The mean μ_θ is the same for both variance choices; only the noise scale changes. β̃_t/β_t = "
+        "(1 − ᾱ_{t−1})/(1 − ᾱ_t) is close to 1 at large t and far below 1 only at small t (β̃_1 = 0), so the "
+        "two samplers differ in the last few steps, where the noise is tiny either way, and the samples look "
+        "alike, as Ho et al. report.",
+    )
 
 
 @_SOLUTIONS.add("check_variance_gap")
 def _() -> tuple[str, str]:
-    return (f"(b) {_VARIANCE_GAP['b']}",
-            "β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t). At large t both ᾱ are close to 0 and the factor is ≈ 1, so the two "
-            "choices agree where the noise is large. At small t the factor falls far below 1 (β̃_1 = 0): they "
-            "differ in the last steps, where little noise is added either way.")
+    return (
+        f"(b) {_VARIANCE_GAP['b']}",
+        "β̃_t = β_t (1 − ᾱ_{t−1})/(1 − ᾱ_t). At large t both ᾱ are close to 0 and the factor is ≈ 1, so the two "
+        "choices agree where the noise is large. At small t the factor falls far below 1 (β̃_1 = 0): they "
+        "differ in the last steps, where little noise is added either way.",
+    )
 
 
 @_SOLUTIONS.add("check_few_step_particles")
 def _() -> tuple[str, str]:
-    return ("few = diffusion.DDIMSampler(schedule, 10, eta=1.0).sample(toy_model, (400, 2), "
-            "generator=torch.Generator().manual_seed(SEED)) * SCALE; ex.check_few_step_particles(paths[-1], few)",
-            "With 10 ancestral steps about half the particles end within 3σ of a centre, against nearly all with "
-            "1000, for every seed. Each step jumps 100 steps of noise at once and moves towards a belief formed from "
-            "a very noisy x_t, and the step's own noise σ_t z is large: the particles still reach every cluster, "
-            "but many land outside its tight 3σ disc (σ = 0.05 on a grid of spacing 2).")
+    return (
+        "few = diffusion.DDIMSampler(schedule, 10, eta=1.0).sample(toy_model, (400, 2), "
+        "generator=torch.Generator().manual_seed(SEED)) * SCALE; ex.check_few_step_particles(paths[-1], few)",
+        "With 10 ancestral steps about half the particles end within 3σ of a centre, against nearly all with "
+        "1000, for every seed. Each step jumps 100 steps of noise at once and moves towards a belief formed from "
+        "a very noisy x_t, and the step's own noise σ_t z is large: the particles still reach every cluster, "
+        "but many land outside its tight 3σ disc (σ = 0.05 on a grid of spacing 2).",
+    )
 
 
 @_SOLUTIONS.add("check_ddim_sigma")
 def _() -> tuple[str, str]:
-    return ("def sigma(abar_t, abar_s, eta):\n"
-            "    return eta * ((1 - abar_s) / (1 - abar_t) * (1 - abar_t / abar_s)) ** 0.5",
-            "This is Eq. (eq-ddim-sigma). With s = t − 1, 1 − ᾱ_t/ᾱ_{t−1} = 1 − α_t = β_t, so at η = 1 "
-            "σ_t² = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t = β̃_t, the DDPM posterior variance; η = 0 makes the step "
-            "deterministic.")
+    return (
+        "def sigma(abar_t, abar_s, eta):\n"
+        "    return eta * ((1 - abar_s) / (1 - abar_t) * (1 - abar_t / abar_s)) ** 0.5",
+        "This is Eq. (eq-ddim-sigma). With s = t − 1, 1 − ᾱ_t/ᾱ_{t−1} = 1 − α_t = β_t, so at η = 1 "
+        "σ_t² = (1 − ᾱ_{t−1})/(1 − ᾱ_t) β_t = β̃_t, the DDPM posterior variance; η = 0 makes the step "
+        "deterministic.",
+    )
 
 
 @_SOLUTIONS.add("check_slerp")
 def _() -> tuple[str, str]:
-    return ("def my_slerp(z0, z1, alpha):\n"
-            "    theta = torch.arccos((z0 * z1).sum() / (z0.norm() * z1.norm()))\n"
-            "    return (torch.sin((1 - alpha) * theta) * z0 + torch.sin(alpha * theta) * z1) / torch.sin(theta)",
-            "Slerp moves along the great circle between the two tensors, so for nearly orthogonal high-dimensional "
-            "noise it keeps the typical norm. Straight-line midpoints have about 1/√2 of it (≈ 5.7 instead of 8 for "
-            "64 pixels): the network never saw x_T that short, and their decodes come out faint or blurred.")
+    return (
+        "def my_slerp(z0, z1, alpha):\n"
+        "    theta = torch.arccos((z0 * z1).sum() / (z0.norm() * z1.norm()))\n"
+        "    return (torch.sin((1 - alpha) * theta) * z0 + torch.sin(alpha * theta) * z1) / torch.sin(theta)",
+        "Slerp moves along the great circle between the two tensors, so for nearly orthogonal high-dimensional "
+        "noise it keeps the typical norm. Straight-line midpoints have about 1/√2 of it (≈ 5.7 instead of 8 for "
+        "64 pixels): the network never saw x_T that short, and their decodes come out faint or blurred.",
+    )
 
 
 @_SOLUTIONS.add("check_implicit_meaning")
 def _() -> tuple[str, str]:
-    return (f"(b) {_IMPLICIT['b']}",
-            "Song et al. call DDIM an implicit probabilistic model: with σ = 0 the sample is a deterministic function "
-            "of x_T, a model given by how it generates rather than by a density, like a GAN's generator. The "
-            "network is the DDPM one, unchanged; what is non-Markovian is the forward process q_σ(x_t | x_{t−1}, x_0) "
-            "from which the sampler is derived.")
+    return (
+        f"(b) {_IMPLICIT['b']}",
+        "Song et al. call DDIM an implicit probabilistic model: with σ = 0 the sample is a deterministic function "
+        "of x_T, a model given by how it generates rather than by a density, like a GAN's generator. The "
+        "network is the DDPM one, unchanged; what is non-Markovian is the forward process q_σ(x_t | x_{t−1}, x_0) "
+        "from which the sampler is derived.",
+    )
 
 
 @_SOLUTIONS.add("check_network_calls")
 def _() -> tuple[str, str]:
-    return ("50 calls without guidance, 100 with it: calls = []; "
-            "handle = model.register_forward_hook(lambda m, i, o: calls.append(1)); "
-            "diffusion.DDIMSampler(schedule, 50).sample(model, (16, 1, 8, 8)); handle.remove(); len(calls)",
-            "DDIM calls the network once per step; classifier-free guidance needs a conditional and a null prediction, "
-            "two calls per step (one call on a doubled batch in practice). The measured speed-up over 1000 ancestral "
-            "steps is not exactly 1000/50 = 20 because each step also does arithmetic outside the network, the first "
-            "call carries set-up costs, and timings on a shared machine vary.")
+    return (
+        "50 calls without guidance, 100 with it: calls = []; "
+        "handle = model.register_forward_hook(lambda m, i, o: calls.append(1)); "
+        "diffusion.DDIMSampler(schedule, 50).sample(model, (16, 1, 8, 8)); handle.remove(); len(calls)",
+        "DDIM calls the network once per step; classifier-free guidance needs a conditional and a null prediction, "
+        "two calls per step (one call on a doubled batch in practice). The measured speed-up over 1000 ancestral "
+        "steps is not exactly 1000/50 = 20 because each step also does arithmetic outside the network, the first "
+        "call carries set-up costs, and timings on a shared machine vary.",
+    )
 
 
 @_SOLUTIONS.add("check_guided_eps")
 def _() -> tuple[str, str]:
-    return ("def cfg(eps_cond, eps_null, w):\n"
-            "    return (1 + w) * eps_cond - w * eps_null",
-            "Eq. (eq-cfg): start from the conditional prediction and move w times further along ε_c − ε_∅, away from "
-            "the unconditional one. w = 0 is the conditional model; larger w extrapolates further.")
+    return (
+        "def cfg(eps_cond, eps_null, w):\n    return (1 + w) * eps_cond - w * eps_null",
+        "Eq. (eq-cfg): start from the conditional prediction and move w times further along ε_c − ε_∅, away from "
+        "the unconditional one. w = 0 is the conditional model; larger w extrapolates further.",
+    )
 
 
 @_SOLUTIONS.add("check_guidance_scale_convention")
 def _() -> tuple[str, str]:
-    return ("w = 6.5",
-            "ε_∅ + s(ε_c − ε_∅) = s ε_c − (s − 1) ε_∅, which is Eq. (eq-cfg) with 1 + w = s. diffusers' s = 1 means no "
-            "guidance, this chapter's w = 0.")
+    return (
+        "w = 6.5",
+        "ε_∅ + s(ε_c − ε_∅) = s ε_c − (s − 1) ε_∅, which is Eq. (eq-cfg) with 1 + w = s. diffusers' s = 1 means no "
+        "guidance, this chapter's w = 0.",
+    )
 
 
 @_SOLUTIONS.add("check_batched_guidance")
 def _() -> tuple[str, str]:
-    return ("def one_call_guided_eps(model, x_t, t, cond, w):\n"
-            "    null = torch.full_like(cond, model.null_class)\n"
-            "    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null]))\n"
-            "    eps_cond, eps_null = eps.chunk(2)\n"
-            "    return (1 + w) * eps_cond - w * eps_null",
-            "One call on 2B samples does the same arithmetic as two calls on B, but a GPU runs it as one larger, "
-            "better-filled kernel launch, and the Python overhead is paid once.")
+    return (
+        "def one_call_guided_eps(model, x_t, t, cond, w):\n"
+        "    null = torch.full_like(cond, model.null_class)\n"
+        "    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null]))\n"
+        "    eps_cond, eps_null = eps.chunk(2)\n"
+        "    return (1 + w) * eps_cond - w * eps_null",
+        "One call on 2B samples does the same arithmetic as two calls on B, but a GPU runs it as one larger, "
+        "better-filled kernel launch, and the Python overhead is paid once.",
+    )
 
 
 @_SOLUTIONS.add("check_guidance_trade")
 def _() -> tuple[str, str]:
-    return (f"(b) {_GUIDANCE_TRADE['b']}",
-            "The guided prediction is the score of p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt), not of p(x | c): it "
-            "tilts each class towards the samples a classifier is surest about. The chapter measures it: the "
-            "accuracy on the requested digit reaches practically 100 % from w = 0.5, while recall falls and the "
-            "Fréchet distances grow beyond w = 1. w = 0 is the plain conditional model.")
+    return (
+        f"(b) {_GUIDANCE_TRADE['b']}",
+        "The guided prediction is the score of p(x | c) p(c | x)^w, Eq. (eq-cfg-tilt), not of p(x | c): it "
+        "tilts each class towards the samples a classifier is surest about. The chapter measures it: the "
+        "accuracy on the requested digit reaches practically 100 % from w = 0.5, while recall falls and the "
+        "Fréchet distances grow beyond w = 1. w = 0 is the plain conditional model.",
+    )
 
 
 @_SOLUTIONS.add("check_null_label")
 def _() -> tuple[str, str]:
-    return ("null = draw(torch.full((400,), model.null_class), 0.0, SEED); ex.check_null_label(null)",
-            "Given the null label, the shipped model draws all ten digits, each 6-17 % of 400 samples for seeds 0, "
-            "1 and 2, where a digit's label gives 96-98 % of that digit. Label dropout trained the same network "
-            "to predict the noise without the label, so ε(x, ∅) is an unconditional model of all the digits; "
-            "classifier-free guidance needs exactly that prediction to move away from.")
+    return (
+        "null = draw(torch.full((400,), model.null_class), 0.0, SEED); ex.check_null_label(null)",
+        "Given the null label, the shipped model draws all ten digits, each 6-17 % of 400 samples for seeds 0, "
+        "1 and 2, where a digit's label gives 96-98 % of that digit. Label dropout trained the same network "
+        "to predict the noise without the label, so ε(x, ∅) is an unconditional model of all the digits; "
+        "classifier-free guidance needs exactly that prediction to move away from.",
+    )
 
 
 @_SOLUTIONS.add("check_tilted_mean")
 def _() -> tuple[str, str]:
-    return (f"about {_tilted_mean(4.0):.3f} at w = 4: xs = torch.linspace(-10, 12, 20001); "
-            "density = torch.exp(-0.5 * (xs - 1) ** 2) * torch.sigmoid(2 * xs) ** 4; "
-            "((xs * density).sum() / density.sum()).item()",
-            "σ(2x)^w = e^(−w ln(1 + e^(−2x))) for every w. For x ≫ 0, ln(1 + e^(−2x)) ≈ e^(−2x) → 0: the right side "
-            "is left almost untouched. For x ≪ 0, ln(1 + e^(−2x)) ≈ −2x, so the factor is e^(2wx), a cut-off that "
-            "grows with w: the guided density is pushed away from the other class, not towards 'more' of its own.")
+    return (
+        f"about {_tilted_mean(4.0):.3f} at w = 4: xs = torch.linspace(-10, 12, 20001); "
+        "density = torch.exp(-0.5 * (xs - 1) ** 2) * torch.sigmoid(2 * xs) ** 4; "
+        "((xs * density).sum() / density.sum()).item()",
+        "σ(2x)^w = e^(−w ln(1 + e^(−2x))) for every w. For x ≫ 0, ln(1 + e^(−2x)) ≈ e^(−2x) → 0: the right side "
+        "is left almost untouched. For x ≪ 0, ln(1 + e^(−2x)) ≈ −2x, so the factor is e^(2wx), a cut-off that "
+        "grows with w: the guided density is pushed away from the other class, not towards 'more' of its own.",
+    )

@@ -16,8 +16,15 @@ import torch
 
 from genai_lib.exercises._common import NEAR, Solutions, choice, matches, near, number, report
 
-__all__ = ["check_signal_fraction", "check_vocabulary_size", "check_ring_centres", "check_chain_rule",
-           "check_trigram_bits", "solution", "linear_alpha_bar"]
+__all__ = [
+    "check_signal_fraction",
+    "check_vocabulary_size",
+    "check_ring_centres",
+    "check_chain_rule",
+    "check_trigram_bits",
+    "solution",
+    "linear_alpha_bar",
+]
 
 _SOLUTIONS = Solutions("genai_lib.exercises.intro")
 
@@ -36,17 +43,21 @@ def check_signal_fraction(answer: Any, t: int = 500) -> bool:
     if matches(value, truth):
         return report(True, f"√ᾱ_{t} = {truth:.4f}: about {100 * truth:.1f}% of the image's amplitude is left.")
     if matches(value, abar):
-        return report(False, "that is ᾱ_t itself, a share of the *power*; the image's amplitude is scaled by "
-                             "its square root.")
+        return report(
+            False, "that is ᾱ_t itself, a share of the *power*; the image's amplitude is scaled by its square root."
+        )
     if matches(value, 1 - abar) or matches(value, math.sqrt(1 - abar)):
         return report(False, "that is the noise's share; the question asks for the clean image's coefficient.")
     if matches(value, math.sqrt(linear_alpha_bar(t + 1))) or matches(value, math.sqrt(linear_alpha_bar(t - 1))):
-        return report(False, f"off by one step: ᾱ_{t} multiplies (1 − β_s) for s = 1..{t}, and alpha_bar[0] "
-                             "is ᾱ_0 = 1.")
+        return report(
+            False, f"off by one step: ᾱ_{t} multiplies (1 − β_s) for s = 1..{t}, and alpha_bar[0] is ᾱ_0 = 1."
+        )
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:.4g} is not √ᾱ_{t}. Revisit how ᾱ_t is built from the β_s, and which power "
-                          "of it scales the image.")
+    return report(
+        False,
+        f"{value:.4g} is not √ᾱ_{t}. Revisit how ᾱ_t is built from the β_s, and which power of it scales the image.",
+    )
 
 
 def check_vocabulary_size(answer: Any, text: str) -> bool:
@@ -64,8 +75,9 @@ def check_vocabulary_size(answer: Any, text: str) -> bool:
     if value == len(set(text) - {"\n"}) or value == len(set(text) - {" ", "\n"}):
         return report(False, "too few: the space and the newline are characters too.")
     if value < truth:
-        return report(False, f"{value:g} is too few: did you lower-case the text or drop punctuation, spaces "
-                             "or newlines?")
+        return report(
+            False, f"{value:g} is too few: did you lower-case the text or drop punctuation, spaces or newlines?"
+        )
     return report(False, f"{value:g} is too many: count each distinct character once, over the whole text.")
 
 
@@ -78,8 +90,11 @@ def check_ring_centres(answer: Any, radius: float = 2.0) -> bool:
     answer = answer.detach().double().cpu()
     radii = answer.norm(dim=1)
     if not torch.allclose(radii, torch.full_like(radii, radius), atol=1e-3):
-        return report(False, f"every centre should lie at distance {radius:g} from the origin; yours lie at "
-                             f"{[round(r, 3) for r in radii.tolist()]}")
+        return report(
+            False,
+            f"every centre should lie at distance {radius:g} from the origin; yours lie at "
+            f"{[round(r, 3) for r in radii.tolist()]}",
+        )
     k = torch.arange(8, dtype=torch.float64)
     truth = radius * torch.stack([torch.cos(2 * math.pi * k / 8), torch.sin(2 * math.pi * k / 8)], dim=1)
     if torch.allclose(answer, truth, atol=1e-3):
@@ -89,14 +104,17 @@ def check_ring_centres(answer: Any, radius: float = 2.0) -> bool:
     in_degrees = radius * torch.stack([torch.cos(k * 45.0), torch.sin(k * 45.0)], dim=1)  # 45k fed as radians
     if torch.cdist(answer, in_degrees).min(dim=1).values.max() < 1e-3:
         return report(False, "the angles were taken in degrees; torch.cos and torch.sin take radians.")
-    return report(False, "the radius is right but the angles are not: they should be 2πk/8 for k = 0..7, "
-                         "in radians (torch.cos takes radians).")
+    return report(
+        False,
+        "the radius is right but the angles are not: they should be 2πk/8 for k = 0..7, "
+        "in radians (torch.cos takes radians).",
+    )
 
 
 _CHAIN_RULE = {
     "a": "text is a Markov chain: each character depends only on the one before it",
     "b": "the chain rule of probability writes any distribution over texts exactly as a product of "
-         "next-token conditionals",
+    "next-token conditionals",
     "c": "a transformer's attention makes the product of conditionals equal to p(x_1, ..., x_n)",
     "d": "the model stores its training text, so predicting the next token reproduces it",
 }
@@ -111,16 +129,19 @@ def check_chain_rule(answer: Any) -> bool:
     """
     letter = choice(answer, _CHAIN_RULE)
     if letter == "b":
-        return report(True, "p(x_1..x_n) = ∏ p(x_i | x_1..x_(i-1)) holds for every distribution, with no "
-                            "assumption: modelling the conditionals is modelling the text. How much context a "
-                            "model uses decides how *well* it does, not whether the factorisation holds.")
+        return report(
+            True,
+            "p(x_1..x_n) = ∏ p(x_i | x_1..x_(i-1)) holds for every distribution, with no "
+            "assumption: modelling the conditionals is modelling the text. How much context a "
+            "model uses decides how *well* it does, not whether the factorisation holds.",
+        )
     hints = {
         "a": "the one-character model is Shannon's approximation, not an exact property of text: re-read what "
-             "Eq. (eq-intro-chain) conditions on, and how much the held-out cost drops with more context.",
+        "Eq. (eq-intro-chain) conditions on, and how much the held-out cost drops with more context.",
         "c": "Eq. (eq-intro-chain) is stated before any network appears: re-read what it assumes about the model "
-             "that computes the conditionals.",
+        "that computes the conditionals.",
         "d": "the chapter scores its models on held-out text they never saw: re-read what the product of "
-             "conditionals in Eq. (eq-intro-chain) is equal to.",
+        "conditionals in Eq. (eq-intro-chain) is equal to.",
     }
     return report(False, hints[letter])
 
@@ -137,11 +158,11 @@ def _ngram_bits(text: str, context: int, *, held_out: bool = True) -> float:
     ids = np.searchsorted(np.array([ord(c) for c in vocab], dtype=np.uint32), ids).astype(np.int64)
     split = int(0.9 * len(ids))
 
-    def codes(seq: Any) -> Any:   # one integer per window of context + 1 characters
+    def codes(seq: Any) -> Any:  # one integer per window of context + 1 characters
         n = len(seq) - context
         code = np.zeros(n, dtype=np.int64)
         for k in range(context + 1):
-            code = code * size + seq[k:k + n]
+            code = code * size + seq[k : k + n]
         return code
 
     train = ids[:split]
@@ -151,7 +172,7 @@ def _ngram_bits(text: str, context: int, *, held_out: bool = True) -> float:
     return float(-logp.reshape(-1)[scored].mean())
 
 
-_TRIGRAM_TOL = 0.06   # bits: other reasonable smoothings (add-0.01 to add-1) land within it
+_TRIGRAM_TOL = 0.06  # bits: other reasonable smoothings (add-0.01 to add-1) land within it
 
 
 def check_trigram_bits(answer: Any, text: str) -> bool:
@@ -162,25 +183,40 @@ def check_trigram_bits(answer: Any, text: str) -> bool:
     value = number(answer)
     truth = _ngram_bits(text, 2)
     if abs(value - truth) <= _TRIGRAM_TOL:
-        return report(True, f"{value:.2f} bits per character, {_ngram_bits(text, 1) - value:.2f} fewer than with "
-                            "one character of context: more context helps, on text the model never saw.")
+        return report(
+            True,
+            f"{value:.2f} bits per character, {_ngram_bits(text, 1) - value:.2f} fewer than with "
+            "one character of context: more context helps, on text the model never saw.",
+        )
     bigram, unigram = _ngram_bits(text, 1), _ngram_bits(text, 0)
     if abs(value - math.log(2) * truth) <= _TRIGRAM_TOL:
         return report(False, "that looks like nats (natural log); the chapter counts bits: use np.log2.")
     if abs(value - _ngram_bits(text, 2, held_out=False)) <= 0.02:
-        return report(False, "that is the cost on the text the counts came from: score the held-out 10 % "
-                             "(ids[split:]), as the chapter does.")
+        return report(
+            False,
+            "that is the cost on the text the counts came from: score the held-out 10 % "
+            "(ids[split:]), as the chapter does.",
+        )
     if abs(value - bigram) <= 0.02:
-        return report(False, "that is the cost with *one* character of context, the chapter's number: count "
-                             "triples (two characters, then the next one) instead of pairs.")
+        return report(
+            False,
+            "that is the cost with *one* character of context, the chapter's number: count "
+            "triples (two characters, then the next one) instead of pairs.",
+        )
     if abs(value - unigram) <= 0.02:
         return report(False, "that is the cost without context; condition on the two previous characters.")
     if value >= bigram:
-        return report(False, f"{value:.2f} bits is no better than one character of context: check that each "
-                             "held-out triple indexes the counts of its own two previous characters.")
-    return report(False, f"{value:.2f} bits is not what the two-character model measures: count triples on the "
-                         "first 90 %, add one to every count, normalise over the last character, and average "
-                         "−log2 p over the held-out triples.")
+        return report(
+            False,
+            f"{value:.2f} bits is no better than one character of context: check that each "
+            "held-out triple indexes the counts of its own two previous characters.",
+        )
+    return report(
+        False,
+        f"{value:.2f} bits is not what the two-character model measures: count triples on the "
+        "first 90 %, add one to every count, normalise over the last character, and average "
+        "−log2 p over the held-out triples.",
+    )
 
 
 def solution(name: str) -> None:
@@ -195,44 +231,54 @@ def solution(name: str) -> None:
 @_SOLUTIONS.add("check_signal_fraction")
 def _() -> tuple[str, str]:
     truth = math.sqrt(linear_alpha_bar(500))
-    return (f"√ᾱ_500 ≈ {truth:.3f}, i.e. alpha_bar[500].sqrt()",
-            f"ᾱ_t multiplies (1 − β_s) for s = 1..t, and x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, so the image keeps "
-            f"√ᾱ_t of its amplitude. Halfway through the process about {100 * truth:.0f} % of it remains, and "
-            f"the noise carries √(1 − ᾱ_500) ≈ {math.sqrt(1 - truth ** 2):.2f}.")
+    return (
+        f"√ᾱ_500 ≈ {truth:.3f}, i.e. alpha_bar[500].sqrt()",
+        f"ᾱ_t multiplies (1 − β_s) for s = 1..t, and x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, so the image keeps "
+        f"√ᾱ_t of its amplitude. Halfway through the process about {100 * truth:.0f} % of it remains, and "
+        f"the noise carries √(1 − ᾱ_500) ≈ {math.sqrt(1 - truth**2):.2f}.",
+    )
 
 
 @_SOLUTIONS.add("check_vocabulary_size")
 def _() -> tuple[str, str]:
-    return ("len(set(text))",
-            "A set keeps each character once. Upper- and lower-case letters, digits, punctuation, the space "
-            "and the newline all count: each is one output of a character-level model.")
+    return (
+        "len(set(text))",
+        "A set keeps each character once. Upper- and lower-case letters, digits, punctuation, the space "
+        "and the newline all count: each is one output of a character-level model.",
+    )
 
 
 @_SOLUTIONS.add("check_ring_centres")
 def _() -> tuple[str, str]:
-    return ("k = torch.arange(8); angles = 2 * math.pi * k / 8; "
-            "answer = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)",
-            "A point at angle θ on a circle of radius r is (r cos θ, r sin θ); eight angles 45° apart, starting "
-            "at 0, give the ring's centres, the same as data.mode_centres('ring8').")
+    return (
+        "k = torch.arange(8); angles = 2 * math.pi * k / 8; "
+        "answer = 2 * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)",
+        "A point at angle θ on a circle of radius r is (r cos θ, r sin θ); eight angles 45° apart, starting "
+        "at 0, give the ring's centres, the same as data.mode_centres('ring8').",
+    )
 
 
 @_SOLUTIONS.add("check_chain_rule")
 def _() -> tuple[str, str]:
-    return (f"(b) {_CHAIN_RULE['b']}",
-            "p(x_1, ..., x_n) = p(x_1) p(x_2 | x_1) ... p(x_n | x_1, ..., x_(n-1)) is an identity of probability, "
-            "true for every distribution over texts. A model of the conditionals is therefore a model of whole "
-            "texts, and sampling one token after another draws from it. The one-character model is an "
-            "approximation of those conditionals (it forgets all but the last character), not a property of "
-            "text; a transformer computes better conditionals, but the factorisation needs no network at all.")
+    return (
+        f"(b) {_CHAIN_RULE['b']}",
+        "p(x_1, ..., x_n) = p(x_1) p(x_2 | x_1) ... p(x_n | x_1, ..., x_(n-1)) is an identity of probability, "
+        "true for every distribution over texts. A model of the conditionals is therefore a model of whole "
+        "texts, and sampling one token after another draws from it. The one-character model is an "
+        "approximation of those conditionals (it forgets all but the last character), not a property of "
+        "text; a transformer computes better conditionals, but the factorisation needs no network at all.",
+    )
 
 
 @_SOLUTIONS.add("check_trigram_bits")
 def _() -> tuple[str, str]:
-    return ("c3 = np.bincount((ids[:split - 2] * V + ids[1:split - 1]) * V + ids[2:split], "
-            "minlength=V ** 3).reshape(V, V, V) + 1; p3 = c3 / c3.sum(axis=2, keepdims=True); "
-            "h = ids[split:]; -np.log2(p3[h[:-2], h[1:-1], h[2:]]).mean()   # about 2.98 bits",
-            "Two characters of context bring the held-out cost from about 3.6 to about 3.0 bits per character, "
-            "another 0.6 bits saved. The data and the split are fixed, so the number is the same on every "
-            "machine and for every seed. The gain shrinks with each extra character, because the counts "
-            "spread over V^(k+1) contexts that the training text fills ever more thinly: a transformer "
-            "shares what it learns across contexts instead of counting each one separately.")
+    return (
+        "c3 = np.bincount((ids[:split - 2] * V + ids[1:split - 1]) * V + ids[2:split], "
+        "minlength=V ** 3).reshape(V, V, V) + 1; p3 = c3 / c3.sum(axis=2, keepdims=True); "
+        "h = ids[split:]; -np.log2(p3[h[:-2], h[1:-1], h[2:]]).mean()   # about 2.98 bits",
+        "Two characters of context bring the held-out cost from about 3.6 to about 3.0 bits per character, "
+        "another 0.6 bits saved. The data and the split are fixed, so the number is the same on every "
+        "machine and for every seed. The gain shrinks with each extra character, because the counts "
+        "spread over V^(k+1) contexts that the training text fills ever more thinly: a transformer "
+        "shares what it learns across contexts instead of counting each one separately.",
+    )

@@ -17,15 +17,41 @@ from typing import Any
 from genai_lib.exercises._common import NEAR, Solutions, ask, matches, near, number, report
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
-__all__ = ["check_byte_count", "check_first_merge", "check_smallest_vocabulary", "check_nats_per_char",
-           "check_causal_mask", "check_attention_parameters", "check_temperature", "check_newline_head",
-           "check_perplexity", "check_initial_loss", "check_tokens_seen",
-           "check_lora_parameters", "check_lora_break_even", "check_lora_merge",
-           "check_nucleus_size", "check_tempered_probability", "check_kv_cache_bytes", "check_positions_processed",
-           "check_gpt_parameters", "check_untied_extra", "check_block_forward", "check_swap_positions",
-           "check_compare_tokenizers", "check_mask_training", "check_pre_ln", "check_lora_init", "check_loss_floor", "check_cache_valid",
-           "check_no_positions", "check_zero_init", "check_cold_sampling", "check_low_lr",
-           "solution"]
+__all__ = [
+    "check_byte_count",
+    "check_first_merge",
+    "check_smallest_vocabulary",
+    "check_nats_per_char",
+    "check_causal_mask",
+    "check_attention_parameters",
+    "check_temperature",
+    "check_newline_head",
+    "check_perplexity",
+    "check_initial_loss",
+    "check_tokens_seen",
+    "check_lora_parameters",
+    "check_lora_break_even",
+    "check_lora_merge",
+    "check_nucleus_size",
+    "check_tempered_probability",
+    "check_kv_cache_bytes",
+    "check_positions_processed",
+    "check_gpt_parameters",
+    "check_untied_extra",
+    "check_block_forward",
+    "check_swap_positions",
+    "check_compare_tokenizers",
+    "check_mask_training",
+    "check_pre_ln",
+    "check_lora_init",
+    "check_loss_floor",
+    "check_cache_valid",
+    "check_no_positions",
+    "check_zero_init",
+    "check_cold_sampling",
+    "check_low_lr",
+    "solution",
+]
 
 _SOLUTIONS = Solutions("genai_lib.exercises.llms")
 
@@ -66,8 +92,11 @@ def check_byte_count(answer: Any, text: str = BYTE_COUNT_TEXT) -> bool:
         return report(False, f"that is the number of characters; {wide} take more than one byte each in UTF-8.")
     if value == len(text.replace(" ", "")) or value == len(text.split()):
         return report(False, "spaces are bytes too, and bytes are not words: every byte of the string is a token.")
-    return report(False, f"{value:g} is not the number of UTF-8 bytes of {text!r}: how many bytes does each "
-                         "character take? ASCII takes one; look up the em dash.")
+    return report(
+        False,
+        f"{value:g} is not the number of UTF-8 bytes of {text!r}: how many bytes does each "
+        "character take? ASCII takes one; look up the em dash.",
+    )
 
 
 def _as_byte(x: Any, name: str) -> int:
@@ -102,14 +131,21 @@ def check_first_merge(answer: Any, text: str = FIRST_MERGE_TEXT) -> bool:
     counts = Counter(zip(data, data[1:]))
     top = max(counts.values())
     if counts.get(pair, 0) == top:
-        return report(False, f"{show(pair)} does occur {top} times, but so do others; the rule "
-                             "min(pairs, key=lambda p: (-pairs[p], p)) breaks the tie by comparing the pairs as "
-                             "byte values.")
+        return report(
+            False,
+            f"{show(pair)} does occur {top} times, but so do others; the rule "
+            "min(pairs, key=lambda p: (-pairs[p], p)) breaks the tie by comparing the pairs as "
+            "byte values.",
+        )
     if counts.get((pair[1], pair[0]), 0) == top:
-        return report(False, f"{show(pair)} is a most frequent pair read backwards: a pair is (left, right) in "
-                             "reading order.")
-    return report(False, f"{show(pair)} occurs {counts.get(pair, 0)} time(s); the most frequent pairs occur {top} "
-                         "times. Count every adjacent pair, spaces included.")
+        return report(
+            False, f"{show(pair)} is a most frequent pair read backwards: a pair is (left, right) in reading order."
+        )
+    return report(
+        False,
+        f"{show(pair)} occurs {counts.get(pair, 0)} time(s); the most frequent pairs occur {top} "
+        "times. Count every adjacent pair, spaces included.",
+    )
 
 
 def _bytes_per_token(tokenizers: Mapping[int, Any], text: str) -> dict[int, float]:
@@ -133,13 +169,17 @@ def check_smallest_vocabulary(answer: Any, tokenizers: Mapping[int, Any], text: 
         return report(True, f"V = {truth} reaches {bpt[truth]:.2f} bytes per token.")
     if value in bpt:
         v = int(value)
-        return report(False, f"V = {v} gives {bpt[v]:.2f} bytes per token"
-                             + (f", below {target}." if bpt[v] < target else ", but a smaller size also reaches it."))
+        return report(
+            False,
+            f"V = {v} gives {bpt[v]:.2f} bytes per token"
+            + (f", below {target}." if bpt[v] < target else ", but a smaller size also reaches it."),
+        )
     return report(False, f"{value:g} is not one of the vocabulary sizes {list(bpt)}.")
 
 
-def check_nats_per_char(answer: Any, tokenizer: BPETokenizer | CharTokenizer, text: str, *,
-                        nats_per_token: float) -> bool:
+def check_nats_per_char(
+    answer: Any, tokenizer: BPETokenizer | CharTokenizer, text: str, *, nats_per_token: float
+) -> bool:
     """Exercise: convert a loss in nats per token to nats per character on ``text`` (Eq. eq-tok-per-char)."""
     value = number(answer)
     nats_per_token = number(nats_per_token, "nats_per_token")
@@ -152,16 +192,21 @@ def check_nats_per_char(answer: Any, tokenizer: BPETokenizer | CharTokenizer, te
     if matches(value, nats_per_token):
         return report(False, "that is the loss per token; a character is not a token here.")
     if matches(value, nats_per_token * n_char / n_tok):
-        return report(False, "the ratio is upside down: a token covers more than one character, so per "
-                             "character the loss is smaller.")
+        return report(
+            False,
+            "the ratio is upside down: a token covers more than one character, so per character the loss is smaller.",
+        )
     if matches(value, truth / math.log(2)):
         return report(False, "that is in bits; the question asks for nats.")
     if matches(value, nats_per_token * n_tok / len(text.encode("utf-8"))):
         return report(False, "that is per *byte*; the question asks per character (len(text)).")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: the total loss of the text is the same whether you count it per "
-                         "token or per character. Count both on this text with this tokenizer (Eq. (eq-tok-per-char)).")
+    return report(
+        False,
+        f"{value:g} is not it: the total loss of the text is the same whether you count it per "
+        "token or per character. Count both on this text with this tokenizer (Eq. (eq-tok-per-char)).",
+    )
 
 
 _COMPARE_TOKENIZERS = {
@@ -176,19 +221,25 @@ def check_compare_tokenizers(answer: Any) -> bool:
     """Multiple choice: on the same held-out text, model A (a BPE tokenizer) reaches 3.5 nats per token and model B
     (a character tokenizer) 1.6 nats per token. Which predicts the text better?
     Answer with a letter, e.g. ``check_compare_tokenizers("b")``."""
-    return ask(answer, _COMPARE_TOKENIZERS, "c",
-               "a token of one tokenizer is a different amount of text from a token of the other; per character, "
-               "Eq. (eq-tok-per-char), the two losses are comparable.", {
-                   "a": "a BPE token stands for several characters, a character token for one: re-read 'What a "
-                        "token costs the model' before comparing the two numbers.",
-                   "b": "a larger loss is not better in itself; what differs is how much text each token covers: "
-                        "re-read Eq. (eq-tok-per-char).",
-                   "d": "compression says how long the sequences are, not how well a model predicts them: re-read "
-                        "'What a token costs the model'.",
-               })
+    return ask(
+        answer,
+        _COMPARE_TOKENIZERS,
+        "c",
+        "a token of one tokenizer is a different amount of text from a token of the other; per character, "
+        "Eq. (eq-tok-per-char), the two losses are comparable.",
+        {
+            "a": "a BPE token stands for several characters, a character token for one: re-read 'What a "
+            "token costs the model' before comparing the two numbers.",
+            "b": "a larger loss is not better in itself; what differs is how much text each token covers: "
+            "re-read Eq. (eq-tok-per-char).",
+            "d": "compression says how long the sequences are, not how well a model predicts them: re-read "
+            "'What a token costs the model'.",
+        },
+    )
 
 
 # -- chapter 2: attention -----------------------------------------------------------------------
+
 
 def check_causal_mask(answer: Any, size: int = 5) -> bool:
     """Exercise: the ``(size, size)`` boolean causal mask, True where query i may attend to key j."""
@@ -204,14 +255,18 @@ def check_causal_mask(answer: Any, size: int = 5) -> bool:
     if torch.equal(answer, truth):
         return report(True, "the lower triangle with its diagonal: each position sees itself and the past.")
     if torch.equal(answer, ~truth):
-        return report(False, "that is the set of positions to block (the future); the question asks where "
-                             "attending is allowed.")
+        return report(
+            False, "that is the set of positions to block (the future); the question asks where attending is allowed."
+        )
     if torch.equal(answer, truth.T):
         return report(False, "that lets every query see the future; rows are queries, columns keys.")
     if torch.equal(answer, torch.ones(size, size, dtype=torch.bool).tril(-1)):
         return report(False, "the diagonal is missing: a position may attend to itself.")
-    return report(False, "not the causal mask: rows are queries i, columns keys j. Which keys may a query see "
-                         "without seeing the future?")
+    return report(
+        False,
+        "not the causal mask: rows are queries i, columns keys j. Which keys may a query see "
+        "without seeing the future?",
+    )
 
 
 def check_attention_parameters(answer: Any, *, n_embd: int, n_head: int, bias: bool = True) -> bool:
@@ -224,8 +279,11 @@ def check_attention_parameters(answer: Any, *, n_embd: int, n_head: int, bias: b
     if bias and value == weights:
         return report(False, "that counts the weights only; W_qkv and W_O also have biases.")
     if value in (n_head * truth, n_head * weights):
-        return report(False, f"the heads share the {n_embd}-wide maps, each using a {n_embd // n_head}-wide slice; "
-                             "more heads do not mean more parameters.")
+        return report(
+            False,
+            f"the heads share the {n_embd}-wide maps, each using a {n_embd // n_head}-wide slice; "
+            "more heads do not mean more parameters.",
+        )
     if value in (3 * n_embd * n_embd + 3 * n_embd, 3 * n_embd * n_embd):
         return report(False, "that is Q, K and V only; the output projection W_O has parameters too.")
     if value in (4 * n_embd * (n_embd // n_head) + 4 * n_embd, 4 * n_embd * (n_embd // n_head)):
@@ -233,8 +291,11 @@ def check_attention_parameters(answer: Any, *, n_embd: int, n_head: int, bias: b
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it: count W_Q, W_K, W_V and W_O of Eq. (eq-att-multihead) and their "
-                         "biases; what shape does each have?")
+    return report(
+        False,
+        f"{value:,.0f} is not it: count W_Q, W_K, W_V and W_O of Eq. (eq-att-multihead) and their "
+        "biases; what shape does each have?",
+    )
 
 
 def check_temperature(answer: Any, d: int = 16) -> bool:
@@ -247,8 +308,11 @@ def check_temperature(answer: Any, d: int = 16) -> bool:
         return report(False, "that is the factor the scores are *multiplied* by; a temperature τ divides them.")
     if matches(value, d):
         return report(False, f"d = {d} is the raw scores' variance; the temperature is a scale.")
-    return report(False, f"{value:g} is not it: by Eq. (eq-att-variance), what is the raw scores' standard "
-                         "deviation, and what does dividing the scores by it amount to?")
+    return report(
+        False,
+        f"{value:g} is not it: by Eq. (eq-att-variance), what is the raw scores' standard "
+        "deviation, and what does dividing the scores by it amount to?",
+    )
 
 
 def _newline_share(model: Any, tokenizer: CharTokenizer, windows: Any) -> Any:
@@ -269,20 +333,25 @@ def check_newline_head(answer: Any, model: Any, tokenizer: CharTokenizer, window
     best = divmod(int(share.argmax()), n_head)
     truth = (best[0] + 1, best[1] + 1)
     if (layer, head) == truth:
-        return report(True, f"layer {layer}, head {head} puts {share[best].item():.0%} of its attention on line breaks.")
+        return report(
+            True, f"layer {layer}, head {head} puts {share[best].item():.0%} of its attention on line breaks."
+        )
     if (layer + 1, head + 1) == truth:
         return report(False, "count layers and heads from 1, not 0.")
     if (head, layer) == truth:
         return report(False, "the pair is (layer, head), in that order.")
     if not (1 <= layer <= n_layer and 1 <= head <= n_head):
         return report(False, f"the model has layers 1..{n_layer} and heads 1..{n_head}.")
-    return report(False, f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
-                         "another head puts more.")
+    return report(
+        False,
+        f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
+        "another head puts more.",
+    )
 
 
 _MASK_TRAINING = {
     "a": "it gives every future position exactly zero weight, so each position's output depends only on the "
-         "tokens up to it, and each is an honest next-token prediction",
+    "tokens up to it, and each is an honest next-token prediction",
     "b": "it makes attention cheaper: T scores per window instead of T²",
     "c": "it halves the number of attention parameters",
     "d": "it stops gradients from flowing into past positions",
@@ -292,18 +361,23 @@ _MASK_TRAINING = {
 def check_mask_training(answer: Any) -> bool:
     """Multiple choice: why can a GPT be trained on all T next-token predictions of a window at once?
     Answer with a letter, e.g. ``check_mask_training("b")``."""
-    return ask(answer, _MASK_TRAINING, "a",
-               "with the future masked out, Eq. (eq-att-mask), position i sees tokens 1..i only, so its prediction of "
-               "token i + 1 cannot peek: one forward pass gives T honest predictions.", {
-                   "b": "re-read Eq. (eq-att-mask): the masked scores are still computed, then set to −∞ before "
-                        "the softmax.",
-                   "c": "the mask has no parameters and changes none: re-read Eq. (eq-att-multihead)'s count.",
-                   "d": "the mask removes the weights on *future* keys: re-read Eq. (eq-att-mask) — which "
-                        "positions can a query still read, and learn from?",
-               })
+    return ask(
+        answer,
+        _MASK_TRAINING,
+        "a",
+        "with the future masked out, Eq. (eq-att-mask), position i sees tokens 1..i only, so its prediction of "
+        "token i + 1 cannot peek: one forward pass gives T honest predictions.",
+        {
+            "b": "re-read Eq. (eq-att-mask): the masked scores are still computed, then set to −∞ before the softmax.",
+            "c": "the mask has no parameters and changes none: re-read Eq. (eq-att-multihead)'s count.",
+            "d": "the mask removes the weights on *future* keys: re-read Eq. (eq-att-mask) — which "
+            "positions can a query still read, and learn from?",
+        },
+    )
 
 
 # -- chapter 3: the transformer and GPT -------------------------------------------------------------
+
 
 def _gpt_parameter_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int) -> int:
     """Eq. (eq-gpt-params): V d + T d + L (12 d² + 13 d) + 2 d (biases included, tied output layer)."""
@@ -325,15 +399,20 @@ def check_gpt_parameters(answer: Any, *, vocab_size: int, block_size: int, n_lay
     if value == truth - 2 * d:
         return report(False, "the final LayerNorm (a gain and a bias) is missing.")
     if value in (V * d + T * d + 12 * L * d * d, 12 * L * d * d, truth - L * 13 * d):
-        return report(False, "that counts the weight matrices only; the biases and the LayerNorms' gains and "
-                             "biases are parameters too.")
+        return report(
+            False,
+            "that counts the weight matrices only; the biases and the LayerNorms' gains and biases are parameters too.",
+        )
     if value == V * d + T * d + L * (8 * d * d + 9 * d) + 2 * d:
         return report(False, "the MLP is 4d wide: its two matrices are d × 4d and 4d × d.")
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it: go through Eq. (eq-gpt-params) term by term — the two "
-                         "embeddings, per block the attention, the MLP and two LayerNorms, and the final LayerNorm.")
+    return report(
+        False,
+        f"{value:,.0f} is not it: go through Eq. (eq-gpt-params) term by term — the two "
+        "embeddings, per block the attention, the MLP and two LayerNorms, and the final LayerNorm.",
+    )
 
 
 def check_untied_extra(answer: Any, *, vocab_size: int, n_embd: int) -> bool:
@@ -381,19 +460,28 @@ def check_block_forward(answer: Any) -> bool:
         post = block.ln_1(x + attn(x))
         post = block.ln_2(post + block.mlp(post))
         if torch.allclose(out, post, atol=1e-5):
-            return report(False, "that is the post-LN block of the original transformer; GPT-2 normalises each "
-                                 "branch's input and never the stream itself.")
+            return report(
+                False,
+                "that is the post-LN block of the original transformer; GPT-2 normalises each "
+                "branch's input and never the stream itself.",
+            )
         if torch.allclose(out, block.mlp(block.ln_2(x1)), atol=1e-5) or torch.allclose(out, x1, atol=1e-5):
-            return report(False, "the MLP branch's output is *added* to the stream (a residual connection), "
-                                 "as the attention branch's is.")
+            return report(
+                False,
+                "the MLP branch's output is *added* to the stream (a residual connection), "
+                "as the attention branch's is.",
+            )
         if torch.allclose(out, x + attn(x) + block.mlp(x + attn(x)), atol=1e-5):
             return report(False, "the LayerNorms are missing: each branch reads a normalised copy of the stream.")
         if torch.allclose(out, x + attn(block.ln_1(x)) + block.mlp(block.ln_2(x)), atol=1e-5):
             return report(False, "the MLP reads the stream *after* the attention output was added.")
         if torch.allclose(out, x1 + block.mlp(block.ln_1(x1)), atol=1e-5):
             return report(False, "each branch has its own LayerNorm: the MLP's is ln_2.")
-    return report(False, "not the pre-LN block: two residual branches in turn, attention then MLP, each reading "
-                         "its own LayerNorm of the stream and adding its output back to it.")
+    return report(
+        False,
+        "not the pre-LN block: two residual branches in turn, attention then MLP, each reading "
+        "its own LayerNorm of the stream and adding its output back to it.",
+    )
 
 
 def check_swap_positions(answer: Any, *, swap: tuple[int, int] = (0, 1), length: int = 6) -> bool:
@@ -406,18 +494,27 @@ def check_swap_positions(answer: Any, *, swap: tuple[int, int] = (0, 1), length:
         raise ValueError(f"swap must be two different positions in 0..{length - 1}, got {swap!r}")
     truth = set(range(i, j + 1))  # before i nothing changes; from j on the own token and the set are the same
     if positions == truth:
-        return report(True, f"{sorted(truth)}: between the swapped positions the set of tokens seen (or the own "
-                            f"token) differs; before {i} nothing changed, and from {j + 1} on the own token and "
-                            "the set of earlier tokens are the same.")
+        return report(
+            True,
+            f"{sorted(truth)}: between the swapped positions the set of tokens seen (or the own "
+            f"token) differs; before {i} nothing changed, and from {j + 1} on the own token and "
+            "the set of earlier tokens are the same.",
+        )
     if positions == {i, j}:  # j > i + 1 here, else this would be the truth
         return report(False, "the positions between the swapped ones can change too: what do they see now?")
     if positions >= set(range(i, length)):
-        return report(False, f"after position {j}, the own token and the *set* of earlier tokens are "
-                             "unchanged, and attention without positions sees only the set.")
+        return report(
+            False,
+            f"after position {j}, the own token and the *set* of earlier tokens are "
+            "unchanged, and attention without positions sees only the set.",
+        )
     if positions and min(positions) < i:
         return report(False, f"a causal block's output at a position before {i} cannot see the swap at all.")
-    return report(False, f"{sorted(positions)} is not it: position p's output depends on its own token and on the "
-                         "set of tokens at positions <= p. Which positions see a different token or set?")
+    return report(
+        False,
+        f"{sorted(positions)} is not it: position p's output depends on its own token and on the "
+        "set of tokens at positions <= p. Which positions see a different token or set?",
+    )
 
 
 _PRE_LN = {
@@ -431,16 +528,21 @@ _PRE_LN = {
 def check_pre_ln(answer: Any) -> bool:
     """Multiple choice: why does the book's GPT put LayerNorm inside each branch (pre-LN)?
     Answer with a letter, e.g. ``check_pre_ln("b")``."""
-    return ask(answer, _PRE_LN, "d",
-               "with LayerNorm inside the branch, x + f(LN(x)) leaves the stream a sum, Eq. (eq-gpt-stream): every "
-               "sub-layer adds to it, nothing rescales it, and the gradient has a path straight to the embeddings.", {
-                   "a": "a pre-LN block has two LayerNorms, as a post-LN block does: re-read 'The block: "
-                        "LayerNorm, attention, MLP'.",
-                   "b": "the original transformer normalised *after* the sum (post-LN): re-read 'The block: "
-                        "LayerNorm, attention, MLP' for what the move to pre-LN changes.",
-                   "c": "re-read Eq. (eq-gpt-mlp): the MLP works on each position alone, wherever the LayerNorm "
-                        "sits; only attention mixes positions.",
-               })
+    return ask(
+        answer,
+        _PRE_LN,
+        "d",
+        "with LayerNorm inside the branch, x + f(LN(x)) leaves the stream a sum, Eq. (eq-gpt-stream): every "
+        "sub-layer adds to it, nothing rescales it, and the gradient has a path straight to the embeddings.",
+        {
+            "a": "a pre-LN block has two LayerNorms, as a post-LN block does: re-read 'The block: "
+            "LayerNorm, attention, MLP'.",
+            "b": "the original transformer normalised *after* the sum (post-LN): re-read 'The block: "
+            "LayerNorm, attention, MLP' for what the move to pre-LN changes.",
+            "c": "re-read Eq. (eq-gpt-mlp): the MLP works on each position alone, wherever the LayerNorm "
+            "sits; only attention mixes positions.",
+        },
+    )
 
 
 #: The rise of the held-out loss when the shipped model loses its position embeddings: 1.647 -> 3.376 nats per
@@ -454,28 +556,44 @@ def check_no_positions(loss: Any, base_loss: Any) -> bool:
     embeddings left out of the stream (``loss``), next to the loss of the unchanged model (``base_loss``)."""
     value, base = number(loss, "loss"), number(base_loss, "base_loss")
     if not 1.0 < base < 2.5:
-        return report(False, "base_loss is not the shipped model's held-out loss in nats per character "
-                             "(the chapter's base_loss): pass the unchanged model's loss second.")
+        return report(
+            False,
+            "base_loss is not the shipped model's held-out loss in nats per character "
+            "(the chapter's base_loss): pass the unchanged model's loss second.",
+        )
     rise = value - base
     low, high = _NO_POSITIONS_RISE
     if abs(rise) < 0.02:
-        return report(False, "the loss did not change: did the position embeddings really leave the stream? "
-                             "Start from x = t.wte(inputs), without t.wpe(...).")
+        return report(
+            False,
+            "the loss did not change: did the position embeddings really leave the stream? "
+            "Start from x = t.wte(inputs), without t.wpe(...).",
+        )
     if rise < 0:
         return report(False, "lower than the unchanged model: are the two arguments the other way round?")
     if abs(rise - base * (1 / math.log(2) - 1)) < 0.02:
         return report(False, "that looks like the same loss in bits: both numbers should be nats per character.")
     if low <= rise <= high:
-        return report(True, f"+{rise:.2f} nats per character: without positions every token sees only the bag of "
-                            "characters before it, and a network trained with positions is lost without them.")
+        return report(
+            True,
+            f"+{rise:.2f} nats per character: without positions every token sees only the bag of "
+            "characters before it, and a network trained with positions is lost without them.",
+        )
     if rise < low:
-        return report(False, f"+{rise:.2f} nats is less than leaving the positions out costs: did you replace them "
-                             "by something else (one position for all, or a shuffled order) rather than drop them?")
-    return report(False, f"+{rise:.2f} nats is more than leaving the positions out costs: did anything else leave "
-                         "the stream, or were the positions reversed rather than dropped?")
+        return report(
+            False,
+            f"+{rise:.2f} nats is less than leaving the positions out costs: did you replace them "
+            "by something else (one position for all, or a shuffled order) rather than drop them?",
+        )
+    return report(
+        False,
+        f"+{rise:.2f} nats is more than leaving the positions out costs: did anything else leave "
+        "the stream, or were the positions reversed rather than dropped?",
+    )
 
 
 # -- chapter 6: fine-tuning ---------------------------------------------------------------------
+
 
 def _lora_shapes(config: Any) -> list[tuple[int, int]]:
     """(d_in, d_out) of the four matrices LoRA adapts in each block of a GPT with ``config``."""
@@ -493,8 +611,7 @@ def check_lora_parameters(answer: Any, *, r: int, config: Any) -> bool:
     if value == truth:
         return report(True, f"{truth:,}: r (d_in + d_out) summed over {len(shapes)} matrices.")
     if value == sum(2 * r * config.n_embd for _ in shapes):
-        return report(False, "2 r d holds for a square d × d matrix only; W_qkv and the MLP's matrices are not "
-                             "square.")
+        return report(False, "2 r d holds for a square d × d matrix only; W_qkv and the MLP's matrices are not square.")
     if value == sum(a * b for a, b in shapes):
         return report(False, "that is the size of the matrices themselves (what full fine-tuning trains).")
     if value == truth // config.n_layer:
@@ -504,8 +621,11 @@ def check_lora_parameters(answer: Any, *, r: int, config: Any) -> bool:
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it: each adapted matrix adds A (r × d_in) and B (d_out × r); what "
-                         "are d_in and d_out of each of the four matrices in a block?")
+    return report(
+        False,
+        f"{value:,.0f} is not it: each adapted matrix adds A (r × d_in) and B (d_out × r); what "
+        "are d_in and d_out of each of the four matrices in a block?",
+    )
 
 
 def check_lora_break_even(answer: Any, *, d_in: int, d_out: int) -> bool:
@@ -515,8 +635,11 @@ def check_lora_break_even(answer: Any, *, d_in: int, d_out: int) -> bool:
     if matches(value, truth) or (not truth.is_integer() and value == math.ceil(truth)):
         return report(True, f"r = d_in d_out / (d_in + d_out) = {truth:g}.")
     if value in (min(d_in, d_out), max(d_in, d_out), d_in / 2, d_out / 2):
-        return report(False, f"{value:g} would be right for a square matrix (r = d / 2) or is one side of the "
-                             "matrix; this one is not square: compare what LoRA trains with what the matrix holds.")
+        return report(
+            False,
+            f"{value:g} would be right for a square matrix (r = d / 2) or is one side of the "
+            "matrix; this one is not square: compare what LoRA trains with what the matrix holds.",
+        )
     return report(False, f"{value:g} is not it: solve r (d_in + d_out) = d_in d_out for r.")
 
 
@@ -543,15 +666,22 @@ def check_lora_merge(merge: Any) -> bool:
     if not isinstance(got, torch.Tensor):
         return report(False, f"merge(layer) must return a tensor, got {type(got).__name__}")
     if tuple(got.shape) != tuple(truth.shape):
-        return report(False, f"the merged weight has the base weight's shape {tuple(truth.shape)}, got "
-                             f"{tuple(got.shape)}: B (d_out × r) goes on the left of A (r × d_in).")
+        return report(
+            False,
+            f"the merged weight has the base weight's shape {tuple(truth.shape)}, got "
+            f"{tuple(got.shape)}: B (d_out × r) goes on the left of A (r × d_in).",
+        )
     got = got.detach()
     if torch.allclose(got, truth, atol=1e-5):
         x = torch.randn(4, 6, generator=gen)
         with torch.no_grad():
             same = torch.allclose(x @ got.T + base.bias, layer(x), atol=1e-5)
-        return report(same, "W₀ + (α/r) B A: the merged layer computes what the adapted one does."
-                      if same else "the weight is right but does not reproduce the layer; report this as a bug.")
+        return report(
+            same,
+            "W₀ + (α/r) B A: the merged layer computes what the adapted one does."
+            if same
+            else "the weight is right but does not reproduce the layer; report this as a bug.",
+        )
     with torch.no_grad():
         if torch.allclose(got, base.weight + layer.lora_B @ layer.lora_A, atol=1e-5):
             return report(False, "the scale α / r (layer.scaling) is missing.")
@@ -561,8 +691,11 @@ def check_lora_merge(merge: Any) -> bool:
             return report(False, "that is the frozen weight alone; the adapters' update is missing.")
         if torch.allclose(got, base.weight + layer.lora_B @ layer.lora_A / layer.scaling, atol=1e-5):
             return report(False, "the scale divides where it should multiply.")
-    return report(False, "that is not the weight the adapted layer computes with: write its output "
-                         "W₀x + (α/r)·B(Ax) as one matrix times x.")
+    return report(
+        False,
+        "that is not the weight the adapted layer computes with: write its output "
+        "W₀x + (α/r)·B(Ax) as one matrix times x.",
+    )
 
 
 _LORA_INIT = {
@@ -576,13 +709,18 @@ _LORA_INIT = {
 def check_lora_init(answer: Any) -> bool:
     """Multiple choice: LoRA starts with B = 0 and a random A. Why?
     Answer with a letter, e.g. ``check_lora_init("b")``."""
-    return ask(answer, _LORA_INIT, "a",
-               "BA = 0 leaves W_0 untouched at step 0, and by Eq. (eq-ft-grads) the gradient of B is proportional to Ax, "
-               "which is not zero: learning starts at once.", {
-                   "b": "re-read Eq. (eq-ft-grads): with A ≠ 0, is the gradient of B zero after the first batch?",
-                   "c": "re-read Eq. (eq-ft-grads) with A = 0 and B = 0: which gradient is left to move either?",
-                   "d": "B = 0 is a starting value, not a removal: re-read Eq. (eq-ft-count).",
-               })
+    return ask(
+        answer,
+        _LORA_INIT,
+        "a",
+        "BA = 0 leaves W_0 untouched at step 0, and by Eq. (eq-ft-grads) the gradient of B is proportional to Ax, "
+        "which is not zero: learning starts at once.",
+        {
+            "b": "re-read Eq. (eq-ft-grads): with A ≠ 0, is the gradient of B zero after the first batch?",
+            "c": "re-read Eq. (eq-ft-grads) with A = 0 and B = 0: which gradient is left to move either?",
+            "d": "B = 0 is a starting value, not a removal: re-read Eq. (eq-ft-count).",
+        },
+    )
 
 
 def check_zero_init(losses_zero: Any, losses_standard: Any) -> bool:
@@ -599,20 +737,32 @@ def check_zero_init(losses_zero: Any, losses_standard: Any) -> bool:
     zero_moved = max(zero) - min(zero) > 1e-6 * abs(zero[0])
     standard_fell = standard[-1] < 0.95 * standard[0]
     if zero_moved and not standard_fell and standard[-1] >= standard[0] * 0.999:
-        return report(False, "the run that learned is the first argument: are they the other way round (zero "
-                             "initialisation first)?")
+        return report(
+            False,
+            "the run that learned is the first argument: are they the other way round (zero initialisation first)?",
+        )
     if zero_moved:
-        return report(False, "the zero-initialised layer learned: were A *and* B zero before the first step? "
-                             "B is zero already; set A to zero too (torch.no_grad(), layer.A.zero_()).")
+        return report(
+            False,
+            "the zero-initialised layer learned: were A *and* B zero before the first step? "
+            "B is zero already; set A to zero too (torch.no_grad(), layer.A.zero_()).",
+        )
     if not standard_fell:
-        return report(False, "the standard layer barely learned either: does its optimiser get layer.A and "
-                             "layer.B, and did it train for 100 steps?")
-    return report(True, f"with A = B = 0 the loss never moved ({zero[0]:.4f} at every step); with a random A it "
-                        f"fell by {100 * (1 - standard[-1] / standard[0]):.0f} %. Each gradient is proportional to "
-                        "the other matrix, Eq. (eq-ft-grads): both zero is a saddle no optimiser leaves.")
+        return report(
+            False,
+            "the standard layer barely learned either: does its optimiser get layer.A and "
+            "layer.B, and did it train for 100 steps?",
+        )
+    return report(
+        True,
+        f"with A = B = 0 the loss never moved ({zero[0]:.4f} at every step); with a random A it "
+        f"fell by {100 * (1 - standard[-1] / standard[0]):.0f} %. Each gradient is proportional to "
+        "the other matrix, Eq. (eq-ft-grads): both zero is a saddle no optimiser leaves.",
+    )
 
 
 # -- chapter 4: pre-training --------------------------------------------------------------------
+
 
 def check_perplexity(answer: Any, *, nats: float) -> bool:
     """Exercise: the perplexity ``exp(loss)`` of a model whose loss is ``nats`` per token."""
@@ -629,8 +779,9 @@ def check_perplexity(answer: Any, *, nats: float) -> bool:
         return report(False, "the loss is in nats, natural logarithms: the base is e, not 10.")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: revisit how perplexity relates to the loss in nats, "
-                         "Eq. (eq-pre-units).")
+    return report(
+        False, f"{value:g} is not it: revisit how perplexity relates to the loss in nats, Eq. (eq-pre-units)."
+    )
 
 
 def check_initial_loss(answer: Any, *, vocab_size: int) -> bool:
@@ -647,8 +798,11 @@ def check_initial_loss(answer: Any, *, vocab_size: int) -> bool:
         return report(False, "that is the probability each token gets; the loss is the cross-entropy of it.")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: an untrained model gives every one of the V tokens the same "
-                         "probability; what is the cross-entropy of the right token then?")
+    return report(
+        False,
+        f"{value:g} is not it: an untrained model gives every one of the V tokens the same "
+        "probability; what is the cross-entropy of the right token then?",
+    )
 
 
 def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: int) -> bool:
@@ -658,23 +812,32 @@ def check_tokens_seen(answer: Any, *, steps: int, batch_size: int, block_size: i
     if value == truth:
         return report(True, f"{truth:,} predictions: {steps:,} steps × {batch_size} windows × {block_size} positions.")
     if value == steps * batch_size * (block_size + 1):
-        return report(False, f"a window holds {block_size + 1} characters but gives {block_size} predictions "
-                             "(the first character has no prediction of its own).")
+        return report(
+            False,
+            f"a window holds {block_size + 1} characters but gives {block_size} predictions "
+            "(the first character has no prediction of its own).",
+        )
     if value in (steps * batch_size, steps * block_size, batch_size * block_size):
-        return report(False, "every step trains on batch_size windows and every window on block_size positions: "
-                             "one of the three factors is missing.")
+        return report(
+            False,
+            "every step trains on batch_size windows and every window on block_size positions: "
+            "one of the three factors is missing.",
+        )
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it: how many windows does one step read, how many predictions does "
-                         "each window give, and how many steps are there?")
+    return report(
+        False,
+        f"{value:,.0f} is not it: how many windows does one step read, how many predictions does "
+        "each window give, and how many steps are there?",
+    )
 
 
 _LOSS_FLOOR = {
     "a": "the learning rate is finite, so the last steps always overshoot",
     "b": "an untrained model starts at ln V, and training can only remove a fixed share of that",
     "c": "the cross-entropy is the text's own entropy plus a KL divergence, and the entropy is above 0: the "
-         "next character is genuinely uncertain",
+    "next character is genuinely uncertain",
     "d": "76 characters are too few outputs to express Shakespeare",
 }
 
@@ -682,16 +845,21 @@ _LOSS_FLOOR = {
 def check_loss_floor(answer: Any) -> bool:
     """Multiple choice: why can a language model's held-out loss not reach 0, however large the model?
     Answer with a letter, e.g. ``check_loss_floor("b")``."""
-    return ask(answer, _LOSS_FLOOR, "c",
-               "Eq. (eq-pre-kl): the loss is H(p_data) + KL(p_data ‖ p_θ). Training can only shrink the KL term; the "
-               "entropy of the text itself — how unpredictable the next character is — remains.", {
-                   "a": "re-read Eq. (eq-pre-kl): even a model that reached its optimum exactly would keep one of "
-                        "the two terms.",
-                   "b": "ln V is where training starts, not a limit on where it ends: re-read Eq. (eq-pre-kl) for "
-                        "what bounds the loss from below.",
-                   "d": "a distribution over 76 outputs can put any probabilities on them: re-read Eq. (eq-pre-kl) "
-                        "for the term no model can remove.",
-               })
+    return ask(
+        answer,
+        _LOSS_FLOOR,
+        "c",
+        "Eq. (eq-pre-kl): the loss is H(p_data) + KL(p_data ‖ p_θ). Training can only shrink the KL term; the "
+        "entropy of the text itself — how unpredictable the next character is — remains.",
+        {
+            "a": "re-read Eq. (eq-pre-kl): even a model that reached its optimum exactly would keep one of "
+            "the two terms.",
+            "b": "ln V is where training starts, not a limit on where it ends: re-read Eq. (eq-pre-kl) for "
+            "what bounds the loss from below.",
+            "d": "a distribution over 76 outputs can put any probabilities on them: re-read Eq. (eq-pre-kl) "
+            "for the term no model can remove.",
+        },
+    )
 
 
 #: How much worse the width-32 scaling model ends after 150 steps with a ten times lower peak learning rate:
@@ -706,17 +874,29 @@ def check_low_lr(loss_low: Any, loss_default: Any) -> bool:
     low, default = number(loss_low, "loss_low"), number(loss_default, "loss_default")
     gap = low - default
     if gap < -0.05:
-        return report(False, "the lower learning rate ended lower: are the two arguments the other way round "
-                             "(the run with lr=3e-4 first)?")
+        return report(
+            False,
+            "the lower learning rate ended lower: are the two arguments the other way round "
+            "(the run with lr=3e-4 first)?",
+        )
     if abs(gap) <= 0.05:
-        return report(False, "the two runs ended at the same loss: did the second one really train with "
-                             "llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, lr=3e-4)?")
+        return report(
+            False,
+            "the two runs ended at the same loss: did the second one really train with "
+            "llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, lr=3e-4)?",
+        )
     if gap >= _LOW_LR_GAP:
-        return report(True, f"{gap:.2f} nats worse at the same number of steps: with a ten times smaller step "
-                            "the model has barely left its starting loss when the schedule ends. A learning rate "
-                            "is chosen for a budget of steps.")
-    return report(False, f"only {gap:.2f} nats worse: did both runs use the width-32 model, the same seed and "
-                         "SCALING_STEPS steps, with lr=3e-4 (ten times below the recipe's 3e-3) for the first?")
+        return report(
+            True,
+            f"{gap:.2f} nats worse at the same number of steps: with a ten times smaller step "
+            "the model has barely left its starting loss when the schedule ends. A learning rate "
+            "is chosen for a budget of steps.",
+        )
+    return report(
+        False,
+        f"only {gap:.2f} nats worse: did both runs use the width-32 model, the same seed and "
+        "SCALING_STEPS steps, with lr=3e-4 (ten times below the recipe's 3e-3) for the first?",
+    )
 
 
 # -- chapter 5: decoding ------------------------------------------------------------------------
@@ -739,15 +919,21 @@ def check_nucleus_size(answer: Any, probs: tuple[float, ...] = NUCLEUS_PROBS, p:
     ranked = sorted(probs, reverse=True)
     truth = _nucleus(probs, p)
     if value == truth:
-        return report(True, f"{truth} tokens: the top {truth} hold {sum(ranked[:truth]):.2f} ≥ {p}, the top "
-                            f"{truth - 1} only {sum(ranked[:truth - 1]):.2f}.")
+        return report(
+            True,
+            f"{truth} tokens: the top {truth} hold {sum(ranked[:truth]):.2f} ≥ {p}, the top "
+            f"{truth - 1} only {sum(ranked[: truth - 1]):.2f}.",
+        )
     if 0 < value <= len(ranked) and value == int(value):
         v = int(value)
         held = sum(ranked[:v])
         if held < p - 1e-12:
             return report(False, f"the top {v} hold only {held:.2f} < {p}: the nucleus must reach p.")
-        return report(False, f"the top {v} hold {held:.2f} ≥ {p}, but a smaller set already reaches p: top-p keeps "
-                             "the *smallest* such set.")
+        return report(
+            False,
+            f"the top {v} hold {held:.2f} ≥ {p}, but a smaller set already reaches p: top-p keeps "
+            "the *smallest* such set.",
+        )
     return report(False, f"{value:g} is not a number of tokens between 1 and {len(ranked)}.")
 
 
@@ -757,13 +943,18 @@ def _softmax(z: list[float]) -> list[float]:
     return [e / sum(exps) for e in exps]
 
 
-def check_tempered_probability(answer: Any, logits: tuple[float, ...] = (2.0, 1.0, 0.0), temperature: float = 0.5) -> bool:
+def check_tempered_probability(
+    answer: Any, logits: tuple[float, ...] = (2.0, 1.0, 0.0), temperature: float = 0.5
+) -> bool:
     """Exercise: the probability of the first token under softmax(logits / temperature)."""
     value = number(answer)
     truth = _softmax([z / temperature for z in logits])[0]
     if matches(value, truth):
-        return report(True, f"{truth:.3f}: dividing by τ = {temperature} stretches the gaps between the logits, "
-                            "so the top token gains.")
+        return report(
+            True,
+            f"{truth:.3f}: dividing by τ = {temperature} stretches the gaps between the logits, "
+            "so the top token gains.",
+        )
     if matches(value, _softmax(list(logits))[0]):
         return report(False, "that is the probability at τ = 1; apply the temperature to the logits first.")
     if matches(value, _softmax([z * temperature for z in logits])[0]):
@@ -772,8 +963,11 @@ def check_tempered_probability(answer: Any, logits: tuple[float, ...] = (2.0, 1.
         return report(False, "a softmax exponentiates the logits before normalising them.")
     if near(value, truth):
         return report(False, NEAR)
-    return report(False, f"{value:g} is not it: divide each logit by τ, then take the softmax, Eq. "
-                         "(eq-dec-temperature); the first token's share is what is asked.")
+    return report(
+        False,
+        f"{value:g} is not it: divide each logit by τ, then take the softmax, Eq. "
+        "(eq-dec-temperature); the first token's share is what is asked.",
+    )
 
 
 def check_kv_cache_bytes(answer: Any, *, n_layer: int, n_embd: int, n_tokens: int, bytes_per_value: int = 4) -> bool:
@@ -795,8 +989,11 @@ def check_kv_cache_bytes(answer: Any, *, n_layer: int, n_embd: int, n_tokens: in
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it: what does each layer store for each position, and how many "
-                         "bytes does each number take?")
+    return report(
+        False,
+        f"{value:,.0f} is not it: what does each layer store for each position, and how many "
+        "bytes does each number take?",
+    )
 
 
 def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, use_cache: bool) -> bool:
@@ -806,8 +1003,11 @@ def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, 
     with_cache = prompt_len + new_tokens - 1
     truth = with_cache if use_cache else without
     if value == truth:
-        how = ("the prompt once, then one new position per step" if use_cache
-               else "every step reruns the whole text so far: P + (P + 1) + ... + (P + N - 1)")
+        how = (
+            "the prompt once, then one new position per step"
+            if use_cache
+            else "every step reruns the whole text so far: P + (P + 1) + ... + (P + N - 1)"
+        )
         return report(True, f"{truth:,} positions: {how}.")
     if value == (without if use_cache else with_cache):
         return report(False, "that is the count for the other case (with the cache swapped for without).")
@@ -816,13 +1016,17 @@ def check_positions_processed(answer: Any, *, prompt_len: int, new_tokens: int, 
     if not use_cache and value == new_tokens * prompt_len + new_tokens * (new_tokens + 1) // 2:
         return report(False, "off by one step: the first step runs only the prompt, before any new token exists.")
     if use_cache and value in (prompt_len + new_tokens, new_tokens):
-        return report(False, "off by one, or the prompt forgotten: the first step runs the prompt; what does each "
-                             "later step run, and how many later steps are there?")
+        return report(
+            False,
+            "off by one, or the prompt forgotten: the first step runs the prompt; what does each "
+            "later step run, and how many later steps are there?",
+        )
     hint = _count_hint(value, truth)
     if hint:
         return report(False, hint)
-    return report(False, f"{value:,.0f} is not it; count the positions each of the {new_tokens} steps runs, "
-                         "and add them up.")
+    return report(
+        False, f"{value:,.0f} is not it; count the positions each of the {new_tokens} steps runs, and add them up."
+    )
 
 
 _CACHE_VALID = {
@@ -836,16 +1040,21 @@ _CACHE_VALID = {
 def check_cache_valid(answer: Any) -> bool:
     """Multiple choice: why may a model cache the keys and values of past positions while it generates?
     Answer with a letter, e.g. ``check_cache_valid("b")``."""
-    return ask(answer, _CACHE_VALID, "d",
-               "a past position attends only to positions before it, Eq. (eq-dec-causal), so its keys and values are "
-               "the same whatever comes after: the cache gives the same tokens, faster.", {
-                   "a": "the chapter generated the same tokens with and without the cache: re-read Eq. "
-                        "(eq-dec-causal) for why it is exact.",
-                   "b": "frozen weights are not enough: re-read Eq. (eq-dec-causal) — what would a past position's "
-                        "keys depend on if attention could see the future?",
-                   "c": "the cache holds keys and values, not queries: re-read Eq. (eq-dec-cost) — what does the "
-                        "new token's query attend to?",
-               })
+    return ask(
+        answer,
+        _CACHE_VALID,
+        "d",
+        "a past position attends only to positions before it, Eq. (eq-dec-causal), so its keys and values are "
+        "the same whatever comes after: the cache gives the same tokens, faster.",
+        {
+            "a": "the chapter generated the same tokens with and without the cache: re-read Eq. "
+            "(eq-dec-causal) for why it is exact.",
+            "b": "frozen weights are not enough: re-read Eq. (eq-dec-causal) — what would a past position's "
+            "keys depend on if attention could see the future?",
+            "c": "the cache holds keys and values, not queries: re-read Eq. (eq-dec-cost) — what does the "
+            "new token's query attend to?",
+        },
+    )
 
 
 def _texts(texts: Any, name: str) -> list[str]:
@@ -867,296 +1076,372 @@ def check_cold_sampling(cold: Any, warm: Any) -> bool:
     from genai_lib.llm.decoding import repeated_ngram_fraction
 
     cold, warm = _texts(cold, "cold"), _texts(warm, "warm")
-    rep = {name: sum(repeated_ngram_fraction(t, 8) for t in texts) / len(texts)
-           for name, texts in (("cold", cold), ("warm", warm))}
+    rep = {
+        name: sum(repeated_ngram_fraction(t, 8) for t in texts) / len(texts)
+        for name, texts in (("cold", cold), ("warm", warm))
+    }
     measured = f"repeated 8-grams: {100 * rep['cold']:.0f} % at τ = 0.1, {100 * rep['warm']:.0f} % at τ = 0.5"
     if len(set(cold)) == 1:
-        return report(False, "the cold texts are all the same: that is greedy decoding (τ = 0). Sample with "
-                             "temperature=0.1 and a generator.")
+        return report(
+            False,
+            "the cold texts are all the same: that is greedy decoding (τ = 0). Sample with "
+            "temperature=0.1 and a generator.",
+        )
     if rep["warm"] > _COLD_MIN and rep["cold"] < _WARM_MAX:
         return report(False, f"{measured}: are the two arguments the other way round (τ = 0.1 first)?")
     if rep["warm"] > _WARM_MAX:
-        return report(False, f"{measured}: the second argument should be the chapter's τ = 0.5 samples, "
-                             "results['τ = 0.5']['texts'].")
+        return report(
+            False,
+            f"{measured}: the second argument should be the chapter's τ = 0.5 samples, results['τ = 0.5']['texts'].",
+        )
     if rep["cold"] < _COLD_MIN:
-        return report(False, f"{measured}: the cold texts hardly repeat themselves. Were they sampled at "
-                             "temperature=0.1, from the same prompt and length as the chapter's?")
-    return report(True, f"{measured}. Dividing the logits by a small τ makes the top token's probability close "
-                        "to 1, Eq. (eq-dec-temperature): cold sampling is almost greedy, and falls into its loops.")
+        return report(
+            False,
+            f"{measured}: the cold texts hardly repeat themselves. Were they sampled at "
+            "temperature=0.1, from the same prompt and length as the chapter's?",
+        )
+    return report(
+        True,
+        f"{measured}. Dividing the logits by a small τ makes the top token's probability close "
+        "to 1, Eq. (eq-dec-temperature): cold sampling is almost greedy, and falls into its loops.",
+    )
 
 
 # -- the solutions, printed on request ------------------------------------------------------------
 
+
 @_SOLUTIONS.add("check_cache_valid")
 def _() -> tuple[str, str]:
-    return (f"(d) {_CACHE_VALID['d']}",
-            "Under the causal mask a position's hidden states, and so its keys and values in every layer, depend only "
-            "on the tokens up to it, Eq. (eq-dec-causal). Appending a token changes nothing before it, so the "
-            "keys and values computed once can be kept: each new token then costs one position's work, and the "
-            "generated tokens are exactly the same. A bidirectional model could not do this, frozen weights or not.")
+    return (
+        f"(d) {_CACHE_VALID['d']}",
+        "Under the causal mask a position's hidden states, and so its keys and values in every layer, depend only "
+        "on the tokens up to it, Eq. (eq-dec-causal). Appending a token changes nothing before it, so the "
+        "keys and values computed once can be kept: each new token then costs one position's work, and the "
+        "generated tokens are exactly the same. A bidirectional model could not do this, frozen weights or not.",
+    )
 
 
 @_SOLUTIONS.add("check_no_positions")
 def _() -> tuple[str, str]:
-    return ("copy loss_without, start from x = t.wte(inputs) (no t.wpe term), and pass its result with base_loss: "
-            "about 3.38 against 1.65 nats per character",
-            "Without its position embeddings the shipped model's held-out loss rises by about 1.7 nats per "
-            "character (1.65 -> 3.38 on the chapter's 64 windows; the checkpoint is fixed, so the number does not "
-            "depend on the seed), worse than the one-character bigram baseline. Attention alone sees the bag "
-            "of earlier characters, not their order; a network trained with positions also reads every stream "
-            "through weights tuned to them, so it is lost without them.")
+    return (
+        "copy loss_without, start from x = t.wte(inputs) (no t.wpe term), and pass its result with base_loss: "
+        "about 3.38 against 1.65 nats per character",
+        "Without its position embeddings the shipped model's held-out loss rises by about 1.7 nats per "
+        "character (1.65 -> 3.38 on the chapter's 64 windows; the checkpoint is fixed, so the number does not "
+        "depend on the seed), worse than the one-character bigram baseline. Attention alone sees the bag "
+        "of earlier characters, not their order; a network trained with positions also reads every stream "
+        "through weights tuned to them, so it is lost without them.",
+    )
 
 
 @_SOLUTIONS.add("check_zero_init")
 def _() -> tuple[str, str]:
-    return ("train two copies of the page's LoRA layer 100 steps with Adam (lr 1e-2) to imitate another matrix "
-            "(e.g. block 2's c_fc), one after torch.no_grad(): layer.A.zero_(); pass both loss lists",
-            "With A = B = 0 every gradient of Eq. (eq-ft-grads) is a product with the other, zero, matrix: the "
-            "loss stays exactly where it started at every step, for every seed. With LoRA's random A the gradient "
-            "of B is not zero, B moves on the first step and A on the second; in the exercise's task the loss "
-            "fell by 16-17 % in 100 steps for seeds 0, 1 and 2.")
+    return (
+        "train two copies of the page's LoRA layer 100 steps with Adam (lr 1e-2) to imitate another matrix "
+        "(e.g. block 2's c_fc), one after torch.no_grad(): layer.A.zero_(); pass both loss lists",
+        "With A = B = 0 every gradient of Eq. (eq-ft-grads) is a product with the other, zero, matrix: the "
+        "loss stays exactly where it started at every step, for every seed. With LoRA's random A the gradient "
+        "of B is not zero, B moves on the first step and A on the second; in the exercise's task the loss "
+        "fell by 16-17 % in 100 steps for seeds 0, 1 and 2.",
+    )
 
 
 @_SOLUTIONS.add("check_cold_sampling")
 def _() -> tuple[str, str]:
-    return ("cold = run(dict(temperature=0.1)); ex.check_cold_sampling(cold, results['τ = 0.5']['texts'])",
-            "At τ = 0.1 about a third of the 8-grams repeat earlier ones (0.33-0.40 for seeds 0, 1 and 2), against "
-            "about 1 % at τ = 0.5 and 71 % for greedy decoding. Temperature raises every probability ratio to the "
-            "power 1/τ: at τ = 0.1 a token twice as likely as the next becomes about a thousand times as likely, so "
-            "sampling nearly always takes the arg max and inherits greedy decoding's loops; the rare other choice "
-            "is what breaks some of them.")
+    return (
+        "cold = run(dict(temperature=0.1)); ex.check_cold_sampling(cold, results['τ = 0.5']['texts'])",
+        "At τ = 0.1 about a third of the 8-grams repeat earlier ones (0.33-0.40 for seeds 0, 1 and 2), against "
+        "about 1 % at τ = 0.5 and 71 % for greedy decoding. Temperature raises every probability ratio to the "
+        "power 1/τ: at τ = 0.1 a token twice as likely as the next becomes about a thousand times as likely, so "
+        "sampling nearly always takes the arg max and inherits greedy decoding's loops; the rare other choice "
+        "is what breaks some of them.",
+    )
 
 
 @_SOLUTIONS.add("check_low_lr")
 def _() -> tuple[str, str]:
-    return ("genai_lib.seed_everything(SEED); m = llm.GPT(llm.GPTConfig(vocab_size=V, block_size=64, n_layer=4, "
-            "n_head=4, n_embd=32)); llm.train_gpt(m, train_ids, llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, "
-            "lr=3e-4)); ex.check_low_lr(llm.evaluate(m, val_ids, max_windows=500), scaling[1]['loss'])",
-            "With lr = 3e-4 the width-32 model ends at about 4.3-4.4 nats after 150 steps, against 2.75 with the "
-            "recipe's 3e-3 (seeds 0, 1 and 2): 1.55-1.62 nats worse, barely below where it started. Ten times "
-            "higher, 3e-2, is worse too (2.9-3.1 nats), and noisier: the curve spikes. The best rate depends on "
-            "the model and the budget of steps, which is why it is tuned, and why the recipe warms up and decays.")
+    return (
+        "genai_lib.seed_everything(SEED); m = llm.GPT(llm.GPTConfig(vocab_size=V, block_size=64, n_layer=4, "
+        "n_head=4, n_embd=32)); llm.train_gpt(m, train_ids, llm.TrainConfig(steps=SCALING_STEPS, seed=SEED, "
+        "lr=3e-4)); ex.check_low_lr(llm.evaluate(m, val_ids, max_windows=500), scaling[1]['loss'])",
+        "With lr = 3e-4 the width-32 model ends at about 4.3-4.4 nats after 150 steps, against 2.75 with the "
+        "recipe's 3e-3 (seeds 0, 1 and 2): 1.55-1.62 nats worse, barely below where it started. Ten times "
+        "higher, 3e-2, is worse too (2.9-3.1 nats), and noisier: the curve spikes. The best rate depends on "
+        "the model and the budget of steps, which is why it is tuned, and why the recipe warms up and decays.",
+    )
 
 
 @_SOLUTIONS.add("check_byte_count")
 def _() -> tuple[str, str]:
     n = len(BYTE_COUNT_TEXT.encode("utf-8"))
-    return (f"{n}: len({BYTE_COUNT_TEXT!r}.encode('utf-8'))",
-            f"One token per UTF-8 byte. The string has {len(BYTE_COUNT_TEXT)} characters; all are ASCII (one byte "
-            "each) except the em dash '—', which takes three bytes.")
+    return (
+        f"{n}: len({BYTE_COUNT_TEXT!r}.encode('utf-8'))",
+        f"One token per UTF-8 byte. The string has {len(BYTE_COUNT_TEXT)} characters; all are ASCII (one byte "
+        "each) except the em dash '—', which takes three bytes.",
+    )
 
 
 @_SOLUTIONS.add("check_first_merge")
 def _() -> tuple[str, str]:
-    return ("(' ', 'b')",
-            "In 't o ␣ b e ␣ o r ␣ n o t ␣ t o ␣ b e' four pairs occur twice: ('t', 'o'), ('o', ' '), (' ', 'b') "
-            "and ('b', 'e'); every other pair once ('not' gives 'n o' and 'o t'). The tie-break compares pairs as "
-            "byte values, and the space (32) sorts before every letter. In code: s = text.encode(); "
-            "c = Counter(zip(s, s[1:])); min(c, key=lambda p: (-c[p], p)) gives (32, 98). A deterministic tie-break "
-            "keeps two runs of the same training from learning different vocabularies.")
+    return (
+        "(' ', 'b')",
+        "In 't o ␣ b e ␣ o r ␣ n o t ␣ t o ␣ b e' four pairs occur twice: ('t', 'o'), ('o', ' '), (' ', 'b') "
+        "and ('b', 'e'); every other pair once ('not' gives 'n o' and 'o t'). The tie-break compares pairs as "
+        "byte values, and the space (32) sorts before every letter. In code: s = text.encode(); "
+        "c = Counter(zip(s, s[1:])); min(c, key=lambda p: (-c[p], p)) gives (32, 98). A deterministic tie-break "
+        "keeps two runs of the same training from learning different vocabularies.",
+    )
 
 
 @_SOLUTIONS.add("check_smallest_vocabulary")
 def _() -> tuple[str, str]:
-    return ("answer = min(v for v in VOCAB_SIZES if bytes_per_token(tokenizers[v], held_out) >= 2.5)  # 2048",
-            "Compute the bytes per token of every tokenizer on the held-out text and keep the smallest vocabulary "
-            "that reaches 2.5. On the book's held-out plays 1,024 ids fall just short and 2,048 reach it; "
-            "larger vocabularies shorten the text further, with diminishing returns.")
+    return (
+        "answer = min(v for v in VOCAB_SIZES if bytes_per_token(tokenizers[v], held_out) >= 2.5)  # 2048",
+        "Compute the bytes per token of every tokenizer on the held-out text and keep the smallest vocabulary "
+        "that reaches 2.5. On the book's held-out plays 1,024 ids fall just short and 2,048 reach it; "
+        "larger vocabularies shorten the text further, with diminishing returns.",
+    )
 
 
 @_SOLUTIONS.add("check_nats_per_char")
 def _() -> tuple[str, str]:
-    return ("n_tok, n_char = len(tokenizers[1024].encode(held_out)), len(held_out); answer = 3.5 * n_tok / n_char "
-            "(about 1.50)",
-            "The total loss of the text is the loss per token times the number of tokens; dividing it by the "
-            "number of characters gives the loss per character, Eq. (eq-tok-per-char). Per character, models with "
-            "different tokenizers can be compared directly.")
+    return (
+        "n_tok, n_char = len(tokenizers[1024].encode(held_out)), len(held_out); answer = 3.5 * n_tok / n_char "
+        "(about 1.50)",
+        "The total loss of the text is the loss per token times the number of tokens; dividing it by the "
+        "number of characters gives the loss per character, Eq. (eq-tok-per-char). Per character, models with "
+        "different tokenizers can be compared directly.",
+    )
 
 
 @_SOLUTIONS.add("check_compare_tokenizers")
 def _() -> tuple[str, str]:
-    return (f"(c) {_COMPARE_TOKENIZERS['c']}",
-            "Nats per token measure a different unit for each tokenizer: a BPE token covers several characters. "
-            "Divide by the characters per token, Eq. (eq-tok-per-char), and both losses are nats per character "
-            "of the same text; here A's 3.5 nats per token is fewer nats per character than B's 1.6 as soon as "
-            "its tokens average more than about 2.2 characters. Compression alone says nothing about prediction.")
+    return (
+        f"(c) {_COMPARE_TOKENIZERS['c']}",
+        "Nats per token measure a different unit for each tokenizer: a BPE token covers several characters. "
+        "Divide by the characters per token, Eq. (eq-tok-per-char), and both losses are nats per character "
+        "of the same text; here A's 3.5 nats per token is fewer nats per character than B's 1.6 as soon as "
+        "its tokens average more than about 2.2 characters. Compression alone says nothing about prediction.",
+    )
 
 
 @_SOLUTIONS.add("check_causal_mask")
 def _() -> tuple[str, str]:
-    return ("torch.ones(5, 5, dtype=torch.bool).tril()",
-            "Query i may see keys j ≤ i: the lower triangle, diagonal included. triu(diagonal=1) is its complement, "
-            "the positions to block.")
+    return (
+        "torch.ones(5, 5, dtype=torch.bool).tril()",
+        "Query i may see keys j ≤ i: the lower triangle, diagonal included. triu(diagonal=1) is its complement, "
+        "the positions to block.",
+    )
 
 
 @_SOLUTIONS.add("check_attention_parameters")
 def _() -> tuple[str, str]:
-    return (f"4·96² + 4·96 = {4 * 96**2 + 4 * 96:,}",
-            "W_Q, W_K and W_V together are one 96 × 288 matrix plus 288 biases; W_O is 96 × 96 plus 96 biases. The "
-            "number of heads does not enter: each head uses a slice of the same maps. Confirm with "
-            "sum(p.numel() for p in model.transformer.h[0].attn.parameters()).")
+    return (
+        f"4·96² + 4·96 = {4 * 96**2 + 4 * 96:,}",
+        "W_Q, W_K and W_V together are one 96 × 288 matrix plus 288 biases; W_O is 96 × 96 plus 96 biases. The "
+        "number of heads does not enter: each head uses a slice of the same maps. Confirm with "
+        "sum(p.numel() for p in model.transformer.h[0].attn.parameters()).",
+    )
 
 
 @_SOLUTIONS.add("check_temperature")
 def _() -> tuple[str, str]:
-    return ("τ = √16 = 4",
-            "The raw scores of a head of size d have standard deviation √d, Eq. (eq-att-variance); dividing them by "
-            "√d is a softmax at temperature √d.")
+    return (
+        "τ = √16 = 4",
+        "The raw scores of a head of size d have standard deviation √d, Eq. (eq-att-variance); dividing them by "
+        "√d is a softmax at temperature √d.",
+    )
 
 
 @_SOLUTIONS.add("check_newline_head")
 def _() -> tuple[str, str]:
-    return ("layer, head = divmod(int(on_newlines.argmax()), N_HEAD); answer = (layer + 1, head + 1)",
-            "Average each head's attention on line-break keys over the held-out windows and take the largest; the "
-            "page prints the head of its own run. Retrain with another seed and it may be a different head: which "
-            "head learns it is an accident of initialisation, that some head learns it is not.")
+    return (
+        "layer, head = divmod(int(on_newlines.argmax()), N_HEAD); answer = (layer + 1, head + 1)",
+        "Average each head's attention on line-break keys over the held-out windows and take the largest; the "
+        "page prints the head of its own run. Retrain with another seed and it may be a different head: which "
+        "head learns it is an accident of initialisation, that some head learns it is not.",
+    )
 
 
 @_SOLUTIONS.add("check_mask_training")
 def _() -> tuple[str, str]:
-    return (f"(a) {_MASK_TRAINING['a']}",
-            "The causal mask sets the scores of future keys to −∞, so their softmax weights are exactly 0 and "
-            "position i's output depends on tokens 1..i only. Its prediction of token i + 1 is then the same as "
-            "if the window ended at i: one forward pass trains all T predictions at once. The T² scores are "
-            "still computed (half of them thrown away), and past positions receive gradients as usual.")
+    return (
+        f"(a) {_MASK_TRAINING['a']}",
+        "The causal mask sets the scores of future keys to −∞, so their softmax weights are exactly 0 and "
+        "position i's output depends on tokens 1..i only. Its prediction of token i + 1 is then the same as "
+        "if the window ended at i: one forward pass trains all T predictions at once. The T² scores are "
+        "still computed (half of them thrown away), and past positions receive gradients as usual.",
+    )
 
 
 @_SOLUTIONS.add("check_perplexity")
 def _() -> tuple[str, str]:
-    return (f"e^1.5 ≈ {math.exp(1.5):.2f}",
-            "Perplexity is e^loss for a loss in nats, Eq. (eq-pre-units): the model is as unsure as a fair choice "
-            f"among about four and a half characters. In bits the loss is 1.5 / ln 2 ≈ {1.5 / math.log(2):.2f} bits "
-            "per character.")
+    return (
+        f"e^1.5 ≈ {math.exp(1.5):.2f}",
+        "Perplexity is e^loss for a loss in nats, Eq. (eq-pre-units): the model is as unsure as a fair choice "
+        f"among about four and a half characters. In bits the loss is 1.5 / ln 2 ≈ {1.5 / math.log(2):.2f} bits "
+        "per character.",
+    )
 
 
 @_SOLUTIONS.add("check_initial_loss")
 def _() -> tuple[str, str]:
-    return (f"ln 76 ≈ {math.log(76):.2f} nats",
-            "An untrained model predicts close to uniformly, probability 1/V for the right token, so its "
-            f"cross-entropy is ln V. That is ln(332/76) ≈ {math.log(332 / 76):.2f} nats below this chapter's "
-            "untrained model, whose 256 byte-fallback ids take probability mass; training quickly learns never to "
-            "predict them.")
+    return (
+        f"ln 76 ≈ {math.log(76):.2f} nats",
+        "An untrained model predicts close to uniformly, probability 1/V for the right token, so its "
+        f"cross-entropy is ln V. That is ln(332/76) ≈ {math.log(332 / 76):.2f} nats below this chapter's "
+        "untrained model, whose 256 byte-fallback ids take probability mass; training quickly learns never to "
+        "predict them.",
+    )
 
 
 @_SOLUTIONS.add("check_tokens_seen")
 def _() -> tuple[str, str]:
-    return ("STEPS × 12 × 64 (1,152,000 at STEPS = 1500)",
-            "Each step reads 12 windows and each window gives 64 predictions (a window of 65 characters has no "
-            "prediction for its first). That is about 27 % of the 4.3 million training characters; at 50,000 steps "
-            "the model would read the text about nine times and eventually overfit.")
+    return (
+        "STEPS × 12 × 64 (1,152,000 at STEPS = 1500)",
+        "Each step reads 12 windows and each window gives 64 predictions (a window of 65 characters has no "
+        "prediction for its first). That is about 27 % of the 4.3 million training characters; at 50,000 steps "
+        "the model would read the text about nine times and eventually overfit.",
+    )
 
 
 @_SOLUTIONS.add("check_loss_floor")
 def _() -> tuple[str, str]:
-    return (f"(c) {_LOSS_FLOOR['c']}",
-            "The cross-entropy of Eq. (eq-pre-nll) splits into the entropy of the text plus the KL divergence from "
-            "the data to the model, Eq. (eq-pre-kl). The KL is ≥ 0 and training drives it down; the entropy is a "
-            "property of the text — given the context, the next character is genuinely uncertain — and no model "
-            "can go below it. A perfect model's loss is that entropy, not 0.")
+    return (
+        f"(c) {_LOSS_FLOOR['c']}",
+        "The cross-entropy of Eq. (eq-pre-nll) splits into the entropy of the text plus the KL divergence from "
+        "the data to the model, Eq. (eq-pre-kl). The KL is ≥ 0 and training drives it down; the entropy is a "
+        "property of the text — given the context, the next character is genuinely uncertain — and no model "
+        "can go below it. A perfect model's loss is that entropy, not 0.",
+    )
 
 
 @_SOLUTIONS.add("check_nucleus_size")
 def _() -> tuple[str, str]:
-    return (f"{_nucleus(NUCLEUS_PROBS, 0.8)} tokens",
-            "The top two hold 0.7 < 0.8, the top three 0.85 ≥ 0.8. Top-k with k = 3 keeps the same three here; they "
-            "differ most on very peaked distributions (top-p keeps one token, top-k still k) and on very flat ones "
-            "(top-p keeps many, top-k cuts plausible options).")
+    return (
+        f"{_nucleus(NUCLEUS_PROBS, 0.8)} tokens",
+        "The top two hold 0.7 < 0.8, the top three 0.85 ≥ 0.8. Top-k with k = 3 keeps the same three here; they "
+        "differ most on very peaked distributions (top-p keeps one token, top-k still k) and on very flat ones "
+        "(top-p keeps many, top-k cuts plausible options).",
+    )
 
 
 @_SOLUTIONS.add("check_tempered_probability")
 def _() -> tuple[str, str]:
-    return (f"softmax(4, 2, 0)₁ = e⁴/(e⁴ + e² + 1) ≈ {_softmax([4.0, 2.0, 0.0])[0]:.3f}",
-            f"Dividing the logits by τ = 0.5 doubles them (at τ = 1 the probability is {_softmax([2.0, 1.0, 0.0])[0]:.3f}). "
-            "The ratio of the first two tokens' probabilities is e^((2 − 1)/τ): e² ≈ 7.4 at τ = 0.5, the square "
-            "of e ≈ 2.7 at τ = 1.")
+    return (
+        f"softmax(4, 2, 0)₁ = e⁴/(e⁴ + e² + 1) ≈ {_softmax([4.0, 2.0, 0.0])[0]:.3f}",
+        "Dividing the logits by τ = 0.5 doubles them "
+        f"(at τ = 1 the probability is {_softmax([2.0, 1.0, 0.0])[0]:.3f}). "
+        "The ratio of the first two tokens' probabilities is e^((2 − 1)/τ): e² ≈ 7.4 at τ = 0.5, the square "
+        "of e ≈ 2.7 at τ = 1.",
+    )
 
 
 @_SOLUTIONS.add("check_kv_cache_bytes")
 def _() -> tuple[str, str]:
-    return (f"2 × 12 × 1024 × 768 × 4 = {2 * 12 * 1024 * 768 * 4:,} bytes (72 MiB)",
-            "Keys and values, in every layer, for every position, each a 768-wide vector of 4-byte floats. The "
-            "weights take 124 M × 4 ≈ 496 MB, so about seven sequences' caches weigh as much as the model: serving "
-            "many users at once, the cache dominates.")
+    return (
+        f"2 × 12 × 1024 × 768 × 4 = {2 * 12 * 1024 * 768 * 4:,} bytes (72 MiB)",
+        "Keys and values, in every layer, for every position, each a 768-wide vector of 4-byte floats. The "
+        "weights take 124 M × 4 ≈ 496 MB, so about seven sequences' caches weigh as much as the model: serving "
+        "many users at once, the cache dominates.",
+    )
 
 
 @_SOLUTIONS.add("check_positions_processed")
 def _() -> tuple[str, str]:
-    return ("without the cache 500·24 + 500·499/2 = 136,750; with it 24 + 499 = 523",
-            "Without the cache step i (i = 0..499) reruns the whole text so far, 24 + i positions. With it the "
-            "prompt runs once and each later step runs one new position. The ratio, about 260, is far above the "
-            "measured speed-up: fixed costs per step dominate when the work is this small.")
+    return (
+        "without the cache 500·24 + 500·499/2 = 136,750; with it 24 + 499 = 523",
+        "Without the cache step i (i = 0..499) reruns the whole text so far, 24 + i positions. With it the "
+        "prompt runs once and each later step runs one new position. The ratio, about 260, is far above the "
+        "measured speed-up: fixed costs per step dominate when the work is this small.",
+    )
 
 
 @_SOLUTIONS.add("check_gpt_parameters")
 def _() -> tuple[str, str]:
-    return (f"{_gpt_parameter_count(50257, 1024, 24, 1024):,}",
-            "V d = 51,463,168; T d = 1,048,576; each block 12d² + 13d = 12,596,224, times 24 is 302,309,376; the final "
-            "LayerNorm 2d = 2,048. Without arithmetic: with torch.device('meta'): llm.GPT(llm.GPTConfig(vocab_size="
-            "50257, block_size=1024, n_layer=24, n_head=16, n_embd=1024)).num_params().")
+    return (
+        f"{_gpt_parameter_count(50257, 1024, 24, 1024):,}",
+        "V d = 51,463,168; T d = 1,048,576; each block 12d² + 13d = 12,596,224, times 24 is 302,309,376; the final "
+        "LayerNorm 2d = 2,048. Without arithmetic: with torch.device('meta'): llm.GPT(llm.GPTConfig(vocab_size="
+        "50257, block_size=1024, n_layer=24, n_head=16, n_embd=1024)).num_params().",
+    )
 
 
 @_SOLUTIONS.add("check_untied_extra")
 def _() -> tuple[str, str]:
-    return ("config.vocab_size * config.n_embd (332 × 128 = 42,496 for the book's model)",
-            "An untied output layer is one more V × d matrix. That is about 5 % more for the book's model, but "
-            "50,257 × 768 = 38,597,376 (31 % more) for GPT-2 small: tying matters most for large vocabularies.")
+    return (
+        "config.vocab_size * config.n_embd (332 × 128 = 42,496 for the book's model)",
+        "An untied output layer is one more V × d matrix. That is about 5 % more for the book's model, but "
+        "50,257 × 768 = 38,597,376 (31 % more) for GPT-2 small: tying matters most for large vocabularies.",
+    )
 
 
 @_SOLUTIONS.add("check_block_forward")
 def _() -> tuple[str, str]:
-    return ("def my_block(b, x):\n"
-            "    x = x + b.attn(b.ln_1(x))[0]\n"
-            "    return x + b.mlp(b.ln_2(x))",
-            "Each branch reads a LayerNorm of the stream and adds its output back to it; the stream itself is never "
-            "normalised. The post-LN version, x = b.ln_1(x + b.attn(x)[0]); return b.ln_2(x + b.mlp(x)), computes "
-            "something else with the same weights.")
+    return (
+        "def my_block(b, x):\n    x = x + b.attn(b.ln_1(x))[0]\n    return x + b.mlp(b.ln_2(x))",
+        "Each branch reads a LayerNorm of the stream and adds its output back to it; the stream itself is never "
+        "normalised. The post-LN version, x = b.ln_1(x + b.attn(x)[0]); return b.ln_2(x + b.mlp(x)), computes "
+        "something else with the same weights.",
+    )
 
 
 @_SOLUTIONS.add("check_swap_positions")
 def _() -> tuple[str, str]:
-    return ("{0, 1} for swap=(0, 1); {2, 3, 4} for swap=(2, 4)",
-            "With the causal mask and no positions, position p's output depends on its own token and on the set of "
-            "tokens at positions ≤ p. Positions from the first swapped one to the second see a different own token "
-            "or set; after the second, own token and set are unchanged. With a second block on top, later positions "
-            "can change too, through the first block's outputs at the swapped positions.")
+    return (
+        "{0, 1} for swap=(0, 1); {2, 3, 4} for swap=(2, 4)",
+        "With the causal mask and no positions, position p's output depends on its own token and on the set of "
+        "tokens at positions ≤ p. Positions from the first swapped one to the second see a different own token "
+        "or set; after the second, own token and set are unchanged. With a second block on top, later positions "
+        "can change too, through the first block's outputs at the swapped positions.",
+    )
 
 
 @_SOLUTIONS.add("check_pre_ln")
 def _() -> tuple[str, str]:
-    return (f"(d) {_PRE_LN['d']}",
-            "Pre-LN computes x + attn(LN(x)) and x + mlp(LN(x)): the stream itself is never normalised, so it is "
-            "the embeddings plus every sub-layer's output, Eq. (eq-gpt-stream), and the gradient reaches every "
-            "layer through the identity path. That is also what lets the logit lens read the stream at any "
-            "depth. The original transformer used post-LN, LN(x + f(x)), which needs warm-up to train deep.")
+    return (
+        f"(d) {_PRE_LN['d']}",
+        "Pre-LN computes x + attn(LN(x)) and x + mlp(LN(x)): the stream itself is never normalised, so it is "
+        "the embeddings plus every sub-layer's output, Eq. (eq-gpt-stream), and the gradient reaches every "
+        "layer through the identity path. That is also what lets the logit lens read the stream at any "
+        "depth. The original transformer used post-LN, LN(x + f(x)), which needs warm-up to train deep.",
+    )
 
 
 @_SOLUTIONS.add("check_lora_init")
 def _() -> tuple[str, str]:
-    return (f"(a) {_LORA_INIT['a']}",
-            "With B = 0 the product BA is zero, so the fine-tuned model starts exactly at the pre-trained one. The "
-            "gradient of the loss with respect to B is proportional to Ax (Eq. (eq-ft-grads)), so a random A lets B "
-            "move from the first step; with both at zero each gradient would be proportional to the other, zero, "
-            "matrix and nothing would ever train. Both matrices are trained: r(d_in + d_out) numbers per matrix.")
+    return (
+        f"(a) {_LORA_INIT['a']}",
+        "With B = 0 the product BA is zero, so the fine-tuned model starts exactly at the pre-trained one. The "
+        "gradient of the loss with respect to B is proportional to Ax (Eq. (eq-ft-grads)), so a random A lets B "
+        "move from the first step; with both at zero each gradient would be proportional to the other, zero, "
+        "matrix and nothing would ever train. Both matrices are trained: r(d_in + d_out) numbers per matrix.",
+    )
 
 
 @_SOLUTIONS.add("check_lora_parameters")
 def _() -> tuple[str, str]:
-    return ("8 · (512 + 256 + 640 + 640) per block × 4 blocks = 65,536",
-            "By Eq. (eq-ft-count) each adapted matrix trains r (d_in + d_out) numbers: W_qkv 128 → 384, W_O 128 → 128, "
-            "the MLP's 128 → 512 and 512 → 128. That is 7.8 % of the 844 thousand parameters, over a 5 % budget; "
-            "rank 4 halves it.")
+    return (
+        "8 · (512 + 256 + 640 + 640) per block × 4 blocks = 65,536",
+        "By Eq. (eq-ft-count) each adapted matrix trains r (d_in + d_out) numbers: W_qkv 128 → 384, W_O 128 → 128, "
+        "the MLP's 128 → 512 and 512 → 128. That is 7.8 % of the 844 thousand parameters, over a 5 % budget; "
+        "rank 4 halves it.",
+    )
 
 
 @_SOLUTIONS.add("check_lora_break_even")
 def _() -> tuple[str, str]:
-    return ("r = 128 · 384 / (128 + 384) = 96",
-            "Solve r (d_in + d_out) = d_in d_out. A larger rank trains more numbers than the matrix has and still "
-            "cannot express more than a full ΔW (whose rank is at most 128): LoRA only pays when r is small.")
+    return (
+        "r = 128 · 384 / (128 + 384) = 96",
+        "Solve r (d_in + d_out) = d_in d_out. A larger rank trains more numbers than the matrix has and still "
+        "cannot express more than a full ΔW (whose rank is at most 128): LoRA only pays when r is small.",
+    )
 
 
 @_SOLUTIONS.add("check_lora_merge")
 def _() -> tuple[str, str]:
-    return ("def merge(layer):\n"
-            "    return layer.base.weight + layer.scaling * layer.lora_B @ layer.lora_A",
-            "The adapted layer computes W₀x + (α/r) B(Ax) = (W₀ + (α/r) B A) x. B goes on the left because it maps "
-            "the r-dimensional code back to d_out.")
+    return (
+        "def merge(layer):\n    return layer.base.weight + layer.scaling * layer.lora_B @ layer.lora_A",
+        "The adapted layer computes W₀x + (α/r) B(Ax) = (W₀ + (α/r) B A) x. B goes on the left because it maps "
+        "the r-dimensional code back to d_out.",
+    )

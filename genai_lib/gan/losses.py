@@ -89,8 +89,14 @@ def _check_weight(value: object, name: str) -> float:
     return float(value)
 
 
-def gradient_penalty(discriminator: Discriminator, x: torch.Tensor, labels: torch.Tensor | None = None,
-                     *, target: float = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
+def gradient_penalty(
+    discriminator: Discriminator,
+    x: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    target: float = 1.0,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Return ``E_x (‖∇_x D(x)‖₂ - target)²``, differentiable in the discriminator's parameters.
 
     With ``target=1`` on interpolates this is the penalty of WGAN-GP (Gulrajani et al. 2017, eq. 3);
@@ -157,8 +163,15 @@ class GANLoss:
         """
         raise NotImplementedError
 
-    def penalty(self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def penalty(
+        self,
+        discriminator: Discriminator,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """A regulariser added to the discriminator's loss; zero unless the loss defines one."""
         return real.new_zeros(())
 
@@ -220,8 +233,15 @@ class WGANGP(GANLoss):
     def g_loss(self, fake_out: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
         return _reduce(-_check_out(fake_out, "fake_out"), reduction)
 
-    def penalty(self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def penalty(
+        self,
+        discriminator: Discriminator,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """``λ E (‖∇f(x̂)‖₂ - 1)²`` on ``x̂ = ε x + (1 - ε) x̃`` (see :func:`interpolate`)."""
         if self.gp_weight == 0:
             return real.new_zeros(())
@@ -246,9 +266,16 @@ class R1(NonSaturating):
     def __post_init__(self) -> None:
         _check_weight(self.gamma, "gamma")
 
-    def penalty(self, discriminator: Discriminator, real: torch.Tensor, fake: torch.Tensor,
-                labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None,
-                real_out: torch.Tensor | None = None) -> torch.Tensor:
+    def penalty(
+        self,
+        discriminator: Discriminator,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        generator: torch.Generator | None = None,
+        real_out: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``γ/2 E_x ‖∇_x l(x)‖²`` over the real batch (``fake`` and ``generator`` are unused).
 
         ``real_out``: the discriminator's output on ``real``, computed with ``real.requires_grad``
@@ -280,7 +307,10 @@ def r1(gamma: float = 1.0) -> R1:
 
 
 _FACTORIES: dict[str, Callable[..., GANLoss]] = {
-    "minimax": minimax, "nonsaturating": nonsaturating, "wgan_gp": wgan_gp, "r1": r1,
+    "minimax": minimax,
+    "nonsaturating": nonsaturating,
+    "wgan_gp": wgan_gp,
+    "r1": r1,
 }
 LOSS_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 

@@ -21,7 +21,6 @@ they use LeakyReLU, so that no region of the plane has a zero gradient to push s
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,15 +43,16 @@ class _MemberLinear(nn.Module):
     def __init__(self, members: int, in_features: int, out_features: int) -> None:
         super().__init__()
         layers = [nn.Linear(in_features, out_features) for _ in range(members)]
-        self.weight = nn.Parameter(torch.stack([lin.weight.detach().T for lin in layers]))   # (K, in, out)
+        self.weight = nn.Parameter(torch.stack([lin.weight.detach().T for lin in layers]))  # (K, in, out)
         self.bias = nn.Parameter(torch.stack([lin.bias.detach()[None] for lin in layers]))  # (K, 1, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.baddbmm(self.bias, x, self.weight)
 
 
-def _mlp(width_in: int, hidden: int, depth: int, width_out: int, activation: type[nn.Module] | nn.Module,
-         members: int) -> nn.Sequential:
+def _mlp(
+    width_in: int, hidden: int, depth: int, width_out: int, activation: type[nn.Module] | nn.Module, members: int
+) -> nn.Sequential:
     """``depth`` hidden layers of ``hidden`` units and an output layer; ``members`` > 1 stacks that many MLPs."""
     layers: list[nn.Module] = []
     width = width_in
@@ -67,8 +67,9 @@ def _mlp(width_in: int, hidden: int, depth: int, width_out: int, activation: typ
 def _split_members(x: torch.Tensor, members: int) -> torch.Tensor:
     """``(N, d) -> (members, N / members, d)``: consecutive blocks of rows, block ``k`` for member ``k``."""
     if x.shape[0] % members:
-        raise ValueError(f"with members={members} the batch must split into {members} equal blocks, "
-                         f"got {x.shape[0]} rows")
+        raise ValueError(
+            f"with members={members} the batch must split into {members} equal blocks, got {x.shape[0]} rows"
+        )
     return x.reshape(members, x.shape[0] // members, x.shape[1])
 
 
@@ -114,15 +115,20 @@ class _Generator(nn.Module):
             return None
         if labels is None:
             raise ValueError(f"labels is required: this generator is conditional on n_classes={self.n_classes} classes")
-        if not isinstance(labels, torch.Tensor) or labels.dtype not in (torch.int64, torch.int32) or labels.shape != (n,):
+        if (
+            not isinstance(labels, torch.Tensor)
+            or labels.dtype not in (torch.int64, torch.int32)
+            or labels.shape != (n,)
+        ):
             raise TypeError(f"labels must be an int64 tensor of shape ({n},), got {labels!r:.80}")
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.n_classes):
             raise ValueError(f"labels must lie in 0..{self.n_classes - 1}")
         return labels.long().to(self._device())
 
     @torch.no_grad()
-    def generate(self, n: int, labels: torch.Tensor | None = None, *,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self, n: int, labels: torch.Tensor | None = None, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Draw ``n`` samples ``G(z)``, ``z ~ N(0, I)``, without gradients and in eval mode.
 
         The module's train/eval mode is restored afterwards. ``labels`` (shape ``(n,)``) is required
@@ -177,7 +183,7 @@ class MLPGenerator(_Generator):
             return self.net(z)
         return self.net(_split_members(z, self.members)).reshape(z.shape[0], self.out_dim)
 
-    def member(self, k: int) -> "MLPGenerator":
+    def member(self, k: int) -> MLPGenerator:
         """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
         k = _check_member(k, self.members)
         with torch.random.fork_rng(devices=[]):
@@ -216,7 +222,7 @@ class MLPDiscriminator(nn.Module):
             return self.net(x).squeeze(1)
         return self.net(_split_members(x, self.members)).reshape(x.shape[0])
 
-    def member(self, k: int) -> "MLPDiscriminator":
+    def member(self, k: int) -> MLPDiscriminator:
         """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
         k = _check_member(k, self.members)
         with torch.random.fork_rng(devices=[]):

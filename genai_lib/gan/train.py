@@ -60,9 +60,6 @@ __all__ = ["GANConfig", "GANSnapshot", "GANTrainer", "cosine_lr"]
 _DECAYS = ("cosine", "constant")
 
 
-
-
-
 @dataclass
 class GANConfig:
     """Everything that defines a GAN training run, apart from the models and the data.
@@ -113,7 +110,9 @@ class GANConfig:
         self.lr_d = check_float(self.lr_d, "lr_d", minimum=0.0, strict_min=True)
         if not isinstance(self.betas, Sequence) or len(self.betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {self.betas!r}")
-        self.betas = tuple(check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, strict_max=True) for i, b in enumerate(self.betas))
+        self.betas = tuple(
+            check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, strict_max=True) for i, b in enumerate(self.betas)
+        )
         if self.lr_decay not in _DECAYS:
             raise ValueError(f"lr_decay must be one of {_DECAYS}, got {self.lr_decay!r}")
         self.final_lr_ratio = check_float(self.final_lr_ratio, "final_lr_ratio", minimum=0.0, maximum=1.0)
@@ -199,8 +198,14 @@ class GANTrainer(Trainer):
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
     """
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, data: torch.Tensor,
-                 labels: torch.Tensor | None = None, config: GANConfig | None = None) -> None:
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        data: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        config: GANConfig | None = None,
+    ) -> None:
         config = GANConfig() if config is None else config
         if not isinstance(config, GANConfig):
             raise TypeError(f"config must be a GANConfig, got {type(config).__name__}")
@@ -209,52 +214,69 @@ class GANTrainer(Trainer):
                 raise TypeError(f"{name} must be an nn.Module with parameters, got {type(module).__name__}")
         for attr in ("z_dim", "n_classes", "sample_latent"):
             if not hasattr(generator, attr):
-                raise TypeError(f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models")
+                raise TypeError(
+                    f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models"
+                )
         self.device = next(generator.parameters()).device
         if next(discriminator.parameters()).device != self.device:
-            raise ValueError(f"discriminator must be on the generator's device {self.device}, "
-                             f"got {next(discriminator.parameters()).device}")
+            raise ValueError(
+                f"discriminator must be on the generator's device {self.device}, "
+                f"got {next(discriminator.parameters()).device}"
+            )
         n_classes = generator.n_classes
         if getattr(discriminator, "n_classes", None) != n_classes:
-            raise ValueError(f"discriminator.n_classes must equal generator.n_classes={n_classes}, "
-                             f"got {getattr(discriminator, 'n_classes', None)}")
+            raise ValueError(
+                f"discriminator.n_classes must equal generator.n_classes={n_classes}, "
+                f"got {getattr(discriminator, 'n_classes', None)}"
+            )
         if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim < 2 or len(data) < 1:
             raise TypeError(f"data must be a float tensor of shape (N, *sample_shape), got {data!r:.80}")
         if n_classes is None and labels is not None:
             raise ValueError("labels must be None: the generator is unconditional (n_classes=None)")
         if n_classes is not None:
             if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (len(data),):
-                raise ValueError(f"labels must be an int64 tensor of shape ({len(data)},) for a conditional "
-                                 f"generator, got {labels!r:.80}")
+                raise ValueError(
+                    f"labels must be an int64 tensor of shape ({len(data)},) for a conditional "
+                    f"generator, got {labels!r:.80}"
+                )
             if labels.min() < 0 or labels.max() >= n_classes:
                 raise ValueError(f"labels must lie in 0..{n_classes - 1}")
 
         self.members = getattr(generator, "members", 1)
         if getattr(discriminator, "members", 1) != self.members:
-            raise ValueError(f"discriminator.members must equal generator.members={self.members}, "
-                             f"got {getattr(discriminator, 'members', 1)}")
+            raise ValueError(
+                f"discriminator.members must equal generator.members={self.members}, "
+                f"got {getattr(discriminator, 'members', 1)}"
+            )
         for name in ("batch_size", "snapshot_samples"):
             if getattr(config, name) % self.members:
-                raise ValueError(f"config.{name} must be a multiple of members={self.members} (one equal block "
-                                 f"per member), got {getattr(config, name)}")
+                raise ValueError(
+                    f"config.{name} must be a multiple of members={self.members} (one equal block "
+                    f"per member), got {getattr(config, name)}"
+                )
 
         self.generator, self.discriminator, self.config = generator, discriminator, config
         self.loss = config.make_loss()
         self.data = data.detach().to(self.device, torch.float32)
         self.labels = None if labels is None else labels.to(self.device)
         snap_seed = int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])
-        self.fixed_z = generator.sample_latent(config.snapshot_samples, generator=torch.Generator().manual_seed(snap_seed))
-        self.fixed_labels = (None if n_classes is None else
-                             (torch.arange(config.snapshot_samples) % n_classes).to(self.device))
+        self.fixed_z = generator.sample_latent(
+            config.snapshot_samples, generator=torch.Generator().manual_seed(snap_seed)
+        )
+        self.fixed_labels = (
+            None if n_classes is None else (torch.arange(config.snapshot_samples) % n_classes).to(self.device)
+        )
         with torch.no_grad():
             was = generator.training
             generator.eval()
-            n_probe = 2 if self.members == 1 else self.members   # one row per member
+            n_probe = 2 if self.members == 1 else self.members  # one row per member
             probe = generator(self.fixed_z[:n_probe], None if n_classes is None else self.fixed_labels[:n_probe])
             generator.train(was)
         if probe.shape[1:] != self.data.shape[1:]:
-            raise ValueError(f"data must hold samples of the generator's shape {tuple(probe.shape[1:])}, "
-                             f"got {tuple(self.data.shape[1:])}")
+            raise ValueError(
+                f"data must hold samples of the generator's shape {tuple(probe.shape[1:])}, "
+                f"got {tuple(self.data.shape[1:])}"
+            )
 
         # The fused Adam kernel updates every parameter in one call: the same update rule, several
         # times faster than torch's per-parameter loop on the CPU, where small GANs spend much of a
@@ -262,10 +284,10 @@ class GANTrainer(Trainer):
         fused = True if self.device.type in ("cpu", "cuda") else None
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas, fused=fused)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, fused=fused)
-        self._d_params = list(discriminator.parameters())   # frozen and thawed around every generator step
+        self._d_params = list(discriminator.parameters())  # frozen and thawed around every generator step
         super().__init__(seed=config.seed, ema=None if config.ema_decay is None else EMA(generator, config.ema_decay))
         self.snapshots: list[GANSnapshot] = []
-        self._total, self._d_steps, self._snapshot_every = 0, 1, None   # set by fit
+        self._total, self._d_steps, self._snapshot_every = 0, 1, None  # set by fit
 
         self.extent = self.grid_x = self.grid_y = self.grid = None
         if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
@@ -310,8 +332,8 @@ class GANTrainer(Trainer):
                 # One pass over both batches: exact, because D scores each sample on its own.
                 both_labels = None if labels is None else torch.cat([labels, labels])
                 out = D(torch.cat([real, fake]), both_labels)
-                real_out, fake_out = out[: len(real)], out[len(real):]
-            else:   # each batch splits into the members' blocks on its own
+                real_out, fake_out = out[: len(real)], out[len(real) :]
+            else:  # each batch splits into the members' blocks on its own
                 real_out, fake_out = D(real, labels), D(fake, labels)
             penalty = loss.penalty(D, real, fake, labels, generator=self.rng)
         d_loss = loss.d_loss(real_out, fake_out)
@@ -399,7 +421,7 @@ class GANTrainer(Trainer):
         snap = GANSnapshot(step=self.step, samples=samples.detach().cpu().clone())
         if self.grid is not None:
             size, k = self.config.grid_size, self.members
-            grid = self.grid if k == 1 else self.grid.repeat(k, 1)   # every member sees the whole grid
+            grid = self.grid if k == 1 else self.grid.repeat(k, 1)  # every member sees the whole grid
             snap.d_grid = self.discriminator_prob(grid).reshape(*((k,) if k > 1 else ()), size, size).cpu()
             snap.arrows = self.generator_arrows(samples).cpu()
             snap.extent = self.extent
@@ -412,13 +434,20 @@ class GANTrainer(Trainer):
         k = check_int(k, "k", minimum=0, maximum=self.members - 1)
         n = self.config.snapshot_samples // self.members
         block = slice(k * n, (k + 1) * n)
-        return [GANSnapshot(step=s.step, samples=s.samples[block],
-                            d_grid=None if s.d_grid is None else s.d_grid[k],
-                            arrows=None if s.arrows is None else s.arrows[block], extent=s.extent)
-                for s in self.snapshots]
+        return [
+            GANSnapshot(
+                step=s.step,
+                samples=s.samples[block],
+                d_grid=None if s.d_grid is None else s.d_grid[k],
+                arrows=None if s.arrows is None else s.arrows[block],
+                extent=s.extent,
+            )
+            for s in self.snapshots
+        ]
 
-    def frames(self, real: torch.Tensor | None = None, *, arrow_length: float | None = None,
-               member: int | None = None) -> list[dict[str, Any]]:
+    def frames(
+        self, real: torch.Tensor | None = None, *, arrow_length: float | None = None, member: int | None = None
+    ) -> list[dict[str, Any]]:
         """The snapshots as frames for :func:`genai_lib.viz.scrubber` (2-D data only).
 
         Each frame is ``{"D(x)": d_grid, ["real": real,] "generated": samples, "gradient": arrows}``
@@ -454,8 +483,15 @@ class GANTrainer(Trainer):
 
     # -- the run --------------------------------------------------------------------------------
 
-    def fit(self, steps: int, *, d_steps: int = 1, snapshot_every: int | None = None, progress: bool = True,
-            callback: Callable[[int, dict[str, float]], None] | None = None) -> History:
+    def fit(
+        self,
+        steps: int,
+        *,
+        d_steps: int = 1,
+        snapshot_every: int | None = None,
+        progress: bool = True,
+        callback: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> History:
         """Train until ``steps`` generator steps are done in total; return the :attr:`history`.
 
         As for every :class:`~genai_lib.training.Trainer`, ``steps`` is the total budget: a second
@@ -498,8 +534,12 @@ class GANTrainer(Trainer):
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """Both players, their optimisers and the weight average, named, for :meth:`save` and :meth:`load`."""
-        named = {"generator": self.generator, "discriminator": self.discriminator,
-                 "opt_g": self.opt_g, "opt_d": self.opt_d}
+        named = {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "opt_g": self.opt_g,
+            "opt_d": self.opt_d,
+        }
         if self.ema is not None:
             named["generator_ema"] = self.ema.model
         return named

@@ -11,8 +11,8 @@ One module per concept:
 * :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
   ``attention_maps``, ``residual_stream``, ``logit_lens``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
-* :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`, :func:`evaluate`) and the
-  command line ``python -m genai_lib.llm.train``;
+* :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`,
+  :func:`evaluate`) and the command line ``python -m genai_lib.llm.train``;
 * :mod:`~genai_lib.llm.sample` — :func:`load_model`, :func:`complete` and
   ``python -m genai_lib.llm.sample``;
 * :mod:`~genai_lib.llm.pretrained` — :func:`~genai_lib.llm.pretrained.load_pretrained`, the book's
@@ -27,8 +27,15 @@ import importlib
 from typing import Any
 
 from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
-from genai_lib.llm.decoding import (ban_repeated_ngrams, next_token_probs, repeated_ngram_fraction, repetition_penalty,
-                                    sample_next_token, top_k_filter, top_p_filter)
+from genai_lib.llm.decoding import (
+    ban_repeated_ngrams,
+    next_token_probs,
+    repeated_ngram_fraction,
+    repetition_penalty,
+    sample_next_token,
+    top_k_filter,
+    top_p_filter,
+)
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.llm.lora import LoRALinear, TokenRows, adapt_token_rows, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
@@ -38,18 +45,45 @@ from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 # imports this package first, and a package that had already imported `train` would make Python
 # run a second copy of the module (and warn about it).
 _LAZY = {
-    "TrainConfig": "train", "TrainResult": "train", "GPTTrainer": "train", "train_gpt": "train", "evaluate": "train", "get_batch": "train",
-    "lr_at": "train", "make_optimizer": "train", "load_model": "sample", "complete": "sample",
+    "TrainConfig": "train",
+    "TrainResult": "train",
+    "GPTTrainer": "train",
+    "train_gpt": "train",
+    "evaluate": "train",
+    "get_batch": "train",
+    "lr_at": "train",
+    "make_optimizer": "train",
+    "load_model": "sample",
+    "complete": "sample",
 }
 
 __all__ = [
-    "CharTokenizer", "BPETokenizer", "load_tokenizer", "token_spans",
-    "attention", "causal_mask", "CausalSelfAttention",
-    "KVCache", "LayerKVCache",
-    "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
-    "repetition_penalty", "ban_repeated_ngrams", "repeated_ngram_fraction",
-    "GPTConfig", "MLP", "Block", "GPT",
-    "LoRALinear", "apply_lora", "merge_lora", "lora_parameters", "TokenRows", "adapt_token_rows",
+    "CharTokenizer",
+    "BPETokenizer",
+    "load_tokenizer",
+    "token_spans",
+    "attention",
+    "causal_mask",
+    "CausalSelfAttention",
+    "KVCache",
+    "LayerKVCache",
+    "top_k_filter",
+    "top_p_filter",
+    "next_token_probs",
+    "sample_next_token",
+    "repetition_penalty",
+    "ban_repeated_ngrams",
+    "repeated_ngram_fraction",
+    "GPTConfig",
+    "MLP",
+    "Block",
+    "GPT",
+    "LoRALinear",
+    "apply_lora",
+    "merge_lora",
+    "lora_parameters",
+    "TokenRows",
+    "adapt_token_rows",
     *_LAZY,
 ]
 

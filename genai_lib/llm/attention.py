@@ -44,8 +44,15 @@ def causal_mask(t_q: int, t_k: int, device: torch.device | str | None = None) ->
     return cols <= rows
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False,
-              mask: torch.Tensor | None = None, scale: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    causal: bool = False,
+    mask: torch.Tensor | None = None,
+    scale: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention from scratch, eq. (1) of Vaswani et al. (2017).
 
     Args:
@@ -104,8 +111,9 @@ class CausalSelfAttention(nn.Module):
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None,
-                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, cache: LayerKVCache | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over ``x`` ``(B, T, n_embd)``; return ``(y, weights)``.
 
         ``weights`` is ``(B, n_head, T, T_k)`` when ``need_weights`` (computed by :func:`attention`),
@@ -129,7 +137,13 @@ class CausalSelfAttention(nn.Module):
             # only when queries and keys are the same positions; one new query after a cache
             # sees every cached key, and any other shape gets the explicit mask.
             mask = None if T == t_k or T == 1 else causal_mask(T, t_k, x.device)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=(T == t_k and T > 1),
-                                               dropout_p=self.dropout if self.training else 0.0)
+            y = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=(T == t_k and T > 1),
+                dropout_p=self.dropout if self.training else 0.0,
+            )
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-assemble the heads side by side
         return self.resid_dropout(self.c_proj(y)), weights

@@ -26,8 +26,17 @@ import torch
 
 from genai_lib._checks import check_float, check_int
 
-__all__ = ["check_sampling_args", "top_k_filter", "top_p_filter", "next_token_probs", "sample_next_token",
-           "check_repetition_args", "repetition_penalty", "ban_repeated_ngrams", "repeated_ngram_fraction"]
+__all__ = [
+    "check_sampling_args",
+    "top_k_filter",
+    "top_p_filter",
+    "next_token_probs",
+    "sample_next_token",
+    "check_repetition_args",
+    "repetition_penalty",
+    "ban_repeated_ngrams",
+    "repeated_ngram_fraction",
+]
 
 
 def check_sampling_args(temperature: float, top_k: int | None, top_p: float | None) -> None:
@@ -62,8 +71,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                     top_p: float | None = None) -> torch.Tensor:
+def next_token_probs(
+    logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> torch.Tensor:
     """Return the distribution (1) the next token is drawn from, ``(..., vocab_size)``.
 
     ``temperature=0`` gives the greedy distribution: probability 1 on the arg max.
@@ -79,8 +89,13 @@ def next_token_probs(logits: torch.Tensor, temperature: float = 1.0, top_k: int 
     return torch.softmax(logits, dim=-1)
 
 
-def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                      top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_next_token(
+    logits: torch.Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Draw one token per row of ``logits`` ``(B, vocab_size)``; return ids ``(B, 1)``.
 
     Greedy (``temperature=0``) takes the arg max and draws no random numbers.
@@ -94,6 +109,7 @@ def sample_next_token(logits: torch.Tensor, temperature: float = 1.0, top_k: int
 
 # -- repetition ---------------------------------------------------------------------------------
 
+
 def check_repetition_args(penalty: float, ngram_size: int | None) -> None:
     """Raise TypeError/ValueError naming the argument if a repetition setting is out of range:
     ``repetition_penalty`` >= 1 (1 = no penalty), ``no_repeat_ngram_size`` an int >= 1 or None."""
@@ -105,8 +121,10 @@ def check_repetition_args(penalty: float, ngram_size: int | None) -> None:
 def _check_previous(logits: torch.Tensor, previous: torch.Tensor) -> None:
     if not isinstance(previous, torch.Tensor) or previous.dim() != 2 or previous.size(0) != logits.size(0):
         shape = tuple(previous.shape) if isinstance(previous, torch.Tensor) else type(previous).__name__
-        raise ValueError(f"previous must be a (batch, time) tensor of token ids with batch = {logits.size(0)} "
-                         f"(the rows of logits), got {shape}")
+        raise ValueError(
+            f"previous must be a (batch, time) tensor of token ids with batch = {logits.size(0)} "
+            f"(the rows of logits), got {shape}"
+        )
 
 
 def repetition_penalty(logits: torch.Tensor, previous: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -151,7 +169,7 @@ def ban_repeated_ngrams(logits: torch.Tensor, previous: torch.Tensor, n: int) ->
     if n == 1:
         banned = torch.ones(grams.shape[:2], dtype=torch.bool, device=previous.device)
     else:
-        tail = previous[:, T - n + 1:]  # the n - 1 tokens a new token would extend
+        tail = previous[:, T - n + 1 :]  # the n - 1 tokens a new token would extend
         banned = (grams[:, :, :-1] == tail[:, None, :]).all(-1)  # (B, T - n + 1): n-grams that start like the tail
     # Count, for each token id, the matches it would complete (an add, not a plain scatter: the same
     # id can follow both a match and a non-match, and only "any match" should count).
@@ -174,7 +192,7 @@ def repeated_ngram_fraction(tokens: Sequence[Any] | str, n: int) -> float:
         tokens = tokens.tolist()
     if not isinstance(tokens, (str, Sequence)):
         raise TypeError(f"tokens must be a string or a sequence of token ids, got {type(tokens).__name__}")
-    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
     if not grams:
         return 0.0
     seen: set[tuple] = set()

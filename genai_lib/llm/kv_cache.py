@@ -21,8 +21,16 @@ __all__ = ["LayerKVCache", "KVCache"]
 class LayerKVCache:
     """Keys and values of one attention layer, shape ``(batch, n_head, max_len, head_dim)``."""
 
-    def __init__(self, batch_size: int, n_head: int, max_len: int, head_dim: int, *,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        batch_size: int,
+        n_head: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         shape = (batch_size, n_head, max_len, head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
@@ -37,11 +45,14 @@ class LayerKVCache:
         the keys and values of every position so far, ``(B, n_head, length, head_dim)``."""
         start, end = self.length, self.length + k.size(2)
         if end > self.max_len:
-            raise ValueError(f"the KV cache holds {self.max_len} positions; cannot append {k.size(2)} "
-                             f"to the {start} already there")
+            raise ValueError(
+                f"the KV cache holds {self.max_len} positions; cannot append {k.size(2)} to the {start} already there"
+            )
         if k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3):
-            raise ValueError(f"k has shape {tuple(k.shape)}; this cache holds (batch, n_head, *, head_dim) = "
-                             f"{tuple(self.k.shape[:2])} and {self.k.size(3)}")
+            raise ValueError(
+                f"k has shape {tuple(k.shape)}; this cache holds (batch, n_head, *, head_dim) = "
+                f"{tuple(self.k.shape[:2])} and {self.k.size(3)}"
+            )
         self.k[:, :, start:end] = k
         self.v[:, :, start:end] = v
         self.length = end
@@ -57,10 +68,20 @@ class KVCache:
         max_len: the most positions the cache can hold (the model's ``block_size``).
     """
 
-    def __init__(self, n_layer: int, batch_size: int, n_head: int, max_len: int, head_dim: int, *,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
-        self.layers = [LayerKVCache(batch_size, n_head, max_len, head_dim, device=device, dtype=dtype)
-                       for _ in range(n_layer)]
+    def __init__(
+        self,
+        n_layer: int,
+        batch_size: int,
+        n_head: int,
+        max_len: int,
+        head_dim: int,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.layers = [
+            LayerKVCache(batch_size, n_head, max_len, head_dim, device=device, dtype=dtype) for _ in range(n_layer)
+        ]
 
     def __len__(self) -> int:
         return self.layers[0].length

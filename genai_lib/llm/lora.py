@@ -32,8 +32,15 @@ from torch import nn
 
 from genai_lib._checks import check_float, check_int
 
-__all__ = ["LoRALinear", "TokenRows", "apply_lora", "adapt_token_rows", "merge_lora", "lora_parameters",
-           "DEFAULT_TARGETS"]
+__all__ = [
+    "LoRALinear",
+    "TokenRows",
+    "apply_lora",
+    "adapt_token_rows",
+    "merge_lora",
+    "lora_parameters",
+    "DEFAULT_TARGETS",
+]
 
 # The GPT's four projections: queries/keys/values, attention output, MLP in, MLP out.
 DEFAULT_TARGETS = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
@@ -80,8 +87,13 @@ class LoRALinear(nn.Module):
     def merged(self) -> nn.Linear:
         """Return a plain ``nn.Linear`` with weight ``W₀ + (α / r) B A`` (and the base bias)."""
         base = self.base
-        out = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
-                        device=base.weight.device, dtype=base.weight.dtype)
+        out = nn.Linear(
+            base.in_features,
+            base.out_features,
+            bias=base.bias is not None,
+            device=base.weight.device,
+            dtype=base.weight.dtype,
+        )
         with torch.no_grad():
             out.weight.copy_(base.weight + self.delta_weight())
             if base.bias is not None:
@@ -97,8 +109,9 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
 
 
-def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0, dropout: float = 0.0,
-               targets: Sequence[str] = DEFAULT_TARGETS) -> nn.Module:
+def apply_lora(
+    model: nn.Module, r: int = 8, alpha: float = 16.0, dropout: float = 0.0, targets: Sequence[str] = DEFAULT_TARGETS
+) -> nn.Module:
     """Wrap every ``nn.Linear`` whose name ends with one of ``targets`` in a :class:`LoRALinear`,
     freeze every other parameter, and return ``model`` (changed in place).
 
@@ -109,11 +122,16 @@ def apply_lora(model: nn.Module, r: int = 8, alpha: float = 16.0, dropout: float
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if isinstance(targets, str) or not all(isinstance(t, str) for t in targets):
-        raise TypeError(f"targets must be a sequence of module-name suffixes such as {DEFAULT_TARGETS}, got {targets!r}")
+        raise TypeError(
+            f"targets must be a sequence of module-name suffixes such as {DEFAULT_TARGETS}, got {targets!r}"
+        )
     if any(isinstance(m, LoRALinear) for m in model.modules()):
         raise ValueError("model already holds LoRA adapters; merge_lora(model) first to add new ones")
-    chosen = [name for name, m in model.named_modules()
-              if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)]
+    chosen = [
+        name
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets)
+    ]
     if not chosen:
         raise ValueError(f"targets={tuple(targets)} match no nn.Linear in the model")
     for p in model.parameters():
@@ -168,8 +186,12 @@ class _RowsLinear(_RowsAdapted):
         return nn.functional.linear(h, self.rows.table(self.base.weight), self.base.bias)
 
 
-def adapt_token_rows(model: nn.Module, ids: Sequence[int] | torch.Tensor, embedding: str = "transformer.wte",
-                     head: str | None = "lm_head") -> nn.Module:
+def adapt_token_rows(
+    model: nn.Module,
+    ids: Sequence[int] | torch.Tensor,
+    embedding: str = "transformer.wte",
+    head: str | None = "lm_head",
+) -> nn.Module:
     """Make the embedding rows of the token ``ids`` trainable, eq. (2); return ``model`` (in place).
 
     For tokens the pre-trained model never saw (a new domain's characters, added special tokens):
@@ -200,8 +222,9 @@ def adapt_token_rows(model: nn.Module, ids: Sequence[int] | torch.Tensor, embedd
         except AttributeError:
             out = None
         if not isinstance(out, nn.Linear) or out.weight is not emb.weight:
-            raise ValueError(f"head={head!r} must name an nn.Linear that shares the embedding's weight "
-                             f"(weight tying), or be None")
+            raise ValueError(
+                f"head={head!r} must name an nn.Linear that shares the embedding's weight (weight tying), or be None"
+            )
     rows = TokenRows(emb.weight, ids)
     emb.weight.requires_grad_(False)
     _replace(model, embedding, _RowsEmbedding(emb, rows))

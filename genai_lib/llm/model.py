@@ -28,8 +28,8 @@ from torch import nn
 
 from genai_lib._checks import check_bool, check_fields, check_float, check_int
 from genai_lib.llm.attention import CausalSelfAttention
-from genai_lib.llm.decoding import (ban_repeated_ngrams, check_repetition_args, check_sampling_args,
-                                    repetition_penalty as penalise_repeats, sample_next_token)
+from genai_lib.llm.decoding import ban_repeated_ngrams, check_repetition_args, check_sampling_args, sample_next_token
+from genai_lib.llm.decoding import repetition_penalty as penalise_repeats
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.training import load_checkpoint, save_checkpoint
 
@@ -60,9 +60,18 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         size = lambda value, name: check_int(value, name, minimum=1)  # noqa: E731
-        check_fields(self, {"vocab_size": size, "block_size": size, "n_layer": size, "n_head": size, "n_embd": size,
-                            "dropout": lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_max=True),
-                            "bias": check_bool})
+        check_fields(
+            self,
+            {
+                "vocab_size": size,
+                "block_size": size,
+                "n_layer": size,
+                "n_head": size,
+                "n_embd": size,
+                "dropout": lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_max=True),
+                "bias": check_bool,
+            },
+        )
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}")
 
@@ -102,8 +111,9 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
-    def forward(self, x: torch.Tensor, cache: LayerKVCache | None = None,
-                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, cache: LayerKVCache | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return the updated residual stream and the attention weights (None unless ``need_weights``)."""
         a, weights = self.attn(self.ln_1(x), cache, need_weights)
         x = x + a
@@ -138,13 +148,15 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
-        self.transformer = nn.ModuleDict(dict(
-            wte=nn.Embedding(config.vocab_size, config.n_embd),  # token id -> vector
-            wpe=nn.Embedding(config.block_size, config.n_embd),  # position -> vector (learned, as in GPT-2)
-            drop=nn.Dropout(config.dropout),
-            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
-        ))
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token id -> vector
+                wpe=nn.Embedding(config.block_size, config.n_embd),  # position -> vector (learned, as in GPT-2)
+                drop=nn.Dropout(config.dropout),
+                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+            )
+        )
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying (Press & Wolf 2017): the output layer scores token j by the dot product of
         # the final hidden state with token j's own embedding. Tokens that are used alike get
@@ -169,14 +181,17 @@ class GPT(nn.Module):
 
     # -- the forward pass ---------------------------------------------------------------------
 
-    def _hidden(self, idx: torch.Tensor, cache: KVCache | None = None,
-                need_weights: bool = False) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    def _hidden(
+        self, idx: torch.Tensor, cache: KVCache | None = None, need_weights: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
         """Run the blocks; return the final hidden states ``(B, T, n_embd)`` and each layer's weights."""
         T = idx.size(1)
         start = 0 if cache is None else len(cache)  # positions already in the cache come first
         if start + T > self.config.block_size:
-            raise ValueError(f"idx has {T} tokens after {start} cached ones, more than block_size="
-                             f"{self.config.block_size}; crop the input to the last block_size tokens")
+            raise ValueError(
+                f"idx has {T} tokens after {start} cached ones, more than block_size="
+                f"{self.config.block_size}; crop the input to the last block_size tokens"
+            )
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         maps = []
@@ -185,7 +200,9 @@ class GPT(nn.Module):
             maps.append(weights)
         return self.transformer.ln_f(x), maps
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Return ``(logits, loss)``: logits ``(B, T, vocab_size)`` for the token after each
         position; loss the mean cross-entropy against ``targets`` ``(B, T)`` (positions with
         target -1 are skipped), or None without targets."""
@@ -195,8 +212,10 @@ class GPT(nn.Module):
         loss = None
         if targets is not None:
             if not isinstance(targets, torch.Tensor) or targets.shape != idx.shape:
-                raise ValueError(f"targets must be a tensor of the same shape as idx {tuple(idx.shape)}, "
-                                 f"got {tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}")
+                raise ValueError(
+                    f"targets must be a tensor of the same shape as idx {tuple(idx.shape)}, "
+                    f"got {tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__}"
+                )
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=-1)
         return logits, loss
 
@@ -228,8 +247,10 @@ class GPT(nn.Module):
         idx = _check_idx(idx, self.config.vocab_size)
         T = idx.size(1)
         if T > self.config.block_size:
-            raise ValueError(f"idx has {T} tokens, more than block_size={self.config.block_size}; "
-                             f"crop the input to the last block_size tokens")
+            raise ValueError(
+                f"idx has {T} tokens, more than block_size={self.config.block_size}; "
+                f"crop the input to the last block_size tokens"
+            )
         was_training = self.training
         self.eval()
         try:
@@ -259,14 +280,25 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int) -> KVCache:
         """Return an empty :class:`KVCache` for ``batch_size`` sequences of up to ``block_size`` tokens."""
         c, p = self.config, self.lm_head.weight
-        return KVCache(c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head,
-                       device=p.device, dtype=p.dtype)
+        return KVCache(
+            c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head, device=p.device, dtype=p.dtype
+        )
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, use_cache: bool = True, generator: torch.Generator | None = None,
-                 *, truncate: bool = False, repetition_penalty: float = 1.0,
-                 no_repeat_ngram_size: int | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        use_cache: bool = True,
+        generator: torch.Generator | None = None,
+        *,
+        truncate: bool = False,
+        repetition_penalty: float = 1.0,
+        no_repeat_ngram_size: int | None = None,
+    ) -> torch.Tensor:
         """Continue ``idx`` ``(B, T)`` by ``max_new_tokens`` tokens; return ``(B, T + max_new_tokens)``.
 
         Each step draws from :func:`~genai_lib.llm.decoding.next_token_probs` (``temperature=0``
@@ -303,8 +335,10 @@ class GPT(nn.Module):
                 raise ValueError(f"generator is on {generator.device}, the model on {device}; they must match")
         block = self.config.block_size
         if idx.size(1) > block and not truncate:
-            raise ValueError(f"idx holds {idx.size(1)} tokens, more than block_size={block}; shorten the prompt "
-                             f"or pass truncate=True to keep its last {block} tokens")
+            raise ValueError(
+                f"idx holds {idx.size(1)} tokens, more than block_size={block}; shorten the prompt "
+                f"or pass truncate=True to keep its last {block} tokens"
+            )
         out = idx.to(device)
         was_training = self.training
         self.eval()  # no dropout while sampling
@@ -369,13 +403,13 @@ class GPT(nn.Module):
         """Save weights (safetensors) and :class:`GPTConfig` (``config.json``) to ``directory``.
 
         A model-only :func:`genai_lib.training.save_checkpoint`: ``model.safetensors`` and
-        ``config.json``, no trainer state; ``extra`` is any JSON-serialisable dict kept beside the config. A model with LoRA adapters must be merged first
+        ``config.json``, no trainer state; ``extra`` is any JSON-serialisable dict kept beside the
+        config. A model with LoRA adapters must be merged first
         (:func:`genai_lib.llm.lora.merge_lora`), so that the checkpoint is a plain GPT.
         """
         if any("lora_" in name for name, _ in self.named_parameters()):
             raise ValueError("this model holds LoRA adapters; merge them first (genai_lib.llm.merge_lora(model))")
-        return save_checkpoint(directory, {"model": self}, step=step, config=self.config, extra=extra,
-                               model_only=True)
+        return save_checkpoint(directory, {"model": self}, step=step, config=self.config, extra=extra, model_only=True)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> GPT:
@@ -410,13 +444,17 @@ class GPT(nn.Module):
             try:
                 from transformers import GPT2LMHeadModel
             except ImportError as err:
-                raise ImportError(f"GPT.from_gpt2({model_or_name!r}) needs the package 'transformers' "
-                                  f"(pip install transformers) and the network or its cache") from err
+                raise ImportError(
+                    f"GPT.from_gpt2({model_or_name!r}) needs the package 'transformers' "
+                    f"(pip install transformers) and the network or its cache"
+                ) from err
             hf = GPT2LMHeadModel.from_pretrained(model_or_name)
         c = getattr(hf, "config", None)
         if c is None or getattr(c, "model_type", None) != "gpt2" or not hasattr(hf, "state_dict"):
-            raise TypeError(f"model_or_name must be a transformers GPT2LMHeadModel or a model name, "
-                            f"got {type(model_or_name).__name__}")
+            raise TypeError(
+                f"model_or_name must be a transformers GPT2LMHeadModel or a model name, "
+                f"got {type(model_or_name).__name__}"
+            )
         problems = []
         if c.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
             problems.append(f"activation_function={c.activation_function!r} (the book's MLP uses tanh-GELU)")
@@ -428,8 +466,15 @@ class GPT(nn.Module):
             problems.append(f"layer_norm_epsilon={c.layer_norm_epsilon} (the book's LayerNorm uses 1e-5)")
         if problems:
             raise ValueError("model_or_name is a GPT-2 variant this GPT cannot reproduce: " + "; ".join(problems))
-        config = GPTConfig(vocab_size=c.vocab_size, block_size=c.n_positions, n_layer=c.n_layer,
-                           n_head=c.n_head, n_embd=c.n_embd, dropout=dropout, bias=True)
+        config = GPTConfig(
+            vocab_size=c.vocab_size,
+            block_size=c.n_positions,
+            n_layer=c.n_layer,
+            n_head=c.n_head,
+            n_embd=c.n_embd,
+            dropout=dropout,
+            bias=True,
+        )
         model = cls(config)
         theirs = hf.state_dict()
         if "lm_head.weight" in theirs and not torch.equal(theirs["lm_head.weight"], theirs["transformer.wte.weight"]):

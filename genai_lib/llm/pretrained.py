@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from genai_lib.llm.model import GPT
-from genai_lib.llm.tokenizers import CharTokenizer, BPETokenizer
+from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
 __all__ = ["WEIGHTS_DIR", "STEPS", "TRAIN_ARGS", "load_pretrained", "pretrained_metrics", "main"]
 
@@ -38,9 +38,37 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: Training steps of the shipped checkpoint (the pre-training chapter trains for 1,500).
 STEPS = 6000
 #: The training command line's arguments that made the shipped checkpoint (plus ``--text`` and ``--out``).
-TRAIN_ARGS = ("--steps", str(STEPS), "--n-layer", "4", "--n-head", "4", "--n-embd", "128", "--block-size", "64",
-              "--batch-size", "12", "--lr", "3e-3", "--min-lr", "1e-4", "--warmup-steps", "100", "--seed", "0",
-              "--tokenizer", "char", "--eval-every", "500", "--eval-windows", "400", "--device", "cpu", "--quiet")
+TRAIN_ARGS = (
+    "--steps",
+    str(STEPS),
+    "--n-layer",
+    "4",
+    "--n-head",
+    "4",
+    "--n-embd",
+    "128",
+    "--block-size",
+    "64",
+    "--batch-size",
+    "12",
+    "--lr",
+    "3e-3",
+    "--min-lr",
+    "1e-4",
+    "--warmup-steps",
+    "100",
+    "--seed",
+    "0",
+    "--tokenizer",
+    "char",
+    "--eval-every",
+    "500",
+    "--eval-windows",
+    "400",
+    "--device",
+    "cpu",
+    "--quiet",
+)
 _NAMES = ("shakespeare-char",)
 
 
@@ -49,13 +77,15 @@ def _directory(name: str) -> Path:
         raise ValueError(f"name must be one of {_NAMES}, got {name!r}")
     path = WEIGHTS_DIR / name
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"the checkpoint {name!r} is missing from {path}; regenerate it with "
-                                f"`python -m genai_lib.llm.pretrained`")
+        raise FileNotFoundError(
+            f"the checkpoint {name!r} is missing from {path}; regenerate it with `python -m genai_lib.llm.pretrained`"
+        )
     return path
 
 
-def load_pretrained(name: str = "shakespeare-char", map_location: str | torch.device = "cpu"
-                    ) -> tuple[GPT, CharTokenizer | BPETokenizer]:
+def load_pretrained(
+    name: str = "shakespeare-char", map_location: str | torch.device = "cpu"
+) -> tuple[GPT, CharTokenizer | BPETokenizer]:
     """Return ``(model, tokenizer)`` of a shipped checkpoint, the model in eval mode.
 
     Reads only files inside the package: no network. ``name`` is ``"shakespeare-char"``.
@@ -75,8 +105,9 @@ def pretrained_metrics(name: str = "shakespeare-char") -> dict:
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Regenerate the shipped Shakespeare checkpoint; return its metrics."""
-    parser = argparse.ArgumentParser(prog="python -m genai_lib.llm.pretrained",
-                                     description="Regenerate the book's pre-trained Shakespeare GPT.")
+    parser = argparse.ArgumentParser(
+        prog="python -m genai_lib.llm.pretrained", description="Regenerate the book's pre-trained Shakespeare GPT."
+    )
     parser.add_argument("--out", default=str(WEIGHTS_DIR / "shakespeare-char"), help="output directory")
     args = parser.parse_args(argv)
     from genai_lib.data import load_shakespeare

@@ -25,7 +25,9 @@ from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer, load_tokenizer
 __all__ = ["load_model", "complete", "main"]
 
 
-def load_model(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer | BPETokenizer]:
+def load_model(
+    ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[GPT, CharTokenizer | BPETokenizer]:
     """Return ``(model, tokenizer)`` from a directory written by the training command line."""
     ckpt = Path(ckpt)
     if not (ckpt / "config.json").is_file():
@@ -35,13 +37,25 @@ def load_model(ckpt: str | os.PathLike, map_location: str | torch.device = "cpu"
     model = GPT.load(ckpt, map_location=map_location)
     tokenizer = load_tokenizer(ckpt / "tokenizer.json")
     if tokenizer.vocab_size != model.config.vocab_size:
-        raise ValueError(f"ckpt={str(ckpt)!r}: tokenizer has {tokenizer.vocab_size} ids, the model {model.config.vocab_size}")
+        raise ValueError(
+            f"ckpt={str(ckpt)!r}: tokenizer has {tokenizer.vocab_size} ids, the model {model.config.vocab_size}"
+        )
     return model.eval(), tokenizer
 
 
-def complete(model: GPT, tokenizer: CharTokenizer | BPETokenizer, prompt: str, max_new_tokens: int = 200,
-             temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None, *,
-             use_cache: bool = True, generator: torch.Generator | None = None, truncate: bool = False) -> str:
+def complete(
+    model: GPT,
+    tokenizer: CharTokenizer | BPETokenizer,
+    prompt: str,
+    max_new_tokens: int = 200,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    *,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+    truncate: bool = False,
+) -> str:
     """Return the text ``model`` writes after ``prompt`` (the continuation only).
 
     See :meth:`GPT.generate` for the decoding arguments. A prompt of more than ``block_size``
@@ -51,11 +65,13 @@ def complete(model: GPT, tokenizer: CharTokenizer | BPETokenizer, prompt: str, m
         raise ValueError(f"prompt must be a non-empty str (the model needs a first token), got {prompt!r}")
     ids = tokenizer.encode(prompt)
     if len(ids) > model.config.block_size and not truncate:
-        raise ValueError(f"prompt is {len(ids)} tokens long, more than block_size={model.config.block_size}; "
-                         f"shorten it or pass truncate=True to keep its end")
+        raise ValueError(
+            f"prompt is {len(ids)} tokens long, more than block_size={model.config.block_size}; "
+            f"shorten it or pass truncate=True to keep its end"
+        )
     idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)
     out = model.generate(idx, max_new_tokens, temperature, top_k, top_p, use_cache, generator, truncate=truncate)
-    return tokenizer.decode(out[0, len(ids):].tolist())
+    return tokenizer.decode(out[0, len(ids) :].tolist())
 
 
 def main(argv: Sequence[str] | None = None) -> list[str]:
@@ -99,8 +115,18 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     for _ in range(args.num_samples):
         start = time.perf_counter()
         try:
-            text = complete(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
-                            args.top_p, use_cache=not args.no_cache, generator=generator, truncate=args.truncate)
+            text = complete(
+                model,
+                tokenizer,
+                args.prompt,
+                args.max_new_tokens,
+                args.temperature,
+                args.top_k,
+                args.top_p,
+                use_cache=not args.no_cache,
+                generator=generator,
+                truncate=args.truncate,
+            )
         except ValueError as err:
             p.error(f"--prompt: {err}" if "prompt" in str(err) else str(err))
         seconds = time.perf_counter() - start

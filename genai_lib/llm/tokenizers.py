@@ -49,6 +49,7 @@ SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(
 
 # -- shared checks ----------------------------------------------------------------------------
 
+
 def _check_text(text: Any, name: str = "text") -> str:
     """Return ``text`` after checking it is a str that UTF-8 can encode (no lone surrogates)."""
     if not isinstance(text, str):
@@ -56,8 +57,10 @@ def _check_text(text: Any, name: str = "text") -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise ValueError(f"{name} contains the lone surrogate {text[err.start]!r} at index {err.start}; "
-                         f"that is not Unicode text and has no UTF-8 encoding") from err
+        raise ValueError(
+            f"{name} contains the lone surrogate {text[err.start]!r} at index {err.start}; "
+            f"that is not Unicode text and has no UTF-8 encoding"
+        ) from err
     return text
 
 
@@ -97,8 +100,10 @@ def _read_json(path: str | os.PathLike, kind: str) -> dict[str, Any]:
         found = data.get("type") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"path={str(path)!r} holds a {found!r} tokenizer, not a {kind!r}")
     if data.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"path={str(path)!r} has format version {data.get('version')!r}; "
-                         f"this library reads version {_FORMAT_VERSION}")
+        raise ValueError(
+            f"path={str(path)!r} has format version {data.get('version')!r}; "
+            f"this library reads version {_FORMAT_VERSION}"
+        )
     return data
 
 
@@ -111,6 +116,7 @@ def _write_json(path: str | os.PathLike, data: dict[str, Any]) -> Path:
 
 
 # -- characters -------------------------------------------------------------------------------
+
 
 class CharTokenizer:
     """One id per character of the training text, plus 256 byte-fallback ids.
@@ -188,8 +194,10 @@ class CharTokenizer:
             elif self.byte_fallback:
                 ids.extend(offset + b for b in ch.encode("utf-8"))
             else:
-                raise ValueError(f"text holds {ch!r} at index {index}, which is not in the vocabulary; "
-                                 f"train on text that contains it or use byte_fallback=True")
+                raise ValueError(
+                    f"text holds {ch!r} at index {index}, which is not in the vocabulary; "
+                    f"train on text that contains it or use byte_fallback=True"
+                )
         return ids
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
@@ -225,8 +233,12 @@ class CharTokenizer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable state that :meth:`save` writes."""
-        return {"type": "CharTokenizer", "version": _FORMAT_VERSION, "byte_fallback": self.byte_fallback,
-                "chars": self.chars}
+        return {
+            "type": "CharTokenizer",
+            "version": _FORMAT_VERSION,
+            "byte_fallback": self.byte_fallback,
+            "chars": self.chars,
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the tokenizer to ``path`` as JSON and return the path."""
@@ -239,10 +251,14 @@ class CharTokenizer:
         return cls(data["chars"], byte_fallback=data["byte_fallback"])
 
     def __repr__(self) -> str:
-        return f"CharTokenizer(n_chars={len(self.chars)}, byte_fallback={self.byte_fallback}, vocab_size={self.vocab_size})"
+        return (
+            f"CharTokenizer(n_chars={len(self.chars)}, byte_fallback={self.byte_fallback}, "
+            f"vocab_size={self.vocab_size})"
+        )
 
 
 # -- byte-pair encoding -----------------------------------------------------------------------
+
 
 def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
@@ -405,8 +421,12 @@ class BPETokenizer:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-serialisable state that :meth:`save` writes (merges in learned order)."""
-        return {"type": "BPETokenizer", "version": _FORMAT_VERSION, "pattern": self.pattern,
-                "merges": [list(pair) for pair in self.merges]}
+        return {
+            "type": "BPETokenizer",
+            "version": _FORMAT_VERSION,
+            "pattern": self.pattern,
+            "merges": [list(pair) for pair in self.merges],
+        }
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the pattern and the merges, in order, to ``path`` as JSON; return the path."""

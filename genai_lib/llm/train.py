@@ -49,7 +49,17 @@ from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 from genai_lib.training import History, Trainer
 
-__all__ = ["TrainConfig", "TrainResult", "GPTTrainer", "lr_at", "make_optimizer", "get_batch", "evaluate", "train_gpt", "main"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "GPTTrainer",
+    "lr_at",
+    "make_optimizer",
+    "get_batch",
+    "evaluate",
+    "train_gpt",
+    "main",
+]
 
 
 @dataclass
@@ -86,8 +96,14 @@ class TrainConfig:
     eval_windows: int = 200
 
     def __post_init__(self) -> None:
-        for name, minimum in (("steps", 1), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
-                              ("eval_every", 0), ("eval_windows", 1)):
+        for name, minimum in (
+            ("steps", 1),
+            ("batch_size", 1),
+            ("warmup_steps", 0),
+            ("seed", 0),
+            ("eval_every", 0),
+            ("eval_windows", 1),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
@@ -136,8 +152,9 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig,
-                   lr_scale: Mapping[str, float] | None = None) -> torch.optim.AdamW:
+def make_optimizer(
+    model: torch.nn.Module, config: TrainConfig, lr_scale: Mapping[str, float] | None = None
+) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; weight decay only on tensors with >= 2 dimensions.
 
     Decay pulls weights towards zero; on matrices and embeddings that acts as a regulariser, but
@@ -152,7 +169,9 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig,
     if not named:
         raise ValueError("model has no trainable parameters")
     if lr_scale is not None and not isinstance(lr_scale, Mapping):
-        raise TypeError(f"lr_scale must be a mapping such as {{'lora_rows': 2.0}} or None, got {type(lr_scale).__name__}")
+        raise TypeError(
+            f"lr_scale must be a mapping such as {{'lora_rows': 2.0}} or None, got {type(lr_scale).__name__}"
+        )
     scales = dict(lr_scale or {})
     for key, factor in scales.items():
         if not isinstance(key, str) or not key:
@@ -169,9 +188,14 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig,
     # tenth of a training step saved. Where torch has no fused kernel, the default implementation runs.
     fused = all(p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float64) for _, p in named)
     return torch.optim.AdamW(
-        [{"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": factor}
-         for (decay, factor), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))],
-        lr=config.lr, betas=(config.beta1, config.beta2), fused=fused or None)
+        [
+            {"params": ps, "weight_decay": config.weight_decay if decay else 0.0, "lr_scale": factor}
+            for (decay, factor), ps in sorted(groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))
+        ],
+        lr=config.lr,
+        betas=(config.beta1, config.beta2),
+        fused=fused or None,
+    )
 
 
 def _as_ids(ids: Sequence[int] | torch.Tensor, name: str) -> torch.Tensor:
@@ -182,8 +206,9 @@ def _as_ids(ids: Sequence[int] | torch.Tensor, name: str) -> torch.Tensor:
     return ids.long()
 
 
-def get_batch(ids: torch.Tensor, block_size: int, batch_size: int,
-              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def get_batch(
+    ids: torch.Tensor, block_size: int, batch_size: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``batch_size`` random windows from ``ids``; return inputs and targets ``(B, block_size)``.
 
     The targets are the inputs shifted by one: at every position the model learns to predict the
@@ -197,8 +222,9 @@ def get_batch(ids: torch.Tensor, block_size: int, batch_size: int,
 
 
 @torch.no_grad()
-def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int | None = None,
-             batch_size: int = 32) -> float:
+def evaluate(
+    model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int | None = None, batch_size: int = 32
+) -> float:
     """Return the mean cross-entropy (nats per token) of ``model`` on ``ids``.
 
     ``ids`` is cut into consecutive windows of ``block_size`` predictions (each window's first
@@ -209,8 +235,9 @@ def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int 
     ids = _as_ids(ids, "ids")
     if len(ids) < 2:
         raise ValueError(f"ids must hold at least 2 tokens to predict one, got {len(ids)}")
-    if max_windows is not None and (isinstance(max_windows, bool) or not isinstance(max_windows, numbers.Integral)
-                                    or max_windows < 1):
+    if max_windows is not None and (
+        isinstance(max_windows, bool) or not isinstance(max_windows, numbers.Integral) or max_windows < 1
+    ):
         raise ValueError(f"max_windows must be an int >= 1 or None, got {max_windows!r}")
     block = model.config.block_size
     device = model.lm_head.weight.device
@@ -223,15 +250,16 @@ def evaluate(model: GPT, ids: Sequence[int] | torch.Tensor, *, max_windows: int 
     model.eval()
     total, count = 0.0, 0
     try:
-        batches = [starts[i:i + batch_size] for i in range(0, len(starts), batch_size)]
+        batches = [starts[i : i + batch_size] for i in range(0, len(starts), batch_size)]
         windows = [ids[b.unsqueeze(1) + torch.arange(block + 1)] for b in batches]
         if tail is not None:
             windows.append(ids[tail:].unsqueeze(0))
         for w in windows:
             w = w.to(device)
             logits, _ = model(w[:, :-1])
-            nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1),
-                                                    reduction="sum")
+            nll = torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1), reduction="sum"
+            )
             total, count = total + nll.item(), count + w[:, 1:].numel()
     finally:
         model.train(was_training)
@@ -267,9 +295,15 @@ class GPTTrainer(Trainer):
 
     desc = "pre-train"
 
-    def __init__(self, model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
-                 val_ids: Sequence[int] | torch.Tensor | None = None,
-                 lr_scale: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        model: GPT,
+        train_ids: Sequence[int] | torch.Tensor,
+        config: TrainConfig,
+        *,
+        val_ids: Sequence[int] | torch.Tensor | None = None,
+        lr_scale: Mapping[str, float] | None = None,
+    ) -> None:
         if not isinstance(model, GPT):
             raise TypeError(f"model must be a GPT, got {type(model).__name__}")
         if not isinstance(config, TrainConfig):
@@ -306,14 +340,23 @@ class GPTTrainer(Trainer):
         self.optimizer.step()
         return {"loss": loss, "lr": lr}
 
-    def fit(self, steps: int | None = None, *, progress: bool = True,
-            callback: Callable[[int, dict[str, float]], None] | None = None,
-            log_every: int | None = None, desc: str | None = None) -> History:
-        """Train until ``steps`` updates are done in total (default and at most ``config.steps``); return the History."""
+    def fit(
+        self,
+        steps: int | None = None,
+        *,
+        progress: bool = True,
+        callback: Callable[[int, dict[str, float]], None] | None = None,
+        log_every: int | None = None,
+        desc: str | None = None,
+    ) -> History:
+        """Train until ``steps`` updates are done in total (default and at most ``config.steps``);
+        return the History."""
         steps = self.config.steps if steps is None else steps
         if isinstance(steps, numbers.Integral) and not isinstance(steps, bool) and steps > self.config.steps:
-            raise ValueError(f"steps must be <= config.steps={self.config.steps}, the length of the learning-rate "
-                             f"schedule; got {steps}")
+            raise ValueError(
+                f"steps must be <= config.steps={self.config.steps}, the length of the learning-rate "
+                f"schedule; got {steps}"
+            )
         self._target = steps
         return super().fit(steps, progress=progress, callback=callback, log_every=log_every, desc=desc)
 
@@ -325,8 +368,9 @@ class GPTTrainer(Trainer):
         done, config = step + 1, self.config
         if self.val_ids is not None and (done == self._target or (config.eval_every and done % config.eval_every == 0)):
             t = time.perf_counter()
-            self.val_history.append(done, {"val_loss": evaluate(self.model, self.val_ids,
-                                                                max_windows=config.eval_windows)})
+            self.val_history.append(
+                done, {"val_loss": evaluate(self.model, self.val_ids, max_windows=config.eval_windows)}
+            )
             self.model.train()
             self.eval_seconds += time.perf_counter() - t
 
@@ -339,10 +383,16 @@ class GPTTrainer(Trainer):
         return {"model": self.model, "optimizer": self.optimizer}
 
 
-def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: TrainConfig, *,
-          val_ids: Sequence[int] | torch.Tensor | None = None, progress: bool = True,
-          callback: Callable[[int, dict[str, float]], None] | None = None,
-          lr_scale: Mapping[str, float] | None = None) -> TrainResult:
+def train_gpt(
+    model: GPT,
+    train_ids: Sequence[int] | torch.Tensor,
+    config: TrainConfig,
+    *,
+    val_ids: Sequence[int] | torch.Tensor | None = None,
+    progress: bool = True,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    lr_scale: Mapping[str, float] | None = None,
+) -> TrainResult:
     """Train ``model`` (in place, on its own device) on ``train_ids`` for ``config.steps`` steps.
 
     A :class:`GPTTrainer` run to ``config.steps``, timed. Only parameters with ``requires_grad``
@@ -362,10 +412,13 @@ def train_gpt(model: GPT, train_ids: Sequence[int] | torch.Tensor, config: Train
 
 # -- the command line -------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m genai_lib.llm.train",
-                                description="Train a small GPT on a UTF-8 text file (90/10 train/validation split "
-                                            "by position) and write a checkpoint and metrics.")
+    p = argparse.ArgumentParser(
+        prog="python -m genai_lib.llm.train",
+        description="Train a small GPT on a UTF-8 text file (90/10 train/validation split "
+        "by position) and write a checkpoint and metrics.",
+    )
     p.add_argument("--text", required=True, help="UTF-8 text file to train on")
     p.add_argument("--steps", type=int, required=True, help="optimisation steps")
     p.add_argument("--n-layer", type=int, default=4)
@@ -380,11 +433,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
-    p.add_argument("--vocab-size", type=int, default=None,
-                   help="tokenizer vocabulary size (bpe: required, >= 256; char: optional, >= 257)")
+    p.add_argument(
+        "--vocab-size",
+        type=int,
+        default=None,
+        help="tokenizer vocabulary size (bpe: required, >= 256; char: optional, >= 257)",
+    )
     p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0 = only at the end)")
-    p.add_argument("--eval-windows", type=int, default=None,
-                   help="evaluate on this many fixed, evenly spaced validation windows (default: all the validation text)")
+    p.add_argument(
+        "--eval-windows",
+        type=int,
+        default=None,
+        help="evaluate on this many fixed, evenly spaced validation windows (default: all the validation text)",
+    )
     p.add_argument("--out", default="checkpoints/llm", help="output directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -416,7 +477,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if args.tokenizer == "bpe" and (args.vocab_size is None or args.vocab_size < 256):
         parser.error(f"--vocab-size must be given and >= 256 with --tokenizer bpe, got {args.vocab_size}")
     if args.tokenizer == "char" and args.vocab_size is not None and args.vocab_size < 257:
-        parser.error(f"--vocab-size must be >= 257 (256 byte-fallback ids + 1) with --tokenizer char, got {args.vocab_size}")
+        parser.error(
+            f"--vocab-size must be >= 257 (256 byte-fallback ids + 1) with --tokenizer char, got {args.vocab_size}"
+        )
     try:
         device = get_device(args.device)
     except (TypeError, ValueError) as err:
@@ -440,29 +503,46 @@ def main(argv: Sequence[str] | None = None) -> dict:
     train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
     val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
     if len(train_ids) < args.block_size + 1:
-        parser.error(f"--text gives {len(train_ids)} training tokens, too few for --block-size {args.block_size}; "
-                     f"use a longer text or a smaller --block-size")
+        parser.error(
+            f"--text gives {len(train_ids)} training tokens, too few for --block-size {args.block_size}; "
+            f"use a longer text or a smaller --block-size"
+        )
     if len(val_ids) < 2:
         parser.error(f"--text gives {len(val_ids)} validation tokens (its last 10%); use a longer text")
 
     seed_everything(args.seed)
-    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
-                       n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout)
-    recipe = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
-                         warmup_steps=args.warmup_steps, seed=args.seed, eval_every=args.eval_every,
-                         eval_windows=args.eval_windows or TrainConfig.eval_windows)
+    config = GPTConfig(
+        vocab_size=tokenizer.vocab_size,
+        block_size=args.block_size,
+        n_layer=args.n_layer,
+        n_head=args.n_head,
+        n_embd=args.n_embd,
+        dropout=args.dropout,
+    )
+    recipe = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        min_lr=args.min_lr,
+        warmup_steps=args.warmup_steps,
+        seed=args.seed,
+        eval_every=args.eval_every,
+        eval_windows=args.eval_windows or TrainConfig.eval_windows,
+    )
     model = GPT(config).to(device)
     counts = model.parameter_counts()
-    print(f"genai_lib.llm.train: {path.name}: {len(train_text):,} train / {len(val_text):,} validation characters, "
-          f"{args.tokenizer} tokenizer ({tokenizer.vocab_size} ids), {counts['total']:,} parameters, device {device}",
-          flush=True)
+    print(
+        f"genai_lib.llm.train: {path.name}: {len(train_text):,} train / {len(val_text):,} validation characters, "
+        f"{args.tokenizer} tokenizer ({tokenizer.vocab_size} ids), {counts['total']:,} parameters, device {device}",
+        flush=True,
+    )
     result = train_gpt(model, train_ids, recipe, val_ids=val_ids if args.eval_every else None, progress=not args.quiet)
 
     t = time.perf_counter()
     val_nats_per_token = evaluate(model, val_ids, max_windows=args.eval_windows)  # default: every token
     eval_seconds = time.perf_counter() - t
     nats_per_char = val_nats_per_token * len(val_ids) / len(val_text)  # eq. (1)
-    last = result.history.values["loss"][-min(50, len(result.history)):]
+    last = result.history.values["loss"][-min(50, len(result.history)) :]
     metrics = {
         "val_loss_nats_per_char": nats_per_char,
         "val_bits_per_char": nats_per_char / math.log(2),
@@ -473,9 +553,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "train_seconds": result.seconds,
         "eval_seconds": eval_seconds,
         "tokens_per_second": result.tokens_per_second,
-        "n_train_chars": len(train_text), "n_val_chars": len(val_text),
-        "n_train_tokens": len(train_ids), "n_val_tokens": len(val_ids), "eval_windows": args.eval_windows,
-        "tokenizer": args.tokenizer, "vocab_size": tokenizer.vocab_size,
+        "n_train_chars": len(train_text),
+        "n_val_chars": len(val_text),
+        "n_train_tokens": len(train_ids),
+        "n_val_tokens": len(val_ids),
+        "eval_windows": args.eval_windows,
+        "tokenizer": args.tokenizer,
+        "vocab_size": tokenizer.vocab_size,
         "parameter_counts": counts,
         "device": str(device),
         "text": str(path),
@@ -485,13 +569,22 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "val_history": result.val_history.to_dict(),
     }
     out = Path(args.out)
-    model.save(out, step=args.steps, extra={"tokenizer": "tokenizer.json", "train_config": dataclasses.asdict(recipe),
-                                            "val_loss_nats_per_char": nats_per_char})
+    model.save(
+        out,
+        step=args.steps,
+        extra={
+            "tokenizer": "tokenizer.json",
+            "train_config": dataclasses.asdict(recipe),
+            "val_loss_nats_per_char": nats_per_char,
+        },
+    )
     tokenizer.save(out / "tokenizer.json")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(f"validation loss {nats_per_char:.4f} nats/char ({nats_per_char / math.log(2):.3f} bits/char) after "
-          f"{args.steps} steps, {result.seconds:.1f} s, {result.tokens_per_second:,.0f} tokens/s; wrote {out}/",
-          flush=True)
+    print(
+        f"validation loss {nats_per_char:.4f} nats/char ({nats_per_char / math.log(2):.3f} bits/char) after "
+        f"{args.steps} steps, {result.seconds:.1f} s, {result.tokens_per_second:,.0f} tokens/s; wrote {out}/",
+        flush=True,
+    )
     return metrics
 
 

@@ -25,9 +25,15 @@ from torch import nn
 from genai_lib.data import load_digits
 from genai_lib.data.digits import HELDOUT_PER_CLASS, digits_split
 
-__all__ = ["ClassifierConfig", "DigitsClassifier", "digits_split", "train_digits_classifier",
-           "digits_classifier", "heldout_accuracy", "HELDOUT_PER_CLASS"]
-
+__all__ = [
+    "ClassifierConfig",
+    "DigitsClassifier",
+    "digits_split",
+    "train_digits_classifier",
+    "digits_classifier",
+    "heldout_accuracy",
+    "HELDOUT_PER_CLASS",
+]
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,9 @@ def train_digits_classifier(config: ClassifierConfig = ClassifierConfig()) -> Di
             torch.set_num_threads(threads)
 
 
-def _train(config: ClassifierConfig, x: torch.Tensor, labels: torch.Tensor, train_idx: torch.Tensor) -> DigitsClassifier:
+def _train(
+    config: ClassifierConfig, x: torch.Tensor, labels: torch.Tensor, train_idx: torch.Tensor
+) -> DigitsClassifier:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = DigitsClassifier(config.hidden, config.features)

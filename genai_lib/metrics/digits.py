@@ -43,9 +43,24 @@ from genai_lib.data import load_digits
 from genai_lib.metrics.classifier import digits_classifier, digits_split
 from genai_lib.metrics.frechet import FeatureStats, feature_stats, frechet_distance
 
-__all__ = ["digits_features", "reference_stats", "digits_fd", "digits_fd_floor", "gaussian_fit_samples",
-           "gaussian_fit_fd", "classify_digits", "class_histogram", "entropy", "class_entropy",
-           "mean_confidence", "class_accuracy", "DigitsReport", "digits_report", "EVAL_SIZE", "to_8x8"]
+__all__ = [
+    "digits_features",
+    "reference_stats",
+    "digits_fd",
+    "digits_fd_floor",
+    "gaussian_fit_samples",
+    "gaussian_fit_fd",
+    "classify_digits",
+    "class_histogram",
+    "entropy",
+    "class_entropy",
+    "mean_confidence",
+    "class_accuracy",
+    "DigitsReport",
+    "digits_report",
+    "EVAL_SIZE",
+    "to_8x8",
+]
 
 EVAL_SIZE = 800  # the held-out set's size: the sample size at which the reference points are computed
 
@@ -66,8 +81,10 @@ def to_8x8(images: torch.Tensor) -> torch.Tensor:
     digits, up to float rounding).
     """
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1:] != (1, 16, 16):
-        raise ValueError(f"images must be a tensor shaped (N, 1, 16, 16), got "
-                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+        raise ValueError(
+            f"images must be a tensor shaped (N, 1, 16, 16), got "
+            f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}"
+        )
     x = images.detach().to("cpu", torch.float32).reshape(len(images), 256)
     return (x @ _upsampling_pinv().T).reshape(-1, 1, 8, 8)
 
@@ -85,8 +102,10 @@ def _as_digits(samples: object, name: str = "samples") -> torch.Tensor:
     elif x.dim() == 3 and x.shape[1:] in ((8, 8), (16, 16)):
         x = x.unsqueeze(1)
     if x.dim() != 4 or x.shape[1:] not in ((1, 8, 8), (1, 16, 16)) or x.shape[0] < 1:
-        raise ValueError(f"{name} must be digits shaped (N, 1, 8, 8), (N, 8, 8), (N, 64) or the 16×16 "
-                         f"equivalents, got {tuple(samples.shape)}")
+        raise ValueError(
+            f"{name} must be digits shaped (N, 1, 8, 8), (N, 8, 8), (N, 64) or the 16×16 "
+            f"equivalents, got {tuple(samples.shape)}"
+        )
     if not torch.isfinite(x).all():
         raise ValueError(f"{name} must be finite (it holds NaN or inf)")
     if x.shape[-1] == 16:
@@ -121,7 +140,9 @@ def _stats(reference: object) -> FeatureStats:
     return feature_stats(digits_features(_as_digits(reference, "reference")))
 
 
-def digits_fd(samples: torch.Tensor | np.ndarray, reference: FeatureStats | torch.Tensor | np.ndarray | None = None) -> float:
+def digits_fd(
+    samples: torch.Tensor | np.ndarray, reference: FeatureStats | torch.Tensor | np.ndarray | None = None
+) -> float:
     """The digits FD: Fréchet distance between classifier features of ``samples`` and ``reference``.
 
     Args:
@@ -233,13 +254,21 @@ class DigitsReport:
     confidence: float
 
     def __str__(self) -> str:
-        return (f"digits FD {self.fd:.3g} (n={self.n}; floor {self.floor:.3g}, Gaussian fit {self.gaussian_fit:.3g}) · "
-                f"class entropy {self.entropy:.3f} nats (max {math.log(10):.3f}) · mean confidence {self.confidence:.3f}")
+        return (
+            f"digits FD {self.fd:.3g} (n={self.n}; floor {self.floor:.3g}, Gaussian fit {self.gaussian_fit:.3g}) · "
+            f"class entropy {self.entropy:.3f} nats (max {math.log(10):.3f}) · mean confidence {self.confidence:.3f}"
+        )
 
 
 def digits_report(samples: torch.Tensor | np.ndarray) -> DigitsReport:
     """Measure ``samples`` once with everything above; ``print(report)`` gives the one-line summary."""
     hist = class_histogram(samples)
-    return DigitsReport(n=int(hist.sum()), fd=digits_fd(samples), floor=digits_fd_floor(),
-                        gaussian_fit=gaussian_fit_fd(), histogram=tuple(int(c) for c in hist),
-                        entropy=entropy(hist), confidence=mean_confidence(samples))
+    return DigitsReport(
+        n=int(hist.sum()),
+        fd=digits_fd(samples),
+        floor=digits_fd_floor(),
+        gaussian_fit=gaussian_fit_fd(),
+        histogram=tuple(int(c) for c in hist),
+        entropy=entropy(hist),
+        confidence=mean_confidence(samples),
+    )

@@ -50,8 +50,9 @@ def feature_stats(features: np.ndarray | torch.Tensor) -> FeatureStats:
         raise ValueError(f"features must have shape (n, d) with n >= 2, got {features.shape}")
     if not np.isfinite(features).all():
         raise ValueError("features must be finite (the samples hold NaN or inf?)")
-    return FeatureStats(features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], -1),
-                        int(features.shape[0]))
+    return FeatureStats(
+        features.mean(axis=0), np.cov(features, rowvar=False).reshape(features.shape[1], -1), int(features.shape[0])
+    )
 
 
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:

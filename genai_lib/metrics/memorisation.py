@@ -30,28 +30,34 @@ __all__ = ["Memorisation", "memorisation", "nearest_neighbours"]
 class Memorisation(NamedTuple):
     """What :func:`memorisation` measures (distances are Euclidean, in the points' units)."""
 
-    sample_distance: torch.Tensor    # (n,) each sample's distance to its nearest training point
-    nearest: torch.Tensor            # (n,) the index of that training point (to show the pairs)
+    sample_distance: torch.Tensor  # (n,) each sample's distance to its nearest training point
+    nearest: torch.Tensor  # (n,) the index of that training point (to show the pairs)
     held_out_distance: torch.Tensor  # (m,) each held-out point's distance to its nearest training point
-    threshold: float                 # the `quantile` of held_out_distance: closer than this is a near copy
-    copy_share: float                # share of samples closer to the training set than `threshold`
-    held_out_share: float            # the same share among held-out points (about `quantile`)
-    median_ratio: float              # median(sample_distance) / median(held_out_distance)
+    threshold: float  # the `quantile` of held_out_distance: closer than this is a near copy
+    copy_share: float  # share of samples closer to the training set than `threshold`
+    held_out_share: float  # the same share among held-out points (about `quantile`)
+    median_ratio: float  # median(sample_distance) / median(held_out_distance)
 
 
-def nearest_neighbours(points: torch.Tensor, reference: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_neighbours(
+    points: torch.Tensor, reference: torch.Tensor, chunk: int = 1024
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Distance to, and index of, each point's nearest row of ``reference`` (exact, in chunks)."""
     distances, indices = [], []
     for start in range(0, len(points), chunk):
-        d = torch.cdist(points[start:start + chunk], reference)
+        d = torch.cdist(points[start : start + chunk], reference)
         value, index = d.min(dim=1)
         distances.append(value)
         indices.append(index)
     return torch.cat(distances), torch.cat(indices)
 
 
-def memorisation(samples: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray,
-                 held_out: torch.Tensor | np.ndarray, quantile: float = 0.05) -> Memorisation:
+def memorisation(
+    samples: torch.Tensor | np.ndarray,
+    train: torch.Tensor | np.ndarray,
+    held_out: torch.Tensor | np.ndarray,
+    quantile: float = 0.05,
+) -> Memorisation:
     """Compare samples' nearest-training-point distances with held-out data's.
 
     Args:
@@ -74,8 +80,10 @@ def memorisation(samples: torch.Tensor | np.ndarray, train: torch.Tensor | np.nd
     train = _as_points(train, "train")
     held_out = _as_points(held_out, "held_out")
     if not samples.shape[1] == train.shape[1] == held_out.shape[1]:
-        raise ValueError(f"samples, train and held_out must have the same width, got "
-                         f"{samples.shape[1]}, {train.shape[1]} and {held_out.shape[1]}")
+        raise ValueError(
+            f"samples, train and held_out must have the same width, got "
+            f"{samples.shape[1]}, {train.shape[1]} and {held_out.shape[1]}"
+        )
     if isinstance(quantile, bool) or not isinstance(quantile, (int, float)):
         raise TypeError(f"quantile must be a float in (0, 1), got {type(quantile).__name__}")
     if not 0 < quantile < 1:

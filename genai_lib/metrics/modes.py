@@ -59,8 +59,14 @@ def _as_points(value: object, name: str) -> torch.Tensor:
     return value
 
 
-def mode_metrics(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.ndarray, std: float, *,
-                 threshold: float = 3.0, min_count: int = 20) -> ModeMetrics:
+def mode_metrics(
+    samples: torch.Tensor | np.ndarray,
+    centres: torch.Tensor | np.ndarray,
+    std: float,
+    *,
+    threshold: float = 3.0,
+    min_count: int = 20,
+) -> ModeMetrics:
     """Count covered modes and the share of high-quality samples (Srivastava et al. 2017; Lin et al. 2018).
 
     Each sample is assigned to its nearest centre (Euclidean); it is high quality when that
@@ -83,7 +89,9 @@ def mode_metrics(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.
     samples = _as_points(samples, "samples")
     centres = _as_points(centres, "centres")
     if samples.shape[1] != centres.shape[1]:
-        raise ValueError(f"samples and centres must have the same dimension, got {samples.shape[1]} and {centres.shape[1]}")
+        raise ValueError(
+            f"samples and centres must have the same dimension, got {samples.shape[1]} and {centres.shape[1]}"
+        )
     for name, value in (("std", std), ("threshold", threshold)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

@@ -54,7 +54,7 @@ def precision_recall(real: object, fake: object, k: int = 5) -> PrecisionRecall:
     for name, x in (("real", real), ("fake", fake)):
         if len(x) <= k:
             raise ValueError(f"{name} holds {len(x)} vectors; k={k} needs at least {k + 1}")
-    dist = torch.cdist(real, fake)                                   # (n, m)
+    dist = torch.cdist(real, fake)  # (n, m)
     precision = (dist <= _radii(real, k)[:, None]).any(dim=0).double().mean()
     recall = (dist <= _radii(fake, k)[None, :]).any(dim=1).double().mean()
     return PrecisionRecall(float(precision), float(recall))

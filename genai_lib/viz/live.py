@@ -39,7 +39,9 @@ def _control(name: str, spec: Any) -> widgets.ValueWidget:
         if step is not None and not 0 < step <= hi - lo:
             raise ValueError(f"control {name!r}: a range's step must be in (0, high - low], got {spec}")
         if all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
-            return widgets.IntSlider(value=lo, min=lo, max=hi, step=step or 1, description=name, continuous_update=False)
+            return widgets.IntSlider(
+                value=lo, min=lo, max=hi, step=step or 1, description=name, continuous_update=False
+            )
         return widgets.FloatSlider(
             value=lo, min=lo, max=hi, step=step or (hi - lo) / 100, description=name, continuous_update=False
         )
@@ -86,8 +88,10 @@ def live(make_figure: Callable[..., Any], **controls: Any) -> widgets.VBox:
     boxes = {name: _control(name, spec) for name, spec in controls.items()}
     for name, w in boxes.items():
         if isinstance(w, widgets.Text) and "\n" in w.value:
-            raise ValueError(f"control {name!r}: a widgets.Text shows one line and drops the line breaks of "
-                             f"{w.value[:30]!r}... at the reader's first edit; use widgets.Textarea")
+            raise ValueError(
+                f"control {name!r}: a widgets.Text shows one line and drops the line breaks of "
+                f"{w.value[:30]!r}... at the reader's first edit; use widgets.Textarea"
+            )
     out = widgets.Output()
 
     def redraw(_change: Any = None) -> None:
@@ -133,7 +137,9 @@ def live_scrubber(
     if len(labels) != n_frames:
         raise ValueError(f"labels has {len(labels)} entries but n_frames is {n_frames}")
     cache: dict[int, Frame] = {}
-    slider = widgets.IntSlider(value=0, min=0, max=n_frames - 1, description=scrubber_kwargs.get("slider_label", "step"))
+    slider = widgets.IntSlider(
+        value=0, min=0, max=n_frames - 1, description=scrubber_kwargs.get("slider_label", "step")
+    )
     play = widgets.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms)
     widgets.jslink((play, "value"), (slider, "value"))
     caption = widgets.Label()

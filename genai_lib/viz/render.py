@@ -111,7 +111,9 @@ def figure_html(fig: go.Figure | dict, *, div_id: str | None = None) -> str:
     if div_id is None:
         div_id = "genai-fig-" + hashlib.sha1(payload.encode()).hexdigest()[:12]
     elif not isinstance(div_id, str) or not _HTML_ID.fullmatch(div_id):
-        raise ValueError(f"div_id must be an HTML id (a letter, then letters, digits, '-', '_', ':' or '.'), got {div_id!r}")
+        raise ValueError(
+            f"div_id must be an HTML id (a letter, then letters, digits, '-', '_', ':' or '.'), got {div_id!r}"
+        )
     layout = json.loads(payload).get("layout", {})
     alt = (layout.get("meta") or {}).get("alt") if isinstance(layout.get("meta"), dict) else None
     height = layout.get("height") or 450

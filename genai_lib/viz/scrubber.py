@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 from genai_lib.viz.theme import PALETTE, SEQUENTIAL, TEMPLATE
 
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
-Frame = Union[ArrayLike, Mapping[str, ArrayLike]]
+Frame = ArrayLike | Mapping[str, ArrayLike]
 
 LAYER_KINDS = ("points", "line", "arrows", "heatmap", "image")
 _CONTROLS_HEIGHT = 175  # pixels below the plot for the axis title, play/pause and the slider
@@ -202,7 +202,9 @@ def _normalise(frames: Sequence[Frame], kinds: Mapping[str, str] | str | None) -
         if names is None:
             names = list(named)
         elif list(named) != names:
-            raise ValueError(f"frames[{i}] has layers {list(named)}, but frames[0] has {names}: every frame needs the same layers")
+            raise ValueError(
+                f"frames[{i}] has layers {list(named)}, but frames[0] has {names}: every frame needs the same layers"
+            )
         layers.append({k: _to_numpy(v, f"frames[{i}][{k!r}]" if k else f"frames[{i}]") for k, v in named.items()})
     assert names is not None
     if isinstance(kinds, str):
@@ -334,7 +336,12 @@ def scrubber(
             values = values[np.isfinite(values)]
             zrange = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
     opts = dict(
-        extent=extent, zrange=zrange, colorscale=colorscale, value_range=value_range, ncols=ncols, marker_size=marker_size
+        extent=extent,
+        zrange=zrange,
+        colorscale=colorscale,
+        value_range=value_range,
+        ncols=ncols,
+        marker_size=marker_size,
     )
 
     colours = itertools.cycle(PALETTE[1:] + PALETTE[:1])  # more layers than colours: start again
@@ -343,7 +350,9 @@ def scrubber(
     styles = dict(styles or {})
     for name, style in styles.items():
         if not isinstance(style, Mapping):
-            raise TypeError(f"styles[{name!r}] must be a mapping of plotly trace properties, got {type(style).__name__}")
+            raise TypeError(
+                f"styles[{name!r}] must be a mapping of plotly trace properties, got {type(style).__name__}"
+            )
     unknown_styles = set(styles) - set(kind_of)
     if unknown_styles:
         raise ValueError(f"styles names layers {sorted(unknown_styles)} that the frames do not have ({list(kind_of)})")

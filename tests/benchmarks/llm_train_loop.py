@@ -90,19 +90,30 @@ def main(argv: list[str] | None = None) -> float:
         bare_rates.append(tokens / t_bare)
         lib_cpu_rates.append(tokens / c_lib)
         bare_cpu_rates.append(tokens / c_bare)
-        print(f"round {r + 1}/{args.rounds}: train_gpt {tokens / t_lib:8,.0f} tokens/s | "
-              f"bare {tokens / t_bare:8,.0f} tokens/s | overhead {100 * (t_lib / t_bare - 1):+5.1f} % wall, "
-              f"{100 * (c_lib / c_bare - 1):+5.1f} % CPU", flush=True)
+        print(
+            f"round {r + 1}/{args.rounds}: train_gpt {tokens / t_lib:8,.0f} tokens/s | "
+            f"bare {tokens / t_bare:8,.0f} tokens/s | overhead {100 * (t_lib / t_bare - 1):+5.1f} % wall, "
+            f"{100 * (c_lib / c_bare - 1):+5.1f} % CPU",
+            flush=True,
+        )
     overhead = 100 * (statistics.median(ratios) - 1)
-    print(f"\n{config.n_layer} layers x {config.n_head} heads x {config.n_embd} wide, block {config.block_size}, "
-          f"batch {recipe.batch_size}, {template.num_params():,} parameters, {args.threads} thread(s), device {device}")
-    print(f"median tokens/s: train_gpt {statistics.median(lib_rates):,.0f}, "
-          f"bare loop {statistics.median(bare_rates):,.0f}")
-    print(f"median tokens per CPU-second (what a quiet machine would give with {args.threads} thread(s)): "
-          f"train_gpt {statistics.median(lib_cpu_rates):,.0f}, bare loop {statistics.median(bare_cpu_rates):,.0f}")
+    print(
+        f"\n{config.n_layer} layers x {config.n_head} heads x {config.n_embd} wide, block {config.block_size}, "
+        f"batch {recipe.batch_size}, {template.num_params():,} parameters, {args.threads} thread(s), device {device}"
+    )
+    print(
+        f"median tokens/s: train_gpt {statistics.median(lib_rates):,.0f}, "
+        f"bare loop {statistics.median(bare_rates):,.0f}"
+    )
+    print(
+        f"median tokens per CPU-second (what a quiet machine would give with {args.threads} thread(s)): "
+        f"train_gpt {statistics.median(lib_cpu_rates):,.0f}, bare loop {statistics.median(bare_cpu_rates):,.0f}"
+    )
     print(f"median overhead in CPU time: {100 * (statistics.median(cpu_ratios) - 1):+.1f} %")
-    print(f"median overhead of train_gpt over the bare loop: {overhead:+.1f} % "
-          f"({'meets' if overhead <= 15 else 'MISSES'} the <= 15 % bar)")
+    print(
+        f"median overhead of train_gpt over the bare loop: {overhead:+.1f} % "
+        f"({'meets' if overhead <= 15 else 'MISSES'} the <= 15 % bar)"
+    )
     return overhead
 
 
