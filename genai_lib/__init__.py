@@ -26,7 +26,7 @@ import torch
 
 __version__ = "0.1.0"
 
-__all__ = ["get_device", "seed_everything", "env_seed", "__version__"]
+__all__ = ["get_device", "module_device", "seed_everything", "env_seed", "__version__"]
 
 _DEVICE_ENV = "GENAI_DEVICE"
 _SEED_ENV = "GENAI_SEED"
@@ -35,6 +35,24 @@ _SEED_ENV = "GENAI_SEED"
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+def module_device(module: object, default: torch.device | str | None = None) -> torch.device:
+    """Where a module's weights live: the device of its first parameter, else of its first buffer.
+
+    The one rule every family uses to put inputs and random draws beside a model.
+
+    Args:
+        module: an ``nn.Module`` (anything else, e.g. a plain function used as a denoiser, has no
+            weights and gets ``default``).
+        default: the device for a module without weights, or a non-module (the CPU if None).
+    """
+    if isinstance(module, torch.nn.Module):
+        for tensor in module.parameters():
+            return tensor.device
+        for tensor in module.buffers():
+            return tensor.device
+    return torch.device(default) if default is not None else torch.device("cpu")
 
 
 def get_device(prefer: str | None = None) -> torch.device:

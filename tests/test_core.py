@@ -452,3 +452,14 @@ def test_configs_raise_type_errors_for_types_and_value_errors_for_values():
     with pytest.raises(ValueError, match="kind"):
         NoiseSchedule(kind="sigmoid")
     assert type(NoiseSchedule("linear", torch.tensor(10)).num_steps) is int
+
+
+def test_module_device_reads_parameters_then_buffers_then_the_default():
+    assert genai_lib.module_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    bn_like = torch.nn.Module()
+    bn_like.register_buffer("running", torch.zeros(3))
+    assert genai_lib.module_device(bn_like) == torch.device("cpu")
+    assert genai_lib.module_device(torch.nn.Identity(), default="meta") == torch.device("meta")
+    assert genai_lib.module_device(lambda x: x) == torch.device("cpu")
+    meta = torch.nn.Linear(2, 2, device="meta")
+    assert genai_lib.module_device(meta) == torch.device("meta")

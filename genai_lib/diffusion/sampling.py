@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from genai_lib import module_device
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import guided_eps
 from genai_lib.diffusion.schedule import NoiseSchedule
@@ -81,16 +82,6 @@ class Trajectory:
 
     def __len__(self) -> int:
         return int(self.timesteps.numel())
-
-
-def _model_device(model: Denoiser, default: torch.device | None = None) -> torch.device:
-    """Where a module's weights live; ``default`` (else the CPU) for a plain callable."""
-    if isinstance(model, torch.nn.Module):
-        for tensor in model.parameters():
-            return tensor.device
-        for tensor in model.buffers():
-            return tensor.device
-    return default if default is not None else torch.device("cpu")
 
 
 def draw_noise(
@@ -162,7 +153,7 @@ class Sampler:
             check_tensor(x_T, "x_T", floating=True)
             if tuple(x_T.shape) != shape:
                 raise ValueError(f"x_T must have shape {shape} (the shape argument), got {tuple(x_T.shape)}")
-        device = _model_device(model, default=x_T.device if x_T is not None else None)
+        device = module_device(model, default=x_T.device if x_T is not None else None)
         if cond is not None:
             cond = check_labels(cond, "cond", shape[0]).to(device)
         if generator is not None and not isinstance(generator, torch.Generator):

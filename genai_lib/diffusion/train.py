@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from genai_lib import module_device
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
@@ -105,7 +106,7 @@ class DiffusionTrainer(Trainer):
         if data.dim() < 2 or data.shape[0] < 1:
             raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
         if device is None:
-            device = next(iter(model.parameters()), torch.empty(0)).device
+            device = module_device(model)
         self.device = torch.device(device)
         if labels is not None:
             labels = check_labels(labels, "labels", data.shape[0])

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genai_lib import module_device
 from genai_lib._checks import check_int
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
@@ -80,7 +81,7 @@ def _member_copy(ensemble: nn.Module, single: nn.Module, k: int) -> nn.Module:
             if isinstance(big, _MemberLinear):
                 small.weight.copy_(big.weight[k].T)
                 small.bias.copy_(big.bias[k, 0])
-    return single.to(next(ensemble.parameters()).device)
+    return single.to(module_device(ensemble))
 
 
 def _check_member(k: object, members: int) -> int:
@@ -96,7 +97,7 @@ class _Generator(nn.Module):
     n_classes: int | None
 
     def _device(self) -> torch.device:
-        return next(self.parameters()).device
+        return module_device(self)
 
     def sample_latent(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """Draw ``n`` latent vectors ``z ~ N(0, I)`` of shape ``(n, z_dim)`` on the model's device.

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from genai_lib import module_device
 from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
@@ -217,11 +218,10 @@ class GANTrainer(Trainer):
                 raise TypeError(
                     f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models"
                 )
-        self.device = next(generator.parameters()).device
-        if next(discriminator.parameters()).device != self.device:
+        self.device = module_device(generator)
+        if module_device(discriminator) != self.device:
             raise ValueError(
-                f"discriminator must be on the generator's device {self.device}, "
-                f"got {next(discriminator.parameters()).device}"
+                f"discriminator must be on the generator's device {self.device}, got {module_device(discriminator)}"
             )
         n_classes = generator.n_classes
         if getattr(discriminator, "n_classes", None) != n_classes:
