@@ -7,6 +7,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -463,3 +464,26 @@ def test_module_device_reads_parameters_then_buffers_then_the_default():
     assert genai_lib.module_device(lambda x: x) == torch.device("cpu")
     meta = torch.nn.Linear(2, 2, device="meta")
     assert genai_lib.module_device(meta) == torch.device("meta")
+
+
+def test_imports_point_down_the_layers():
+    """README's rule, read from the source: the layers below the families never import a family or
+    the exercises, and no family imports another."""
+    import ast
+
+    families = {"gan", "diffusion", "llm"}
+    below = {"data", "ema", "training", "metrics", "viz", "_checks", "distributed"}
+    package = Path(genai_lib.__file__).parent
+    for path in package.rglob("*.py"):
+        layer = path.relative_to(package).parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if not name.startswith("genai_lib."):
+                    continue
+                target = name.split(".")[1]
+                if layer in below:
+                    assert target not in families | {"exercises"}, f"{path.name} ({layer}) imports {name}"
+                if layer in families:
+                    assert target not in (families - {layer}) | {"exercises"}, f"{path.name} ({layer}) imports {name}"
