@@ -214,7 +214,7 @@ _COIN_FLIP_TOL = 0.08
 def check_coin_flip(learned: Any, xs: Any) -> bool:
     """Change-and-run: the chapter's 1-D discriminator retrained with the generator *on* the data (fakes from
     N(0, 1) too); ``learned`` is its probability that x is real on the grid ``xs``. Measures how far it strays
-    from ½ where the data are (|x| < 2)."""
+    from ½ where the data are (``|x| < 2``)."""
     for name, value in (("learned", learned), ("xs", xs)):
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")

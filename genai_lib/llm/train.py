@@ -33,6 +33,7 @@ import dataclasses
 import json
 import math
 import numbers
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +45,7 @@ import numpy as np
 import torch
 
 from genai_lib import get_device, seed_everything
-from genai_lib._checks import check_float
+from genai_lib._checks import check_fields, check_float, check_int
 from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 from genai_lib.training import History, Trainer
@@ -96,29 +97,28 @@ class TrainConfig:
     eval_windows: int = 200
 
     def __post_init__(self) -> None:
-        for name, minimum in (
-            ("steps", 1),
-            ("batch_size", 1),
-            ("warmup_steps", 0),
-            ("seed", 0),
-            ("eval_every", 0),
-            ("eval_windows", 1),
-        ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-                raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite float >= 0, got {value!r}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        count = lambda minimum: lambda v, n: check_int(v, n, minimum=minimum)  # noqa: E731
+        rate = lambda v, n: check_float(v, n, minimum=0.0)  # noqa: E731
+        beta = lambda v, n: check_float(v, n, minimum=0.0, maximum=1.0, strict_max=True)  # noqa: E731
+        check_fields(
+            self,
+            {
+                "steps": count(1),
+                "batch_size": count(1),
+                "lr": lambda v, n: check_float(v, n, minimum=0.0, strict_min=True),
+                "min_lr": rate,
+                "warmup_steps": count(0),
+                "weight_decay": rate,
+                "beta1": beta,
+                "beta2": beta,
+                "grad_clip": rate,
+                "seed": count(0),
+                "eval_every": count(0),
+                "eval_windows": count(1),
+            },
+        )
         if self.min_lr > self.lr:
             raise ValueError(f"min_lr must be <= lr={self.lr}, got {self.min_lr}")
-        for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 @dataclass
@@ -458,22 +458,32 @@ def main(argv: Sequence[str] | None = None) -> dict:
     """
     parser = _parser()
     args = parser.parse_args(argv)
-    for name in ("steps", "n_layer", "n_head", "n_embd", "block_size", "batch_size"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.eval_windows is not None and args.eval_windows < 1:
-        parser.error(f"--eval-windows must be >= 1, got {args.eval_windows}")
-    for name in ("warmup_steps", "seed", "eval_every"):
-        if getattr(args, name) < 0:
-            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
-    if args.n_embd % args.n_head:
-        parser.error(f"--n-embd must be divisible by --n-head, got {args.n_embd} and {args.n_head}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        parser.error(f"--lr must be a positive number, got {args.lr}")
-    if not (0 <= args.min_lr <= args.lr):
-        parser.error(f"--min-lr must be in [0, --lr={args.lr}], got {args.min_lr}")
-    if not 0 <= args.dropout < 1:
-        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    # The configs check every number (genai_lib._checks); their errors name the field, which is the flag.
+    try:
+        config = GPTConfig(
+            vocab_size=1,  # the tokenizer's, set below once it is trained
+            block_size=args.block_size,
+            n_layer=args.n_layer,
+            n_head=args.n_head,
+            n_embd=args.n_embd,
+            dropout=args.dropout,
+        )
+        recipe = TrainConfig(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            min_lr=args.min_lr,
+            warmup_steps=args.warmup_steps,
+            seed=args.seed,
+            eval_every=args.eval_every,
+            eval_windows=TrainConfig.eval_windows if args.eval_windows is None else args.eval_windows,
+        )
+    except (TypeError, ValueError) as err:
+        parser.error(
+            re.sub(
+                r"\b([a-z]+(?:_[a-z0-9]+)*) must", lambda m: "--" + m[1].replace("_", "-") + " must", str(err), count=1
+            )
+        )
     if args.tokenizer == "bpe" and (args.vocab_size is None or args.vocab_size < 256):
         parser.error(f"--vocab-size must be given and >= 256 with --tokenizer bpe, got {args.vocab_size}")
     if args.tokenizer == "char" and args.vocab_size is not None and args.vocab_size < 257:
@@ -511,24 +521,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         parser.error(f"--text gives {len(val_ids)} validation tokens (its last 10%); use a longer text")
 
     seed_everything(args.seed)
-    config = GPTConfig(
-        vocab_size=tokenizer.vocab_size,
-        block_size=args.block_size,
-        n_layer=args.n_layer,
-        n_head=args.n_head,
-        n_embd=args.n_embd,
-        dropout=args.dropout,
-    )
-    recipe = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        min_lr=args.min_lr,
-        warmup_steps=args.warmup_steps,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        eval_windows=args.eval_windows or TrainConfig.eval_windows,
-    )
+    config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)
     model = GPT(config).to(device)
     counts = model.parameter_counts()
     print(
