@@ -1446,3 +1446,53 @@ def test_check_lora_merge_hints(capsys):
         (lambda m: m.lora_C, "raised AttributeError"),
     ):
         assert_wrong(capsys, lx.check_lora_merge, (fn,), hint)
+
+
+def test_check_own_text(capsys):
+    """A tokenizer trained on the text itself compresses it better than one of the same size trained on
+    other text; the swapped pair, a size mismatch and non-tokenizers get their own answers."""
+    from genai_lib.llm import BPETokenizer
+
+    text = "to be, or not to be, that is the question; whether tis nobler in the mind to suffer " * 20
+    elsewhere = "the quick brown fox jumps over the lazy dog while the cat sleeps by the warm fire " * 20
+    own, other = BPETokenizer().train(text, 300), BPETokenizer().train(elsewhere, 300)
+    assert_right(capsys, lx.check_own_text, own, other, text)
+    assert_wrong(capsys, lx.check_own_text, (other, own, text), "trained on this text itself")
+    assert_wrong(capsys, lx.check_own_text, (BPETokenizer().train(text, 280), other, text), "same vocabulary size")
+    with pytest.raises(TypeError, match="own"):
+        lx.check_own_text("not a tokenizer", other, text)
+    with pytest.raises(TypeError, match="text"):
+        lx.check_own_text(own, other, "")
+
+
+def test_check_unscaled_entropy(capsys):
+    """The scaled entropy agrees with the model's own attention maps; the unscaled one is computed here from
+    the raw scores; dropping 1/√d sharpens every row, so unscaled < scaled."""
+    from genai_lib import llm
+
+    torch.manual_seed(0)
+    model = llm.GPT(llm.GPTConfig(vocab_size=12, block_size=8, n_layer=2, n_head=2, n_embd=16)).eval()
+    with torch.no_grad():
+        model.transformer.h[0].attn.c_attn.weight.mul_(4.0)  # scores large enough for the scale to matter
+    windows = torch.randint(0, 12, (3, 8))
+    maps = model.attention_maps(windows)[0]  # the first layer, with the scale
+    scaled = float(-(maps * maps.clamp_min(1e-30).log()).sum(-1).mean())
+    block = model.transformer.h[0]
+    with torch.no_grad():
+        x = model.transformer.wte(windows) + model.transformer.wpe(torch.arange(8))
+        q, k, _ = block.attn.c_attn(block.ln_1(x)).split(16, dim=2)
+        q, k = (t.view(3, 8, 2, 8).transpose(1, 2) for t in (q, k))
+        scores = (q @ k.transpose(-2, -1)).masked_fill(torch.ones(8, 8, dtype=torch.bool).triu(1), float("-inf"))
+        w = scores.softmax(-1)
+    unscaled = float(-(w * w.clamp_min(1e-30).log()).sum(-1).mean())
+    assert unscaled < scaled
+    assert_right(capsys, lx.check_unscaled_entropy, (scaled, unscaled), model, windows)
+    assert_right(capsys, lx.check_unscaled_entropy, (sig(scaled), sig(unscaled)), model, windows)
+    assert_wrong(capsys, lx.check_unscaled_entropy, ((unscaled, scaled), model, windows), "swapped")
+    assert_wrong(capsys, lx.check_unscaled_entropy, ((scaled, scaled), model, windows), "scale=1.0")
+    assert_wrong(capsys, lx.check_unscaled_entropy, ((unscaled, unscaled), model, windows), "leave scale")
+    assert_wrong(capsys, lx.check_unscaled_entropy, ((9.0, 9.0), model, windows), "neither number")
+    with pytest.raises(TypeError, match="answer"):
+        lx.check_unscaled_entropy(1.0, model, windows)
+    with pytest.raises(TypeError, match="model"):
+        lx.check_unscaled_entropy((1.0, 2.0), "not a model", windows)

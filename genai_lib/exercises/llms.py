@@ -41,6 +41,8 @@ __all__ = [
     "check_block_forward",
     "check_swap_positions",
     "check_compare_tokenizers",
+    "check_own_text",
+    "check_unscaled_entropy",
     "check_mask_training",
     "check_pre_ln",
     "check_lora_init",
@@ -238,6 +240,37 @@ def check_compare_tokenizers(answer: Any) -> bool:
     )
 
 
+def check_own_text(own: Any, other: Any, text: str) -> bool:
+    """Change-and-run: ``own``, a BPE tokenizer trained on ``text`` itself, against ``other``, one of the same
+    vocabulary size trained on other text. Measures both on ``text`` in bytes per token, Eq. (eq-tok-bpt)."""
+    for name, tok in (("own", own), ("other", other)):
+        if not callable(getattr(tok, "encode", None)) or not isinstance(getattr(tok, "vocab_size", None), int):
+            raise TypeError(
+                f"{name} must be a trained tokenizer (with encode and vocab_size), got {type(tok).__name__}"
+            )
+    if not isinstance(text, str) or not text:
+        raise TypeError(f"text must be a non-empty str, got {type(text).__name__}")
+    if own.vocab_size != other.vocab_size:
+        return report(
+            False,
+            f"the two tokenizers have {own.vocab_size} and {other.vocab_size} ids: train yours with the same "
+            "vocabulary size as the other, so that only the training text differs.",
+        )
+    n_bytes = len(text.encode("utf-8"))
+    mine, theirs = n_bytes / len(own.encode(text)), n_bytes / len(other.encode(text))
+    if mine <= theirs * 1.01:
+        return report(
+            False,
+            f"this tokenizer compresses the text to {mine:.2f} bytes per token, no better than the other's "
+            f"{theirs:.2f}: was it trained on this text itself? Pass the tokenizer you trained on it first.",
+        )
+    return report(
+        True,
+        f"{mine:.2f} against {theirs:.2f} bytes per token (+{100 * (mine / theirs - 1):.0f} %): the merges "
+        "learned on a text fit that text best.",
+    )
+
+
 # -- chapter 2: attention -----------------------------------------------------------------------
 
 
@@ -346,6 +379,58 @@ def check_newline_head(answer: Any, model: Any, tokenizer: CharTokenizer, window
         False,
         f"layer {layer}, head {head} puts {share[layer - 1, head - 1].item():.0%} on line breaks; "
         "another head puts more.",
+    )
+
+
+def _first_layer_entropies(model: Any, windows: Any) -> tuple[float, float]:
+    """Mean entropy (nats) of the first layer's attention rows on ``windows``: with and without 1/√d."""
+    import torch
+
+    from genai_lib.llm.attention import attention
+
+    block = model.transformer.h[0]
+    n_head, n_embd = block.attn.n_head, block.attn.n_embd
+    with torch.no_grad():
+        T = windows.size(1)
+        x = model.transformer.wte(windows) + model.transformer.wpe(torch.arange(T, device=windows.device))
+        q, k, v = block.attn.c_attn(block.ln_1(x)).split(n_embd, dim=2)
+        q, k, v = (t.view(t.size(0), T, n_head, n_embd // n_head).transpose(1, 2) for t in (q, k, v))
+        out = []
+        for scale in (None, 1.0):
+            w = attention(q, k, v, causal=True, scale=scale)[1]
+            out.append(float(-(w * w.clamp_min(1e-30).log()).sum(-1).mean()))
+    return out[0], out[1]
+
+
+def check_unscaled_entropy(answer: Any, model: Any, windows: Any) -> bool:
+    """Change-and-run: ``answer`` = (scaled, unscaled), the mean entropy in nats of the first layer's attention
+    rows on ``windows``, with the 1/√d of Eq. (eq-att-sdpa) and without it (``scale=1.0``)."""
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        raise TypeError(f"answer must be a pair (scaled, unscaled) of mean entropies, got {answer!r}")
+    scaled, unscaled = (number(v, "answer") for v in answer)
+    if not hasattr(model, "transformer"):
+        raise TypeError(f"model must be the chapter's trained GPT, got {type(model).__name__}")
+    true_scaled, true_unscaled = _first_layer_entropies(model, windows)
+    ok_s, ok_u = matches(scaled, true_scaled), matches(unscaled, true_unscaled)
+    if ok_s and ok_u:
+        return report(
+            True,
+            f"{true_scaled:.3g} nats with the scale, {true_unscaled:.3g} without: without 1/√d the scores are "
+            "√d times larger, a softmax at temperature 1/√d, and every row gets sharper.",
+        )
+    if matches(scaled, true_unscaled) and matches(unscaled, true_scaled):
+        return report(False, "the two numbers are swapped: the pair is (with the scale, without it).")
+    if ok_s:
+        return report(
+            False,
+            "the scaled entropy is right; for the other, call attention with scale=1.0 on the same queries and keys.",
+        )
+    if ok_u:
+        return report(False, "the unscaled entropy is right; for the other, leave scale at its default, 1/√d.")
+    return report(
+        False,
+        "neither number matches: use the first block's ln_1 and c_attn on the embeddings wte + wpe, split into "
+        "heads, and average -Σ w log w over every row (causal rows included) of every head and window.",
     )
 
 
@@ -1222,6 +1307,32 @@ def _() -> tuple[str, str]:
         "Divide by the characters per token, Eq. (eq-tok-per-char), and both losses are nats per character "
         "of the same text; here A's 3.5 nats per token is fewer nats per character than B's 1.6 as soon as "
         "its tokens average more than about 2.2 characters. Compression alone says nothing about prediction.",
+    )
+
+
+@_SOLUTIONS.add("check_own_text")
+def _() -> tuple[str, str]:
+    return (
+        "own = llm.BPETokenizer().train(held_out, 1024); ex.check_own_text(own, tokenizers[1024], held_out)",
+        "A BPE tokenizer's merges are the most frequent pairs of its training text: trained on the held-out "
+        "plays, it learns their names, words and spellings, and compresses them better than a tokenizer of "
+        "the same size trained on the other plays. It is the gap of the chapter's figure (training text against "
+        "held-out text) seen from the other side: compression measured on a tokenizer's own training text "
+        "flatters it.",
+    )
+
+
+@_SOLUTIONS.add("check_unscaled_entropy")
+def _() -> tuple[str, str]:
+    return (
+        "block = model.transformer.h[0]; x = model.transformer.wte(windows) + model.transformer.wpe(torch.arange(T)); "
+        "q, k, v = block.attn.c_attn(block.ln_1(x)).split(N_EMBD, dim=2); split heads; "
+        "w = llm.attention(q, k, v, causal=True, scale=s)[1] for s = None and 1.0; "
+        "entropy = -(w * w.clamp_min(1e-30).log()).sum(-1).mean()",
+        "Dropping 1/√d multiplies every score by √d: a softmax at temperature 1/√d. For any row whose scores are "
+        "not all equal, a lower temperature means a lower entropy — the weights pile onto the best-matching key. "
+        "A trained model learned its queries and keys with the scale in place; without it, its heads look "
+        "more decided than they are, and in training the gradients through a near one-hot softmax vanish.",
     )
 
 
