@@ -19,7 +19,7 @@ Both zero-initialise their output layer, so an untrained model predicts ε̂ = 0
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -372,8 +372,3 @@ class UNetDenoiser(nn.Module):
                 h = block(h, emb)
             h = up(h)
         return self.conv_out(F.silu(self.out_norm(h)))
-
-
-def config_dict(config: MLPDenoiserConfig | UNetConfig) -> dict[str, object]:
-    """A JSON-ready dict of a denoiser config (for checkpoints)."""
-    return asdict(config)
