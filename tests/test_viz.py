@@ -984,6 +984,41 @@ def test_glue_displays_through_ipython(monkeypatch):
     assert list(shown[-1][0][0].values()) == ["'1,500'"]
 
 
+def test_glue_prints_the_value_only_in_colab(monkeypatch, capsys):
+    """Colab shows the MyST role as written, so its reader is given the number beside the cell."""
+    import types
+
+    from genai_lib import viz
+
+    monkeypatch.setattr("IPython.display.display", lambda *a, **k: None)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    viz.glue("step", 1500, fmt=",")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    viz.glue("step", 1500, fmt=",")
+    viz.glue("fd", np.float64(7.91))
+    assert capsys.readouterr().out == "glue: step = 1,500\nglue: fd = 7.91\n"
+
+
+def test_init_notebook_tells_a_colab_reader_how_to_read_the_markup(monkeypatch, capsys):
+    import types
+
+    import plotly.io as pio
+
+    from genai_lib import viz
+
+    default = pio.renderers.default
+    try:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+        viz.init_notebook()
+        assert capsys.readouterr().out == ""
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+        assert viz.init_notebook() == "colab"
+        assert "glue: name = value" in capsys.readouterr().out
+    finally:
+        pio.renderers.default = default
+
+
 @pytest.mark.parametrize("name", ["", "two words", "a:b"])
 def test_glue_refuses_names_the_roles_cannot_address(name):
     from genai_lib.viz.glue import glue_bundle

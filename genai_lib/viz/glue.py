@@ -10,12 +10,16 @@ Colab or laptop need not have. Unlike it, it turns NumPy and torch scalars into 
 so that a format spec (``:.3f``) works on them (myst-nb parses the stored text back with
 ``ast.literal_eval``, which ``np.float64(0.5)`` defeats), and quotes strings, so that formatted text
 such as ``1,000`` is pasted as written, not parsed into a tuple.
-In a running notebook the glued value is invisible (its MIME type has no renderer).
+In a running notebook the glued value is invisible (its MIME type has no renderer), except in
+Colab: Colab does not render MyST, so its reader sees the role ``{glue:text}`name``` where the site
+shows the number, and ``glue`` prints ``glue: name = value`` beside the cell that computed it.
 """
 
 from __future__ import annotations
 
+import ast
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -80,9 +84,12 @@ def glue_bundle(name: str, value: Any, fmt: str | None = None) -> tuple[dict, di
 def glue(name: str, value: Any, fmt: str | None = None) -> None:
     """Record ``value`` under ``name`` for the prose of the page (myst-nb's ``glue`` roles).
 
-    See :func:`glue_bundle` for the arguments. Nothing is shown in the notebook.
+    See :func:`glue_bundle` for the arguments. Nothing is shown in the notebook, except in Colab,
+    which cannot render the role: there the value is printed as ``glue: name = value``.
     """
     from IPython.display import display
 
     data, metadata = glue_bundle(name, value, fmt)
     display(data, raw=True, metadata=metadata)
+    if "google.colab" in sys.modules:
+        print(f"glue: {name} = {ast.literal_eval(data[GLUE_PREFIX + 'text/plain'])}")

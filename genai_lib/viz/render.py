@@ -136,6 +136,14 @@ class BookRenderer(MimetypeRenderer):
         }
 
 
+# What a Colab reader is told once, by init_notebook: Colab renders Markdown and LaTeX but not MyST.
+COLAB_NOTE = (
+    "Reading in Colab: the text is written in MyST for the book's site. Equations render here; "
+    "cross-references ({eq}, {ref}) and citations ({footcite}) show their labels, and a number the text "
+    "quotes as {glue:text}`name` is printed by the cell that computes it, as 'glue: name = value'."
+)
+
+
 def in_colab() -> bool:
     """True when running inside Google Colab."""
     return "google.colab" in sys.modules
@@ -153,6 +161,8 @@ def init_notebook() -> str:
     """
     pio.renderers[RENDERER_NAME] = BookRenderer()
     pio.renderers.default = "colab" if in_colab() else RENDERER_NAME
+    if in_colab():
+        print(COLAB_NOTE)
     return pio.renderers.default
 
 
