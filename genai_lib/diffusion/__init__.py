@@ -12,6 +12,12 @@
 * :mod:`~genai_lib.diffusion.losses` — :func:`epsilon_loss`, the ε-prediction objective;
 * :mod:`~genai_lib.ema` (shared with the GANs) — :class:`EMA` of the weights;
 * :mod:`~genai_lib.diffusion.train` — :class:`DiffusionTrainer` with ``fit(steps=...)``;
+* :mod:`~genai_lib.diffusion.flow` — flow matching (Lipman et al. 2023; Liu et al. 2023):
+  :class:`VelocityMLP`, :func:`flow_matching_loss`, :class:`FlowTrainer`;
+* :mod:`~genai_lib.diffusion.ode` — ODE samplers for a velocity field, :class:`EulerSampler` and
+  :class:`HeunSampler` (Karras et al. 2022);
+* :mod:`~genai_lib.diffusion.flow_pretrained` — the flow-matching digit model ``"digits8-flow"``,
+  trained with the recipe and budget of ``"digits8"``;
 * :mod:`~genai_lib.diffusion.pretrained` — :func:`~genai_lib.diffusion.pretrained.load_pretrained`, the
   book's trained denoisers shipped in the package (``"digits8"``, ``"digits8-cond"``, ``"grid25"``)
   and the recipes that made them.
@@ -27,8 +33,10 @@ from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps, slerp
 from genai_lib.diffusion.ddpm import DDPMSampler
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
 from genai_lib.diffusion.embeddings import SinusoidalEmbedding, sinusoidal_embedding
+from genai_lib.diffusion.flow import FlowTrainer, VelocityMLP, flow_matching_loss, linear_path
 from genai_lib.diffusion.guidance import drop_labels, guided_eps
 from genai_lib.diffusion.losses import epsilon_loss
+from genai_lib.diffusion.ode import EulerSampler, HeunSampler, ODESampler, ODEState, ODETrajectory, ode_times
 from genai_lib.diffusion.sampling import Sampler, SamplerState, StepOutput, Trajectory, draw_noise
 from genai_lib.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
 from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
@@ -58,4 +66,14 @@ __all__ = [
     "EMA",
     "DiffusionTrainer",
     "TrainerConfig",
+    "VelocityMLP",
+    "linear_path",
+    "flow_matching_loss",
+    "FlowTrainer",
+    "ODESampler",
+    "EulerSampler",
+    "HeunSampler",
+    "ODEState",
+    "ODETrajectory",
+    "ode_times",
 ]
