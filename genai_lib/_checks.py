@@ -124,3 +124,18 @@ def check_labels(
                 f"{' (the last is the null label)' if allow_null else ''}, got values in [{lo}, {hi}]"
             )
     return labels.long()
+
+
+def check_token_ids(idx: object, vocab_size: int, name: str = "idx") -> torch.Tensor:
+    """Check token ids: an integer ``(batch, time)`` tensor, at least one token long, ids in ``0..vocab_size-1``."""
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+        raise TypeError(f"{name} must be a (batch, time) tensor of token ids, got {shape}")
+    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+    if idx.size(1) == 0:
+        raise ValueError(f"{name} must hold at least one token per sequence, got shape {tuple(idx.shape)}")
+    if idx.numel() and bool(((idx < 0) | (idx >= vocab_size)).any()):
+        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
+        raise ValueError(f"{name} holds the unknown token id {bad}; valid ids are 0..{vocab_size - 1}")
+    return idx.long()
