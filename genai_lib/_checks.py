@@ -83,6 +83,13 @@ def check_fields(obj: object, checks: Mapping[str, Callable[[object, str], objec
         object.__setattr__(obj, name, check(getattr(obj, name), name))
 
 
+def check_str(value: object, name: str, *, optional: bool = False) -> str | None:
+    """Return ``value`` after checking it is a str (or None, when ``optional``); the error names ``name``."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise TypeError(f"{name} must be a str{' or None' if optional else ''}, got {type(value).__name__} {value!r}")
+    return value
+
+
 def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` after checking it is one of the strings in ``choices`` (listed in the error)."""
     choices = tuple(choices)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genai_lib.exercises import llms as ex
 from genai_lib import llm
+from genai_lib.exercises import llms as ex
 from genai_lib.llm import GPT, Block, GPTConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
