@@ -970,27 +970,27 @@ MULTIPLE_CHOICE = [
     (
         lx.check_compare_tokenizers,
         "c",
-        lx._COMPARE_TOKENIZERS,
+        lx.tokens._COMPARE_TOKENIZERS,
         {"a": "What a token costs", "b": "eq-tok-per-char", "d": "not how well a model predicts"},
     ),
     (
         lx.check_mask_training,
         "a",
-        lx._MASK_TRAINING,
+        lx.attention._MASK_TRAINING,
         {"b": "still computed", "c": "no parameters", "d": "*future* keys"},
     ),
-    (lx.check_pre_ln, "d", lx._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
+    (lx.check_pre_ln, "d", lx.gpt._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
     (
         lx.check_loss_floor,
         "c",
-        lx._LOSS_FLOOR,
+        lx.pretraining._LOSS_FLOOR,
         {"a": "optimum exactly", "b": "where training starts", "d": "76 outputs"},
     ),
-    (lx.check_lora_init, "a", lx._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
+    (lx.check_lora_init, "a", lx.finetuning._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
     (
         lx.check_cache_valid,
         "d",
-        lx._CACHE_VALID,
+        lx.decoding._CACHE_VALID,
         {"a": "with and without the cache", "b": "frozen weights", "c": "not queries"},
     ),
     (
