@@ -132,24 +132,13 @@ def _image_layer(arr: np.ndarray, value_range: tuple[float, float], ncols: int |
 
 def _trace(kind: str, name: str, arr: np.ndarray, colour: str, opts: dict) -> dict:
     """One plotly trace (as a dict) for one layer of one frame."""
-    if kind == "points":
-        return dict(
-            type="scatter",
-            mode="markers",
-            name=name,
-            x=arr[:, 0].astype(np.float32),
-            y=arr[:, 1].astype(np.float32),
-            marker=dict(color=colour, size=opts["marker_size"], opacity=0.75),
+    if kind in ("points", "line"):
+        look = (
+            dict(mode="markers", marker=dict(color=colour, size=opts["marker_size"], opacity=0.75))
+            if kind == "points"
+            else dict(mode="lines", line=dict(color=colour, width=2))
         )
-    if kind == "line":
-        return dict(
-            type="scatter",
-            mode="lines",
-            name=name,
-            x=arr[:, 0].astype(np.float32),
-            y=arr[:, 1].astype(np.float32),
-            line=dict(color=colour, width=2),
-        )
+        return dict(type="scatter", name=name, x=arr[:, 0].astype(np.float32), y=arr[:, 1].astype(np.float32)) | look
     if kind == "arrows":
         # Each arrow is a segment (x, y) -> (x + dx, y + dy); a NaN point breaks the line between
         # arrows. The tip carries an arrowhead marker turned along the segment (angleref="previous"),
