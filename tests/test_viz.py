@@ -532,6 +532,7 @@ def test_bad_frame_ms(frame_ms, error):
         (dict(xaxis_title=1), TypeError),
         (dict(yaxis_title=["y"]), TypeError),
         (dict(alt=False), TypeError),
+        (dict(colorscale=None), TypeError),
     ],
 )
 def test_every_argument_is_checked_before_the_traces(kwargs, error, monkeypatch):

@@ -427,6 +427,11 @@ def scrubber(
     if width is not None:
         width = check_int(width, "width", minimum=1)
     frame_ms = check_int(frame_ms, "frame_ms", minimum=1)
+    if not isinstance(colorscale, (str, list, tuple)):
+        raise TypeError(
+            f"colorscale must be a plotly colour scale: a name (str) or a list of [position, colour] pairs, "
+            f"got {type(colorscale).__name__}"
+        )
     check_str(title, "title")
     check_str(slider_label, "slider_label")
     for value, name in ((xaxis_title, "xaxis_title"), (yaxis_title, "yaxis_title"), (alt, "alt")):
