@@ -20,6 +20,7 @@ Both zero-initialise their output layer, so an untrained model predicts ε̂ = 0
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,17 @@ def _check_common(n_classes: object, dropout: object, time_dim: object) -> None:
     check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
     if check_int(time_dim, "time_dim", minimum=2) % 2:
         raise ValueError(f"time_dim must be even, got {time_dim}")
+
+
+def _resolve_config(config_cls: type, config: object, kwargs: dict[str, object]) -> Any:
+    """The model's config: ``config`` itself, or a ``config_cls`` built from ``kwargs`` (never both)."""
+    if config is None:
+        return config_cls(**kwargs)
+    if kwargs:
+        raise TypeError("pass either a config or keyword arguments, not both")
+    if not isinstance(config, config_cls):
+        raise TypeError(f"config must be of type {config_cls.__name__}, got {type(config).__name__}")
+    return config
 
 
 # -- the MLP -------------------------------------------------------------------------------------
@@ -143,13 +155,7 @@ class MLPDenoiser(nn.Module):
 
     def __init__(self, config: MLPDenoiserConfig | None = None, **kwargs: object) -> None:
         super().__init__()
-        if config is None:
-            config = MLPDenoiserConfig(**kwargs)  # type: ignore[arg-type]
-        elif kwargs:
-            raise TypeError("pass either a config or keyword arguments, not both")
-        if not isinstance(config, MLPDenoiserConfig):
-            raise TypeError(f"config must be an MLPDenoiserConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = config = _resolve_config(MLPDenoiserConfig, config, kwargs)
         dim = 1
         for s in config.data_shape:
             dim *= s
@@ -292,13 +298,7 @@ class UNetDenoiser(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **kwargs: object) -> None:
         super().__init__()
-        if config is None:
-            config = UNetConfig(**kwargs)  # type: ignore[arg-type]
-        elif kwargs:
-            raise TypeError("pass either a config or keyword arguments, not both")
-        if not isinstance(config, UNetConfig):
-            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = config = _resolve_config(UNetConfig, config, kwargs)
         chs = [config.base_channels * m for m in config.channel_mults]
         emb_dim = 4 * config.base_channels
         self.cond = _Conditioning(config.time_dim, emb_dim, config.n_classes)
