@@ -83,6 +83,13 @@ def check_fields(obj: object, checks: Mapping[str, Callable[[object, str], objec
         object.__setattr__(obj, name, check(getattr(obj, name), name))
 
 
+def check_str(value: object, name: str, *, optional: bool = False) -> str | None:
+    """Return ``value`` after checking it is a str (or None, when ``optional``); the error names ``name``."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise TypeError(f"{name} must be a str{' or None' if optional else ''}, got {type(value).__name__} {value!r}")
+    return value
+
+
 def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` after checking it is one of the strings in ``choices`` (listed in the error)."""
     choices = tuple(choices)
@@ -103,24 +110,39 @@ def check_tensor(value: object, name: str, *, floating: bool = False) -> torch.T
 
 
 def check_labels(
-    cond: object, name: str, batch: int, num_classes: int | None = None, allow_null: bool = True
+    labels: object, name: str, batch: int, n_classes: int | None = None, allow_null: bool = True
 ) -> torch.Tensor:
     """Check class labels: an integer tensor of shape ``(batch,)`` with values in range.
 
-    With ``allow_null`` the label ``num_classes`` (the null class of classifier-free guidance) is allowed.
+    With ``allow_null`` the label ``n_classes`` (the null label of classifier-free guidance) is allowed.
     """
-    if not isinstance(cond, torch.Tensor):
-        raise TypeError(f"{name} must be an integer torch.Tensor of class labels, got {type(cond).__name__}")
-    if cond.is_floating_point() or cond.is_complex() or cond.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer class labels, got dtype {cond.dtype}")
-    if cond.shape != (batch,):
-        raise ValueError(f"{name} must have shape ({batch},) to match the batch, got {tuple(cond.shape)}")
-    if num_classes is not None and cond.numel():
-        top = num_classes if allow_null else num_classes - 1
-        lo, hi = int(cond.min()), int(cond.max())
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name} must be an integer torch.Tensor of class labels, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
+    if labels.shape != (batch,):
+        raise ValueError(f"{name} must have shape ({batch},) to match the batch, got {tuple(labels.shape)}")
+    if n_classes is not None and labels.numel():
+        top = n_classes if allow_null else n_classes - 1
+        lo, hi = int(labels.min()), int(labels.max())
         if lo < 0 or hi > top:
             raise ValueError(
                 f"{name} must hold labels in [0, {top}]"
-                f"{' (the last is the null class)' if allow_null else ''}, got values in [{lo}, {hi}]"
+                f"{' (the last is the null label)' if allow_null else ''}, got values in [{lo}, {hi}]"
             )
-    return cond.long()
+    return labels.long()
+
+
+def check_token_ids(idx: object, vocab_size: int, name: str = "idx") -> torch.Tensor:
+    """Check token ids: an integer ``(batch, time)`` tensor, at least one token long, ids in ``0..vocab_size-1``."""
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+        raise TypeError(f"{name} must be a (batch, time) tensor of token ids, got {shape}")
+    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
+    if idx.size(1) == 0:
+        raise ValueError(f"{name} must hold at least one token per sequence, got shape {tuple(idx.shape)}")
+    if idx.numel() and bool(((idx < 0) | (idx >= vocab_size)).any()):
+        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
+        raise ValueError(f"{name} holds the unknown token id {bad}; valid ids are 0..{vocab_size - 1}")
+    return idx.long()

@@ -85,10 +85,10 @@ class ToyEps(torch.nn.Module):
         self.num_steps = num_steps
         self.w = torch.nn.Parameter(torch.tensor([[0.9, 0.2], [-0.1, 0.8]]))
 
-    def forward(self, x, t, cond=None):
+    def forward(self, x, t, labels=None):
         s = (t.float() / self.num_steps).reshape(-1, *([1] * (x.dim() - 1)))
         out = torch.tanh(x @ self.w) * (0.5 + s)
-        return out if cond is None else out + 0.1 * cond.float().reshape(-1, 1)
+        return out if labels is None else out + 0.1 * labels.float().reshape(-1, 1)
 
 
 # -- the schedule ------------------------------------------------------------------------------
@@ -322,16 +322,16 @@ def test_x_T_of_a_plain_callable_stays_on_its_device():
 def test_classifier_free_guidance_formula():
     calls = []
 
-    def model(x, t, cond=None):
-        calls.append(cond)
-        return torch.full_like(x, 1.0) if cond is None else torch.full_like(x, 3.0)
+    def model(x, t, labels=None):
+        calls.append(labels)
+        return torch.full_like(x, 1.0) if labels is None else torch.full_like(x, 3.0)
 
     x, t, c = torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), torch.tensor([1, 2])
     w = 2.0  # ε̃ = (1 + w) ε(x, c) - w ε(x, ∅) = 3 * 3 - 2 * 1 = 7
     assert torch.equal(guided_eps(model, x, t, c, w), torch.full((2, 2), 7.0)) and len(calls) == 2
     calls.clear()
     assert torch.equal(guided_eps(model, x, t, c, 0.0), torch.full((2, 2), 3.0)) and len(calls) == 1
-    traj = DDIMSampler(NoiseSchedule("linear", 10), 2).sample(model, (2, 2), gen(0), True, cond=c, guidance_scale=w)
+    traj = DDIMSampler(NoiseSchedule("linear", 10), 2).sample(model, (2, 2), gen(0), True, labels=c, guidance_scale=w)
     assert torch.equal(traj.eps, torch.full((2, 2, 2), 7.0))  # the trajectory records the guided ε̃
 
 
@@ -392,18 +392,18 @@ def test_drop_labels():
         (
             lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(ToyEps(10), (4, 2), guidance_scale=1.0),
             ValueError,
-            "cond",
+            "labels",
         ),
         (
             lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(
-                ToyEps(10), (4, 2), cond=torch.zeros(3, dtype=torch.long)
+                ToyEps(10), (4, 2), labels=torch.zeros(3, dtype=torch.long)
             ),
             ValueError,
-            "cond",
+            "labels",
         ),
         (
             lambda: DDIMSampler(NoiseSchedule("linear", 10), 5).sample(
-                ToyEps(10), (4, 2), cond=torch.zeros(4, dtype=torch.long), guidance_scale=-1
+                ToyEps(10), (4, 2), labels=torch.zeros(4, dtype=torch.long), guidance_scale=-1
             ),
             ValueError,
             "guidance_scale",
@@ -420,14 +420,14 @@ def test_drop_labels():
                 torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.zeros(3, dtype=torch.long)
             ),
             ValueError,
-            "cond",
+            "labels",
         ),
         (
-            lambda: MLPDenoiser(data_shape=(2,), num_classes=3)(
+            lambda: MLPDenoiser(data_shape=(2,), n_classes=3)(
                 torch.zeros(3, 2), torch.zeros(3, dtype=torch.long), torch.tensor([0, 1, 4])
             ),
             ValueError,
-            "cond",
+            "labels",
         ),
         (lambda: MLPDenoiser(data_shape=(2,))(torch.zeros(3, 2), torch.zeros(2, dtype=torch.long)), ValueError, "t"),
         (lambda: UNetDenoiser(image_size=10, channel_mults=(1, 2, 2)), ValueError, "image_size"),
@@ -461,19 +461,19 @@ def test_mlp_denoiser_shapes_conditioning_and_zero_init():
         x = torch.randn(3, *shape)
         out = model(x, t)
         assert out.shape == x.shape and torch.equal(out, torch.zeros_like(x))  # zero-initialised output layer
-    model = MLPDenoiser(data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16, num_classes=4)
+    model = MLPDenoiser(data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16, n_classes=4)
     torch.nn.init.normal_(model.out.weight, generator=gen(0))
     x = torch.randn(3, 2, generator=gen(1))
-    null = torch.full((3,), model.null_class)
-    assert model.null_class == 4
-    torch.testing.assert_close(model(x, t), model(x, t, null))  # no label = the null class ∅
+    null = torch.full((3,), model.null_label)
+    assert model.null_label == 4
+    torch.testing.assert_close(model(x, t), model(x, t, null))  # no label = the null label ∅
     assert not torch.allclose(model(x, t, torch.tensor([0, 1, 2])), model(x, t))
     assert not torch.allclose(model(x, t), model(x, t + 1))  # it is told the step
 
 
 def test_unet_denoiser_shapes_and_gradients():
     for size, mults in [(8, (1, 2)), (16, (1, 2, 2))]:
-        model = UNetDenoiser(image_size=size, base_channels=8, channel_mults=mults, time_dim=16, num_classes=10)
+        model = UNetDenoiser(image_size=size, base_channels=8, channel_mults=mults, time_dim=16, n_classes=10)
         torch.nn.init.normal_(model.conv_out.weight, std=0.1, generator=gen(0))
         x = torch.randn(2, 1, size, size, generator=gen(1))
         t, c = torch.tensor([3, 900]), torch.tensor([7, 10])
@@ -528,7 +528,7 @@ def _trainer(conditional: bool = False, seed: int = 0) -> DiffusionTrainer:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         model = MLPDenoiser(
-            data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16, num_classes=4 if conditional else None
+            data_shape=(2,), hidden=32, depth=2, time_dim=16, emb_dim=16, n_classes=4 if conditional else None
         )
     return DiffusionTrainer(
         model, NoiseSchedule("cosine", 100), data, labels, TrainerConfig(batch_size=64, lr=3e-3, seed=seed)
@@ -560,7 +560,7 @@ def test_trainer_conditional_and_sampling_smoke():
     trainer = _trainer(conditional=True)
     trainer.fit(steps=20, progress=False)
     labels = torch.tensor([0, 1, 2, 3])
-    out = DDIMSampler(trainer.schedule, 5).sample(trainer.ema_model, (4, 2), gen(0), cond=labels, guidance_scale=2.0)
+    out = DDIMSampler(trainer.schedule, 5).sample(trainer.ema_model, (4, 2), gen(0), labels=labels, guidance_scale=2.0)
     assert out.shape == (4, 2) and torch.isfinite(out).all()
     with pytest.raises(ValueError, match="labels"):
         DiffusionTrainer(

@@ -871,9 +871,9 @@ def test_check_guided_eps_every_hint_is_reachable(capsys):
         dx.check_guided_eps("not a function")
 
 
-def _one_call(model, x_t, t, cond, w):
-    null = torch.full_like(cond, model.null_class)
-    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null]))
+def _one_call(model, x_t, t, labels, w):
+    null = torch.full_like(labels, model.null_label)
+    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null]))
     eps_cond, eps_null = eps.chunk(2)
     return (1 + w) * eps_cond - w * eps_null
 
@@ -881,9 +881,9 @@ def _one_call(model, x_t, t, cond, w):
 def test_check_batched_guidance(capsys):
     from genai_lib.diffusion import guided_eps
 
-    def halves_swapped(model, x_t, t, cond, w):
-        null = torch.full_like(cond, model.null_class)
-        eps_null, eps_cond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null])).chunk(2)
+    def halves_swapped(model, x_t, t, labels, w):
+        null = torch.full_like(labels, model.null_label)
+        eps_null, eps_cond = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null])).chunk(2)
         return (1 + w) * eps_cond - w * eps_null
 
     assert_right(capsys, dx.check_batched_guidance, _one_call)
@@ -892,7 +892,7 @@ def test_check_batched_guidance(capsys):
     )
     assert_wrong(capsys, dx.check_batched_guidance, (halves_swapped,), "wrong order")
     assert_wrong(
-        capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: m(x, t, c),), "null_class in the second half"
+        capsys, dx.check_batched_guidance, (lambda m, x, t, c, w: m(x, t, c),), "null_label in the second half"
     )
     assert_wrong(
         capsys,
@@ -970,27 +970,27 @@ MULTIPLE_CHOICE = [
     (
         lx.check_compare_tokenizers,
         "c",
-        lx._COMPARE_TOKENIZERS,
+        lx.tokens._COMPARE_TOKENIZERS,
         {"a": "What a token costs", "b": "eq-tok-per-char", "d": "not how well a model predicts"},
     ),
     (
         lx.check_mask_training,
         "a",
-        lx._MASK_TRAINING,
+        lx.attention._MASK_TRAINING,
         {"b": "still computed", "c": "no parameters", "d": "*future* keys"},
     ),
-    (lx.check_pre_ln, "d", lx._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
+    (lx.check_pre_ln, "d", lx.gpt._PRE_LN, {"a": "two LayerNorms", "b": "(post-LN)", "c": "eq-gpt-mlp"}),
     (
         lx.check_loss_floor,
         "c",
-        lx._LOSS_FLOOR,
+        lx.pretraining._LOSS_FLOOR,
         {"a": "optimum exactly", "b": "where training starts", "d": "76 outputs"},
     ),
-    (lx.check_lora_init, "a", lx._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
+    (lx.check_lora_init, "a", lx.finetuning._LORA_INIT, {"b": "A ≠ 0", "c": "A = 0 and B = 0", "d": "eq-ft-count"}),
     (
         lx.check_cache_valid,
         "d",
-        lx._CACHE_VALID,
+        lx.decoding._CACHE_VALID,
         {"a": "with and without the cache", "b": "frozen weights", "c": "not queries"},
     ),
     (
@@ -1083,9 +1083,9 @@ def test_check_null_label_on_the_shipped_model(capsys):
     model, schedule = pretrained.load_pretrained("digits8-cond")
     ddim = diffusion.DDIMSampler(schedule, 20)
     gen = torch.Generator().manual_seed(2)
-    null = ddim.sample(model, (200, 1, 8, 8), generator=gen, cond=torch.full((200,), model.null_class)).clamp(-1, 1)
+    null = ddim.sample(model, (200, 1, 8, 8), generator=gen, labels=torch.full((200,), model.null_label)).clamp(-1, 1)
     assert_right(capsys, dx.check_null_label, null)
-    threes = ddim.sample(model, (200, 1, 8, 8), generator=gen, cond=torch.full((200,), 3)).clamp(-1, 1)
+    threes = ddim.sample(model, (200, 1, 8, 8), generator=gen, labels=torch.full((200,), 3)).clamp(-1, 1)
     assert_wrong(capsys, dx.check_null_label, (threes,), "one digit")
 
 
@@ -1165,9 +1165,9 @@ def test_check_network_calls_counts_what_the_library_samplers_do(capsys):
     import genai_lib.diffusion as diffusion
     from genai_lib.diffusion import MLPDenoiser
 
-    net = MLPDenoiser(data_shape=(1, 8, 8), hidden=16, depth=1, num_classes=10)
+    net = MLPDenoiser(data_shape=(1, 8, 8), hidden=16, depth=1, n_classes=10)
     schedule = dx.NoiseSchedule("cosine")
-    for guided, extra in ((False, {}), (True, {"cond": torch.tensor([1, 2]), "guidance_scale": 2.0})):
+    for guided, extra in ((False, {}), (True, {"labels": torch.tensor([1, 2]), "guidance_scale": 2.0})):
         calls: list[int] = []
         handle = net.register_forward_hook(lambda module, inputs, output, calls=calls: calls.append(1))
         diffusion.DDIMSampler(schedule, 50).sample(

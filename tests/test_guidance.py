@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 def _conditional_mlp(seed: int = 0) -> MLPDenoiser:
     torch.manual_seed(seed)
-    model = MLPDenoiser(data_shape=(1, 8, 8), hidden=32, depth=1, num_classes=10).eval()
+    model = MLPDenoiser(data_shape=(1, 8, 8), hidden=32, depth=1, n_classes=10).eval()
     torch.nn.init.normal_(model.out.weight, std=0.2)  # the output layer starts at zero; make every input matter
     return model
 
@@ -40,24 +40,24 @@ def test_guided_eps_is_diffusers_convention_with_s_equal_one_plus_w():
     "make",
     [
         _conditional_mlp,
-        lambda: UNetDenoiser(image_size=8, base_channels=8, channel_mults=(1, 2), num_classes=10).eval(),
+        lambda: UNetDenoiser(image_size=8, base_channels=8, channel_mults=(1, 2), n_classes=10).eval(),
     ],
 )
-def test_missing_label_is_the_null_class(make):
+def test_missing_label_is_the_null_label(make):
     model = make()
     x, t = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(2)), torch.tensor([5, 500, 900])
     with torch.no_grad():
-        assert torch.equal(model(x, t), model(x, t, torch.full((3,), model.null_class)))
-    assert model.null_class == 10
+        assert torch.equal(model(x, t), model(x, t, torch.full((3,), model.null_label)))
+    assert model.null_label == 10
 
 
 def test_w_zero_sampling_is_plain_conditional_sampling_and_guidance_changes_samples():
     model = _conditional_mlp()
     sampler = DDIMSampler(NoiseSchedule("cosine", 1000), 10)
-    cond = torch.arange(4)
+    labels = torch.arange(4)
 
     def run(**kwargs):
-        return sampler.sample(model, (4, 1, 8, 8), generator=torch.Generator().manual_seed(3), cond=cond, **kwargs)
+        return sampler.sample(model, (4, 1, 8, 8), generator=torch.Generator().manual_seed(3), labels=labels, **kwargs)
 
     assert torch.equal(run(), run(guidance_scale=0.0))
     assert not torch.allclose(run(), run(guidance_scale=2.0))
@@ -80,9 +80,9 @@ def test_guidance_checkers_accept_solutions_and_reject_mistakes():
     assert not ex.check_guided_eps(lambda c, n, w: (1 + w) * n - w * c)  # roles swapped
     assert ex.check_guidance_scale_convention(6.5) and not ex.check_guidance_scale_convention(7.5)
 
-    def one_call(model, x_t, t, cond, w):
-        null = torch.full_like(cond, model.null_class)
-        eps_c, eps_n = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null])).chunk(2)
+    def one_call(model, x_t, t, labels, w):
+        null = torch.full_like(labels, model.null_label)
+        eps_c, eps_n = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null])).chunk(2)
         return (1 + w) * eps_c - w * eps_n
 
     assert ex.check_batched_guidance(one_call)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genai_lib import llm
 from genai_lib.exercises import llms as ex
 from genai_lib.llm import GPT, Block, GPTConfig
 
@@ -62,6 +63,20 @@ def test_residual_stream_and_logit_lens():
     assert lens.shape == (4, 2, 12, 29)
     assert torch.allclose(lens[-1], model(idx)[0], atol=1e-5)  # the last read-out is the model's output
     assert torch.allclose(lens[0], model.lm_head(t.ln_f(stream[0])), atol=1e-6)
+
+
+def test_the_stream_is_the_forward_pass_own():
+    """residual_stream reads the stream out of the forward pass (GPT._hidden) rather than re-running the
+    blocks: its last entry, through the final LayerNorm, is exactly what forward's output layer reads."""
+    model = tiny()
+    idx = torch.randint(29, (2, 12), generator=torch.Generator().manual_seed(2))
+    stream = llm.residual_stream(model, idx)
+    hidden, _ = model._hidden(idx)
+    assert torch.equal(model.transformer.ln_f(stream[-1]), hidden)
+    # the functions of genai_lib.llm.inspection are the model's methods
+    assert torch.equal(model.residual_stream(idx), stream)
+    assert torch.equal(model.logit_lens(idx), llm.logit_lens(model, idx))
+    assert torch.equal(model.attention_maps(idx), llm.attention_maps(model, idx))
 
 
 def test_residual_stream_keeps_training_mode_and_validates():

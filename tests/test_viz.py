@@ -504,16 +504,48 @@ def test_bad_value_range(value_range):
         scrubber([np.zeros((4, 4))], value_range=value_range)
 
 
-@pytest.mark.parametrize("ncols", [0, -1, 1.5, True])
-def test_bad_ncols(ncols):
-    with pytest.raises(ValueError, match="ncols"):
+@pytest.mark.parametrize(("ncols", "error"), [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_bad_ncols(ncols, error):
+    with pytest.raises(error, match="ncols"):
         scrubber([np.zeros((4, 4, 4))], ncols=ncols)
 
 
-@pytest.mark.parametrize("frame_ms", [0, -5, 1.5, True])
-def test_bad_frame_ms(frame_ms):
-    with pytest.raises(ValueError, match="frame_ms"):
+@pytest.mark.parametrize(
+    ("frame_ms", "error"), [(0, ValueError), (-5, ValueError), (1.5, TypeError), (True, TypeError)]
+)
+def test_bad_frame_ms(frame_ms, error):
+    with pytest.raises(error, match="frame_ms"):
         scrubber([points()], frame_ms=frame_ms)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        (dict(height=0), ValueError),
+        (dict(height=300.0), TypeError),
+        (dict(width=0), ValueError),
+        (dict(width="400"), TypeError),
+        (dict(marker_size=0), ValueError),
+        (dict(marker_size="big"), TypeError),
+        (dict(title=None), TypeError),
+        (dict(slider_label=3), TypeError),
+        (dict(xaxis_title=1), TypeError),
+        (dict(yaxis_title=["y"]), TypeError),
+        (dict(alt=False), TypeError),
+        (dict(colorscale=None), TypeError),
+    ],
+)
+def test_every_argument_is_checked_before_the_traces(kwargs, error, monkeypatch):
+    """A bad argument fails naming itself, before any trace is built (no figure work is wasted)."""
+    module = sys.modules["genai_lib.viz.scrubber"]  # the module (genai_lib.viz.scrubber is the function)
+
+    def no_traces(*args, **kw):
+        raise AssertionError("a trace was built before the arguments were checked")
+
+    monkeypatch.setattr(module, "_trace", no_traces)
+    (name,) = kwargs
+    with pytest.raises(error, match=name):
+        scrubber([points()], **kwargs)
 
 
 # -- figure_html -------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The networks ε_θ(x_t, t[, c]) that predict the noise: an MLP for small data, a U-Net for images.
 
 Both follow the package's model protocol: ``model(x_t, t)`` predicts the noise in ``x_t`` at
-steps ``t`` (int64, shape ``(B,)``); a class-conditional model (``num_classes`` set) also takes
-``model(x_t, t, cond)`` with labels in ``0..num_classes-1``, and reads a missing ``cond`` — or the
-label ``num_classes`` — as the *null class* ∅ that classifier-free guidance needs (Ho & Salimans
+steps ``t`` (int64, shape ``(B,)``); a class-conditional model (``n_classes`` set) also takes
+``model(x_t, t, labels)`` with labels in ``0..n_classes-1``, and reads a missing ``labels`` — or the
+label ``n_classes`` — as the *null label* ∅ that classifier-free guidance needs (Ho & Salimans
 2022). Time enters through a sinusoidal embedding and a small MLP (Ho et al. 2020, Appendix B);
 the class through a learned embedding added to it.
 
@@ -20,6 +20,7 @@ Both zero-initialise their output layer, so an untrained model predicts ε̂ = 0
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,16 +35,16 @@ __all__ = ["MLPDenoiserConfig", "MLPDenoiser", "UNetConfig", "UNetDenoiser"]
 class _Conditioning(nn.Module):
     """Time (and optional class) → one embedding vector per sample."""
 
-    def __init__(self, time_dim: int, emb_dim: int, num_classes: int | None) -> None:
+    def __init__(self, time_dim: int, emb_dim: int, n_classes: int | None) -> None:
         super().__init__()
         self.time = nn.Sequential(
             SinusoidalEmbedding(time_dim), nn.Linear(time_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
         )
-        self.num_classes = num_classes
-        # One extra row: index num_classes is the null class ∅ (label dropout, Ho & Salimans 2022).
-        self.label = nn.Embedding(num_classes + 1, emb_dim) if num_classes is not None else None
+        self.n_classes = n_classes
+        # One extra row: index n_classes is the null label ∅ (label dropout, Ho & Salimans 2022).
+        self.label = nn.Embedding(n_classes + 1, emb_dim) if n_classes is not None else None
 
-    def forward(self, x: torch.Tensor, t: object, cond: torch.Tensor | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: object, labels: torch.Tensor | None) -> torch.Tensor:
         batch = x.shape[0]
         if isinstance(t, torch.Tensor):
             if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
@@ -58,21 +59,32 @@ class _Conditioning(nn.Module):
             t = torch.full((batch,), check_int(t, "t", minimum=0), dtype=torch.long, device=x.device)
         emb = self.time(t.to(x.device))
         if self.label is None:
-            if cond is not None:
-                raise ValueError("cond was given, but this denoiser is unconditional (num_classes=None)")
+            if labels is not None:
+                raise ValueError("labels were given, but this denoiser is unconditional (n_classes=None)")
             return emb
-        if cond is None:
-            cond = torch.full((batch,), self.num_classes, dtype=torch.long, device=x.device)
-        cond = check_labels(cond, "cond", batch, self.num_classes)
-        return emb + self.label(cond.to(x.device))
+        if labels is None:
+            labels = torch.full((batch,), self.n_classes, dtype=torch.long, device=x.device)
+        labels = check_labels(labels, "labels", batch, self.n_classes)
+        return emb + self.label(labels.to(x.device))
 
 
-def _check_common(num_classes: object, dropout: object, time_dim: object) -> None:
-    if num_classes is not None:
-        check_int(num_classes, "num_classes", minimum=1)
+def _check_common(n_classes: object, dropout: object, time_dim: object) -> None:
+    if n_classes is not None:
+        check_int(n_classes, "n_classes", minimum=1)
     check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
     if check_int(time_dim, "time_dim", minimum=2) % 2:
         raise ValueError(f"time_dim must be even, got {time_dim}")
+
+
+def _resolve_config(config_cls: type, config: object, kwargs: dict[str, object]) -> Any:
+    """The model's config: ``config`` itself, or a ``config_cls`` built from ``kwargs`` (never both)."""
+    if config is None:
+        return config_cls(**kwargs)
+    if kwargs:
+        raise TypeError("pass either a config or keyword arguments, not both")
+    if not isinstance(config, config_cls):
+        raise TypeError(f"config must be of type {config_cls.__name__}, got {type(config).__name__}")
+    return config
 
 
 # -- the MLP -------------------------------------------------------------------------------------
@@ -88,7 +100,7 @@ class MLPDenoiserConfig:
         depth: number of residual blocks.
         time_dim: width of the sinusoidal time features (even).
         emb_dim: width of the time/class embedding each block receives.
-        num_classes: number of classes for a class-conditional model, or None.
+        n_classes: number of classes for a class-conditional model, or None.
         dropout: dropout inside each block.
     """
 
@@ -97,7 +109,7 @@ class MLPDenoiserConfig:
     depth: int = 3
     time_dim: int = 64
     emb_dim: int = 128
-    num_classes: int | None = None
+    n_classes: int | None = None
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
@@ -110,7 +122,7 @@ class MLPDenoiserConfig:
         check_int(self.hidden, "hidden", minimum=1)
         check_int(self.depth, "depth", minimum=0)
         check_int(self.emb_dim, "emb_dim", minimum=1)
-        _check_common(self.num_classes, self.dropout, self.time_dim)
+        _check_common(self.n_classes, self.dropout, self.time_dim)
 
 
 class _ResidualMLPBlock(nn.Module):
@@ -138,23 +150,17 @@ class MLPDenoiser(nn.Module):
 
     Attributes:
         config: the :class:`MLPDenoiserConfig`.
-        null_class: the label index of ∅ (``num_classes``), or None for an unconditional model.
+        null_label: the label index of ∅ (``n_classes``), or None for an unconditional model.
     """
 
     def __init__(self, config: MLPDenoiserConfig | None = None, **kwargs: object) -> None:
         super().__init__()
-        if config is None:
-            config = MLPDenoiserConfig(**kwargs)  # type: ignore[arg-type]
-        elif kwargs:
-            raise TypeError("pass either a config or keyword arguments, not both")
-        if not isinstance(config, MLPDenoiserConfig):
-            raise TypeError(f"config must be an MLPDenoiserConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = config = _resolve_config(MLPDenoiserConfig, config, kwargs)
         dim = 1
         for s in config.data_shape:
             dim *= s
         self.dim = dim
-        self.cond = _Conditioning(config.time_dim, config.emb_dim, config.num_classes)
+        self.cond = _Conditioning(config.time_dim, config.emb_dim, config.n_classes)
         self.inp = nn.Linear(dim, config.hidden)
         self.blocks = nn.ModuleList(
             _ResidualMLPBlock(config.hidden, config.emb_dim, config.dropout) for _ in range(config.depth)
@@ -165,22 +171,22 @@ class MLPDenoiser(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     @property
-    def null_class(self) -> int | None:
-        return self.config.num_classes
+    def null_label(self) -> int | None:
+        return self.config.n_classes
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | int, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Predict ε̂ for ``x`` of shape ``(B, *data_shape)`` at steps ``t`` ``(B,)``, optionally for labels ``cond``.
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict ε̂ for ``x`` of shape ``(B, *data_shape)`` at steps ``t`` ``(B,)``, optionally for ``labels``.
 
         Raises:
-            ValueError: if ``x``'s shape is not ``(B, *data_shape)``, ``t`` or ``cond`` is mis-shaped
-                or out of range, or ``cond`` is given to an unconditional model.
+            ValueError: if ``x``'s shape is not ``(B, *data_shape)``, ``t`` or ``labels`` is mis-shaped
+                or out of range, or ``labels`` is given to an unconditional model.
         """
         check_tensor(x, "x", floating=True)
         if tuple(x.shape[1:]) != self.config.data_shape:
             raise ValueError(
                 f"x must have shape (B, {', '.join(map(str, self.config.data_shape))}), got {tuple(x.shape)}"
             )
-        emb = self.cond(x, t, cond)
+        emb = self.cond(x, t, labels)
         h = self.inp(x.reshape(x.shape[0], self.dim))
         for block in self.blocks:
             h = block(h, emb)
@@ -209,7 +215,7 @@ class UNetConfig:
         channel_mults: channel multiplier per resolution level; each level after the first halves the size.
         num_res_blocks: residual blocks per level (on each path).
         time_dim: width of the sinusoidal time features (even).
-        num_classes: number of classes for a class-conditional model, or None.
+        n_classes: number of classes for a class-conditional model, or None.
         dropout: dropout inside the residual blocks.
         attention: add self-attention at the lowest resolution (as Ho et al. do at 16×16).
     """
@@ -220,7 +226,7 @@ class UNetConfig:
     channel_mults: tuple[int, ...] = (1, 2, 2)
     num_res_blocks: int = 1
     time_dim: int = 64
-    num_classes: int | None = None
+    n_classes: int | None = None
     dropout: float = 0.0
     attention: bool = True
 
@@ -240,7 +246,7 @@ class UNetConfig:
         check_int(self.num_res_blocks, "num_res_blocks", minimum=1)
         if not isinstance(self.attention, bool):
             raise TypeError(f"attention must be a bool, got {type(self.attention).__name__}")
-        _check_common(self.num_classes, self.dropout, self.time_dim)
+        _check_common(self.n_classes, self.dropout, self.time_dim)
 
 
 class _ResBlock(nn.Module):
@@ -287,21 +293,15 @@ class UNetDenoiser(nn.Module):
 
     Attributes:
         config: the :class:`UNetConfig`.
-        null_class: the label index of ∅ (``num_classes``), or None for an unconditional model.
+        null_label: the label index of ∅ (``n_classes``), or None for an unconditional model.
     """
 
     def __init__(self, config: UNetConfig | None = None, **kwargs: object) -> None:
         super().__init__()
-        if config is None:
-            config = UNetConfig(**kwargs)  # type: ignore[arg-type]
-        elif kwargs:
-            raise TypeError("pass either a config or keyword arguments, not both")
-        if not isinstance(config, UNetConfig):
-            raise TypeError(f"config must be a UNetConfig, got {type(config).__name__}")
-        self.config = config
+        self.config = config = _resolve_config(UNetConfig, config, kwargs)
         chs = [config.base_channels * m for m in config.channel_mults]
         emb_dim = 4 * config.base_channels
-        self.cond = _Conditioning(config.time_dim, emb_dim, config.num_classes)
+        self.cond = _Conditioning(config.time_dim, emb_dim, config.n_classes)
         self.conv_in = nn.Conv2d(config.in_channels, chs[0], 3, padding=1)
 
         self.down_blocks, self.downsample = nn.ModuleList(), nn.ModuleList()
@@ -344,20 +344,20 @@ class UNetDenoiser(nn.Module):
         nn.init.zeros_(self.conv_out.bias)
 
     @property
-    def null_class(self) -> int | None:
-        return self.config.num_classes
+    def null_label(self) -> int | None:
+        return self.config.n_classes
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | int, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Predict ε̂ for images ``x`` ``(B, C, S, S)`` at steps ``t`` ``(B,)``, optionally for labels ``cond``.
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict ε̂ for images ``x`` ``(B, C, S, S)`` at steps ``t`` ``(B,)``, optionally for class labels ``labels``.
 
         Raises:
-            ValueError: if ``x``'s shape does not match the config, or ``t``/``cond`` is mis-shaped or out of range.
+            ValueError: if ``x``'s shape does not match the config, or ``t``/``labels`` is mis-shaped or out of range.
         """
         check_tensor(x, "x", floating=True)
         c, s = self.config.in_channels, self.config.image_size
         if x.dim() != 4 or tuple(x.shape[1:]) != (c, s, s):
             raise ValueError(f"x must have shape (B, {c}, {s}, {s}), got {tuple(x.shape)}")
-        emb = self.cond(x, t, cond)
+        emb = self.cond(x, t, labels)
         h = self.conv_in(x)
         skips = []
         for blocks, down in zip(self.down_blocks, self.downsample):

@@ -14,8 +14,8 @@ prediction as ε(∅) + s (ε(c) − ε(∅)), so s = 1 + w. This library's ``gu
 Salimans' w (0 = no guidance); diffusers' default of 7.5 is w = 6.5 here.
 
 The model protocol of this package: ``model(x_t, t)`` is the unconditional prediction (for a
-conditional denoiser, the null class) and ``model(x_t, t, cond)`` the conditional one, with ``t``
-an int64 tensor of shape ``(B,)`` and ``cond`` an int64 tensor of labels of shape ``(B,)``.
+conditional denoiser, the null label) and ``model(x_t, t, labels)`` the conditional one, with ``t``
+an int64 tensor of shape ``(B,)`` and ``labels`` an int64 tensor of labels of shape ``(B,)``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ Denoiser = Callable[..., torch.Tensor]
 
 
 def guided_eps(
-    model: Denoiser, x_t: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None, guidance_scale: float = 0.0
+    model: Denoiser, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None, guidance_scale: float = 0.0
 ) -> torch.Tensor:
     """Return the classifier-free-guided noise prediction ε̃ (Ho & Salimans 2022, Eq. 6).
 
@@ -40,19 +40,19 @@ def guided_eps(
         model: a denoiser following the protocol above.
         x_t: the noisy batch, shape ``(B, ...)``.
         t: int64 timesteps, shape ``(B,)``.
-        cond: class labels of shape ``(B,)``, or ``None`` for the unconditional prediction.
+        labels: class labels of shape ``(B,)``, or ``None`` for the unconditional prediction.
         guidance_scale: w ≥ 0. With ``w = 0`` the model is called once; otherwise twice
             (conditional and null), which doubles the cost of a step.
 
     Raises:
-        ValueError: if ``guidance_scale`` is negative, or positive without a ``cond`` to guide towards.
+        ValueError: if ``guidance_scale`` is negative, or positive without ``labels`` to guide towards.
     """
     w = check_float(guidance_scale, "guidance_scale", minimum=0.0)
-    if cond is None:
+    if labels is None:
         if w > 0:
-            raise ValueError(f"guidance_scale={w} needs cond (the labels to guide towards); pass cond or use 0")
+            raise ValueError(f"guidance_scale={w} needs labels (the classes to guide towards); pass labels or use 0")
         return model(x_t, t)
-    eps_cond = model(x_t, t, cond)
+    eps_cond = model(x_t, t, labels)
     if w == 0:
         return eps_cond
     eps_null = model(x_t, t)
@@ -60,9 +60,9 @@ def guided_eps(
 
 
 def drop_labels(
-    labels: torch.Tensor, p: float, null_class: int, generator: torch.Generator | None = None
+    labels: torch.Tensor, p: float, null_label: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Replace each label by ``null_class`` with probability ``p`` (label dropout; Ho & Salimans 2022, Alg. 1).
+    """Replace each label by ``null_label`` with probability ``p`` (label dropout; Ho & Salimans 2022, Alg. 1).
 
     Training on these labels teaches one network both ε(x, t, c) and ε(x, t, ∅), which
     :func:`guided_eps` needs. Ho & Salimans use p = 0.1 or 0.2.
@@ -70,7 +70,7 @@ def drop_labels(
     Args:
         labels: int64 labels of shape ``(B,)``.
         p: the drop probability in ``[0, 1]``.
-        null_class: the index of the null class (for the denoisers here, ``num_classes``).
+        null_label: the index of the null label (for the denoisers here, ``n_classes``).
         generator: draws the coin flips (on the CPU) for repeatable runs.
 
     Returns:
@@ -79,8 +79,8 @@ def drop_labels(
     check_tensor(labels, "labels")
     labels = check_labels(labels, "labels", labels.shape[0] if labels.dim() == 1 else -1)
     p = check_float(p, "p", minimum=0.0, maximum=1.0)
-    null_class = check_int(null_class, "null_class", minimum=0)
+    null_label = check_int(null_label, "null_label", minimum=0)
     if p == 0:
         return labels.clone()
     drop = torch.rand(labels.shape, generator=generator, device=generator.device if generator else "cpu")
-    return torch.where(drop.to(labels.device) < p, torch.full_like(labels, null_class), labels)
+    return torch.where(drop.to(labels.device) < p, torch.full_like(labels, null_label), labels)

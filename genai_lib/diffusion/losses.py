@@ -26,7 +26,7 @@ def epsilon_loss(
     model: Callable[..., torch.Tensor],
     schedule: NoiseSchedule,
     x0: torch.Tensor,
-    cond: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
     *,
     generator: torch.Generator | None = None,
     t: torch.Tensor | None = None,
@@ -35,10 +35,10 @@ def epsilon_loss(
     """Monte-Carlo estimate of L_simple on a batch (Ho et al. 2020, Eq. 14; Alg. 1).
 
     Args:
-        model: the denoiser ε_θ, called as ``model(x_t, t)`` or ``model(x_t, t, cond)``.
+        model: the denoiser ε_θ, called as ``model(x_t, t)`` or ``model(x_t, t, labels)``.
         schedule: the forward process.
         x0: a batch of clean data ``(B, ...)``.
-        cond: optional int64 labels ``(B,)`` (already label-dropped for classifier-free guidance).
+        labels: optional int64 labels ``(B,)`` (already label-dropped for classifier-free guidance).
         generator: draws t (uniform over ``0..T-1``, first) and ε (second), on the generator's device.
         t, noise: fix the step(s) or the noise instead of drawing them (for demonstrations and tests).
 
@@ -68,10 +68,10 @@ def epsilon_loss(
             f"got {tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__}"
         )
     x_t = schedule.add_noise(x0, noise, t)
-    if cond is None:
+    if labels is None:
         eps = model(x_t, t)
     else:
-        eps = model(x_t, t, check_labels(cond, "cond", batch).to(x0.device))
+        eps = model(x_t, t, check_labels(labels, "labels", batch).to(x0.device))
     if eps.shape != noise.shape:
         raise ValueError(f"model returned shape {tuple(eps.shape)}, expected x0's shape {tuple(x0.shape)}")
     return F.mse_loss(eps, noise)

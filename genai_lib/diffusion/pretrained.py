@@ -13,7 +13,7 @@ these instead, each made by the recipe below and nothing else:
     (decay 0.999 with warm-up), :data:`RECIPES` ``["digits8"]["steps"]`` updates. The shipped weights
     are the EMA's, the ones to sample from.
 ``"digits8-cond"``
-    the same, told the digit's class (``num_classes=10``), with label dropout 0.1 for
+    the same, told the digit's class (``n_classes=10``), with label dropout 0.1 for
     classifier-free guidance (Ho & Salimans 2022).
 ``"grid25"``
     :class:`~genai_lib.diffusion.MLPDenoiser` (128 wide, 2 blocks) on 20,000 points of
@@ -68,7 +68,7 @@ RECIPES: dict[str, dict[str, object]] = {
         "batch_size": 256,
         "lr": 2e-3,
         "warmup": 100,
-        "num_classes": None,
+        "n_classes": None,
         "label_dropout": 0.0,
         "hidden": 512,
         "depth": 2,
@@ -79,7 +79,7 @@ RECIPES: dict[str, dict[str, object]] = {
         "batch_size": 256,
         "lr": 2e-3,
         "warmup": 100,
-        "num_classes": 10,
+        "n_classes": 10,
         "label_dropout": 0.1,
         "hidden": 512,
         "depth": 2,
@@ -145,13 +145,13 @@ def train_recipe(
         return model.eval(), history
     images, labels = load_digits(8, split=recipe["split"])
     model = MLPDenoiser(
-        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], num_classes=recipe["num_classes"]
+        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], n_classes=recipe["n_classes"]
     )
     trainer = DiffusionTrainer(
         model,
         schedule,
         images,
-        labels if recipe["num_classes"] else None,
+        labels if recipe["n_classes"] else None,
         device=device,
         config=TrainerConfig(
             batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]

@@ -133,7 +133,7 @@ class Sampler:
         model: Denoiser,
         shape: Sequence[int],
         generator: torch.Generator | None = None,
-        cond: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
         guidance_scale: float = 0.0,
         *,
         x_T: torch.Tensor | None = None,
@@ -147,28 +147,28 @@ class Sampler:
         """
         shape = self._check_shape(shape)
         w = check_float(guidance_scale, "guidance_scale", minimum=0.0)
-        if w > 0 and cond is None:
-            raise ValueError(f"guidance_scale={w} needs cond (the labels to guide towards); pass cond or use 0")
+        if w > 0 and labels is None:
+            raise ValueError(f"guidance_scale={w} needs labels (the classes to guide towards); pass labels or use 0")
         if x_T is not None:
             check_tensor(x_T, "x_T", floating=True)
             if tuple(x_T.shape) != shape:
                 raise ValueError(f"x_T must have shape {shape} (the shape argument), got {tuple(x_T.shape)}")
         device = module_device(model, default=x_T.device if x_T is not None else None)
-        if cond is not None:
-            cond = check_labels(cond, "cond", shape[0]).to(device)
+        if labels is not None:
+            labels = check_labels(labels, "labels", shape[0]).to(device)
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         if not callable(model):
-            raise TypeError(f"model must be callable as model(x_t, t[, cond]), got {type(model).__name__}")
+            raise TypeError(f"model must be callable as model(x_t, t[, labels]), got {type(model).__name__}")
         x = x_T.to(device, copy=True) if x_T is not None else draw_noise(shape, generator, device)
-        return self._loop(model, x, cond, w, generator, progress)
+        return self._loop(model, x, labels, w, generator, progress)
 
     @torch.no_grad()  # as a decorator, no_grad is on only while the generator runs, not between yields
     def _loop(
         self,
         model: Denoiser,
         x: torch.Tensor,
-        cond: torch.Tensor | None,
+        labels: torch.Tensor | None,
         w: float,
         generator: torch.Generator | None,
         progress: bool,
@@ -180,7 +180,7 @@ class Sampler:
             steps = self.timesteps.tolist()
             for index, t in enumerate(progress_bar(steps, desc="sample", disable=not progress, leave=False)):
                 t_batch = torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
-                eps = guided_eps(model, x, t_batch, cond, w)
+                eps = guided_eps(model, x, t_batch, labels, w)
                 out = self.step(eps, t, x, generator=generator)
                 yield SamplerState(index, t, x, eps, out.pred_x0, out.prev_sample)
                 x = out.prev_sample
@@ -194,7 +194,7 @@ class Sampler:
         shape: Sequence[int],
         generator: torch.Generator | None = None,
         return_trajectory: bool = False,
-        cond: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
         guidance_scale: float = 0.0,
         *,
         x_T: torch.Tensor | None = None,
@@ -203,14 +203,14 @@ class Sampler:
         """Draw samples by running the reverse process from x_T ~ N(0, I) through ``timesteps``.
 
         Args:
-            model: the denoiser ε_θ: ``model(x_t, t)`` or, with ``cond``, ``model(x_t, t, cond)``,
+            model: the denoiser ε_θ: ``model(x_t, t)`` or, with ``labels``, ``model(x_t, t, labels)``,
                 with ``t`` an int64 tensor of shape ``(B,)``.
             shape: ``(B, ...)``, the shape of the batch to draw.
             generator: draws x_T and every step's noise, in the order diffusers' pipelines draw
                 them; pass a seeded ``torch.Generator`` for a repeatable run.
             return_trajectory: return a :class:`Trajectory` with every x_t, x̂_0 and ε̂ instead of
                 only the final sample.
-            cond: int64 class labels of shape ``(B,)`` for a class-conditional denoiser.
+            labels: int64 class labels of shape ``(B,)`` for a class-conditional denoiser.
             guidance_scale: w of classifier-free guidance (Ho & Salimans 2022, Eq. 6); 0 = none.
                 diffusers' ``guidance_scale`` is 1 + w (see :mod:`genai_lib.diffusion.guidance`).
             x_T: the starting noise instead of a fresh draw (e.g. to interpolate between two
@@ -222,12 +222,12 @@ class Sampler:
             The sample x_0 (on the model's device), or a :class:`Trajectory` (on the CPU).
 
         Raises:
-            TypeError / ValueError: for a bad ``shape``, ``cond``, ``guidance_scale``, ``x_T`` or
+            TypeError / ValueError: for a bad ``shape``, ``labels``, ``guidance_scale``, ``x_T`` or
                 ``generator``, naming the argument.
         """
         if not isinstance(return_trajectory, bool):
             raise TypeError(f"return_trajectory must be a bool, got {type(return_trajectory).__name__}")
-        states = self.iter_steps(model, shape, generator, cond, guidance_scale, x_T=x_T, progress=progress)
+        states = self.iter_steps(model, shape, generator, labels, guidance_scale, x_T=x_T, progress=progress)
         if not return_trajectory:
             x = None
             for state in states:

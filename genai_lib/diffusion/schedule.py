@@ -159,6 +159,14 @@ class NoiseSchedule:
         # The same operations, in the same order, as diffusers' DDPMScheduler.add_noise.
         return abar**0.5 * x0 + (1 - abar) ** 0.5 * noise
 
+    def _abar_for(self, x_t: torch.Tensor, other: torch.Tensor, name: str, t: object) -> torch.Tensor:
+        """ᾱ_t shaped for ``x_t``, after checking ``x_t`` and ``other`` (named ``name``) are float tensors alike."""
+        check_tensor(x_t, "x_t", floating=True)
+        check_tensor(other, name, floating=True)
+        if other.shape != x_t.shape:
+            raise ValueError(f"{name} must have the shape of x_t {tuple(x_t.shape)}, got {tuple(other.shape)}")
+        return self._gather(self.alphas_cumprod, t, x_t)
+
     def predict_x0(self, x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
         """Invert Eq. 4 for x_0: x̂_0 = (x_t - √(1 - ᾱ_t) ε̂) / √ᾱ_t (Ho et al. 2020, Eq. 15).
 
@@ -168,11 +176,7 @@ class NoiseSchedule:
         Raises:
             TypeError / ValueError: as :meth:`add_noise`, naming ``x_t``, ``eps`` or ``t``.
         """
-        check_tensor(x_t, "x_t", floating=True)
-        check_tensor(eps, "eps", floating=True)
-        if eps.shape != x_t.shape:
-            raise ValueError(f"eps must have the shape of x_t {tuple(x_t.shape)}, got {tuple(eps.shape)}")
-        abar = self._gather(self.alphas_cumprod, t, x_t)
+        abar = self._abar_for(x_t, eps, "eps", t)
         return (x_t - (1 - abar) ** 0.5 * eps) / abar**0.5
 
     def predict_eps(self, x_t: torch.Tensor, x0: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
@@ -181,11 +185,7 @@ class NoiseSchedule:
         Raises:
             TypeError / ValueError: as :meth:`add_noise`, naming ``x_t``, ``x0`` or ``t``.
         """
-        check_tensor(x_t, "x_t", floating=True)
-        check_tensor(x0, "x0", floating=True)
-        if x0.shape != x_t.shape:
-            raise ValueError(f"x0 must have the shape of x_t {tuple(x_t.shape)}, got {tuple(x0.shape)}")
-        abar = self._gather(self.alphas_cumprod, t, x_t)
+        abar = self._abar_for(x_t, x0, "x0", t)
         return (x_t - abar**0.5 * x0) / (1 - abar) ** 0.5
 
     def snr(self, t: int | torch.Tensor | None = None) -> torch.Tensor:

@@ -71,7 +71,7 @@ class DiffusionTrainer(Trainer):
         model: the denoiser (e.g. :class:`~genai_lib.diffusion.denoisers.MLPDenoiser`); trained in place.
         schedule: the forward process.
         data: the training set, a float tensor ``(N, ...)``; moved to ``device`` once.
-        labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_class``).
+        labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_label``).
         config: a :class:`TrainerConfig` (default settings if None).
         device: where to train; default: where ``model``'s parameters are.
 
@@ -110,11 +110,11 @@ class DiffusionTrainer(Trainer):
         self.device = torch.device(device)
         if labels is not None:
             labels = check_labels(labels, "labels", data.shape[0])
-            null = getattr(model, "null_class", None)
+            null = getattr(model, "null_label", None)
             if null is None:
                 raise ValueError(
                     "labels were given, but the model is not class-conditional "
-                    "(it needs num_classes set, i.e. a null_class)"
+                    "(it needs n_classes set, i.e. a null_label)"
                 )
             labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
         self.model = model.to(self.device)
@@ -130,10 +130,10 @@ class DiffusionTrainer(Trainer):
         self.model.train()
         idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
         x0 = self.data[idx]
-        cond = None
+        labels = None
         if self.labels is not None:
-            cond = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_class, gen)
-        loss = epsilon_loss(self.model, self.schedule, x0, cond, generator=gen)
+            labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
+        loss = epsilon_loss(self.model, self.schedule, x0, labels, generator=gen)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:

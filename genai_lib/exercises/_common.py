@@ -56,6 +56,13 @@ def matches(value: float, truth: float, *, sig: int = SIG_FIGS, rel: float = 0.0
     return abs(value - truth) <= tol + 1e-12 * abs(truth)
 
 
+def count_hint(value: float, truth: int) -> str | None:
+    """For a count: a rounded right answer gets told to give the exact count (``None`` otherwise)."""
+    if value != truth and matches(value, truth):
+        return "close — that looks like a rounded count; the question asks for the exact number."
+    return None
+
+
 def near(value: float, truth: float) -> bool:
     """Right to two significant figures (but, when called after :func:`matches`, not to three)."""
     return matches(value, truth, sig=2)

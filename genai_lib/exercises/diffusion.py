@@ -819,40 +819,40 @@ class _CountingDenoiser(torch.nn.Module):
 
         with torch.random.fork_rng():  # a fixed test model, without touching the reader's RNG
             torch.manual_seed(5)
-            self.net = MLPDenoiser(data_shape=(1, 8, 8), hidden=32, depth=1, num_classes=10)
+            self.net = MLPDenoiser(data_shape=(1, 8, 8), hidden=32, depth=1, n_classes=10)
             torch.nn.init.normal_(self.net.out.weight, std=0.2)  # not zero, so that every input matters
         self.calls = 0
 
     @property
-    def null_class(self) -> int:
-        return self.net.null_class
+    def null_label(self) -> int:
+        return self.net.null_label
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         self.calls += 1
-        return self.net(x, t, cond)
+        return self.net(x, t, labels)
 
 
 def check_batched_guidance(fn: Callable[..., torch.Tensor]) -> bool:
-    """``fn(model, x_t, t, cond, w)`` returns the guided ε̃ of :func:`genai_lib.diffusion.guided_eps`,
+    """``fn(model, x_t, t, labels, w)`` returns the guided ε̃ of :func:`genai_lib.diffusion.guided_eps`,
     with one model call."""
     if not callable(fn):
-        raise TypeError(f"fn must be a function fn(model, x_t, t, cond, w), got {type(fn).__name__}")
+        raise TypeError(f"fn must be a function fn(model, x_t, t, labels, w), got {type(fn).__name__}")
     from genai_lib.diffusion import guided_eps
 
     model = _CountingDenoiser().eval()
     gen = torch.Generator().manual_seed(29)
     x_t = torch.randn(6, 1, 8, 8, generator=gen)
     t = torch.tensor([999, 800, 500, 200, 50, 0])
-    cond = torch.tensor([0, 3, 7, 9, 1, 3])
+    labels = torch.tensor([0, 3, 7, 9, 1, 3])
     for w in (1.5, 4.0, 0.0):
         with torch.no_grad():
-            truth = guided_eps(model, x_t, t, cond, w)
+            truth = guided_eps(model, x_t, t, labels, w)
             model.calls = 0
-            ran, out = _call(fn, (model, x_t.clone(), t.clone(), cond.clone(), w), f"fn(model, x_t, t, cond, {w})")
+            ran, out = _call(fn, (model, x_t.clone(), t.clone(), labels.clone(), w), f"fn(model, x_t, t, labels, {w})")
             if not ran:
                 return out
             calls = model.calls
-            swapped = (1 + w) * model(x_t, t) - w * model(x_t, t, cond)
+            swapped = (1 + w) * model(x_t, t) - w * model(x_t, t, labels)
         if not isinstance(out, torch.Tensor) or out.shape != x_t.shape:
             return report(
                 False,
@@ -869,7 +869,7 @@ def check_batched_guidance(fn: Callable[..., torch.Tensor]) -> bool:
             return report(
                 False,
                 f"at w = {w} the result differs from diffusion.guided_eps: check that the batch, "
-                "the steps and the labels are all doubled, with model.null_class in the second half.",
+                "the steps and the labels are all doubled, with model.null_label in the second half.",
             )
         if calls != 1:
             return report(False, f"the model was called {calls} times; stack the batch with itself and call it once.")
@@ -946,7 +946,7 @@ def check_null_label(samples: Any) -> bool:
         return report(
             False,
             "most samples are one digit: that is what a digit's label asks for. Pass the null "
-            "label, torch.full((N,), model.null_class), as cond.",
+            "label, torch.full((N,), model.null_label), as labels.",
         )
     if float(shares.min()) >= low and float(shares.max()) <= high:
         return report(
@@ -1194,9 +1194,9 @@ def _() -> tuple[str, str]:
 @_SOLUTIONS.add("check_batched_guidance")
 def _() -> tuple[str, str]:
     return (
-        "def one_call_guided_eps(model, x_t, t, cond, w):\n"
-        "    null = torch.full_like(cond, model.null_class)\n"
-        "    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([cond, null]))\n"
+        "def one_call_guided_eps(model, x_t, t, labels, w):\n"
+        "    null = torch.full_like(labels, model.null_label)\n"
+        "    eps = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([labels, null]))\n"
         "    eps_cond, eps_null = eps.chunk(2)\n"
         "    return (1 + w) * eps_cond - w * eps_null",
         "One call on 2B samples does the same arithmetic as two calls on B, but a GPU runs it as one larger, "
@@ -1218,7 +1218,7 @@ def _() -> tuple[str, str]:
 @_SOLUTIONS.add("check_null_label")
 def _() -> tuple[str, str]:
     return (
-        "null = draw(torch.full((400,), model.null_class), 0.0, SEED); ex.check_null_label(null)",
+        "null = draw(torch.full((400,), model.null_label), 0.0, SEED); ex.check_null_label(null)",
         "Given the null label, the shipped model draws all ten digits, each 6-17 % of 400 samples for seeds 0, "
         "1 and 2, where a digit's label gives 96-98 % of that digit. Label dropout trained the same network "
         "to predict the noise without the label, so ε(x, ∅) is an unconditional model of all the digits; "

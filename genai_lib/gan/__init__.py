@@ -9,14 +9,18 @@ One module per concept:
   all :class:`GANLoss` objects with ``d_loss``, ``g_loss`` and ``penalty``;
 * :mod:`~genai_lib.ema` (shared with diffusion) — :class:`EMA`, the exponential moving average of the generator's
   weights that the trainer samples from when ``GANConfig(ema_decay=...)`` is set;
-* :mod:`~genai_lib.gan.train` — :class:`GANTrainer` and its :class:`GANConfig`;
-  ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)`` returns the history and the
-  :class:`GANSnapshot` list the explorers scrub.
+* :mod:`~genai_lib.gan.config` — :class:`GANConfig`, everything that defines a run but the models and data;
+* :mod:`~genai_lib.gan.schedule` — :func:`cosine_lr`, the trainer's learning-rate decay;
+* :mod:`~genai_lib.gan.snapshots` — :class:`GANSnapshot`, what the explorers scrub, and the frames drawn from
+  a run's snapshots;
+* :mod:`~genai_lib.gan.train` — :class:`GANTrainer`; ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)``
+  returns the history and keeps in ``trainer.snapshots`` the :class:`GANSnapshot` list the explorers scrub.
 
 The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the other parts.
 """
 
 from genai_lib.ema import EMA, ema_update
+from genai_lib.gan.config import GANConfig
 from genai_lib.gan.losses import (
     LOSS_NAMES,
     R1,
@@ -33,7 +37,9 @@ from genai_lib.gan.losses import (
     wgan_gp,
 )
 from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genai_lib.gan.train import GANConfig, GANSnapshot, GANTrainer, cosine_lr
+from genai_lib.gan.schedule import cosine_lr
+from genai_lib.gan.snapshots import GANSnapshot
+from genai_lib.gan.train import GANTrainer
 
 __all__ = [
     "MLPGenerator",

@@ -41,9 +41,7 @@ run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,127 +49,68 @@ import torch
 from torch import nn
 
 from genai_lib import module_device
-from genai_lib._checks import check_float, check_int
+from genai_lib._checks import check_int
 from genai_lib.ema import EMA
-from genai_lib.gan.losses import LOSS_NAMES, GANLoss, make_loss
+from genai_lib.gan.config import GANConfig
+from genai_lib.gan.schedule import cosine_lr
+from genai_lib.gan.snapshots import GANSnapshot, heatmap_grid, member_snapshot, snapshot_frames
 from genai_lib.training import History, Trainer
 
-__all__ = ["GANConfig", "GANSnapshot", "GANTrainer", "cosine_lr"]
-
-_DECAYS = ("cosine", "constant")
-
-
-@dataclass
-class GANConfig:
-    """Everything that defines a GAN training run, apart from the models and the data.
-
-    Attributes:
-        loss: one of :data:`~genai_lib.gan.losses.LOSS_NAMES` (``"nonsaturating"``, ``"minimax"``,
-            ``"wgan_gp"``, ``"r1"``).
-        penalty_weight: ``λ`` of ``wgan_gp`` or ``γ`` of ``r1``; ``None`` takes the loss's default
-            (10 and 1). Must be ``None`` for losses without a penalty.
-        batch_size: real and generated samples per update.
-        lr_g, lr_d: Adam learning rates of the generator and the discriminator.
-        betas: Adam's ``(β1, β2)``; ``(0.5, 0.9)`` as in WGAN-GP (Gulrajani et al. 2017) — a low
-            ``β1`` keeps momentum from carrying a player past a moving opponent.
-        lr_decay: ``"cosine"`` (from the learning rate at step 0 down to ``final_lr_ratio`` times it
-            at the last step of the run) or ``"constant"``.
-        final_lr_ratio: where the cosine decay ends, as a fraction of the initial rate.
-        seed: seed of the trainer's own CPU random generator (batches, latents, interpolation
-            weights); the fixed snapshot latents use a seed derived from it.
-        snapshot_samples: size of the fixed latent batch drawn in every snapshot.
-        grid_size: the 2-D heatmap is evaluated on ``grid_size × grid_size`` points.
-        grid_extent: ``(x0, x1, y0, y1)`` of the heatmap; ``None`` takes the data's bounding box
-            padded by a quarter of its larger side.
-        ema_decay: ``β`` of an exponential moving average of the generator's weights
-            (:mod:`genai_lib.ema`), updated after every generator step; snapshots then sample
-            from the average. ``None`` (the default) keeps no average.
-    """
-
-    loss: str = "nonsaturating"
-    penalty_weight: float | None = None
-    batch_size: int = 256
-    lr_g: float = 1e-3
-    lr_d: float = 1e-3
-    betas: tuple[float, float] = (0.5, 0.9)
-    lr_decay: str = "cosine"
-    final_lr_ratio: float = 0.0
-    seed: int = 0
-    snapshot_samples: int = 512
-    grid_size: int = 64
-    grid_extent: tuple[float, float, float, float] | None = None
-    ema_decay: float | None = None
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
-            raise ValueError(f"loss must be one of {LOSS_NAMES}, got {self.loss!r}")
-        make_loss(self.loss, self.penalty_weight)  # validates penalty_weight against the loss
-        self.batch_size = check_int(self.batch_size, "batch_size", minimum=1)
-        self.lr_g = check_float(self.lr_g, "lr_g", minimum=0.0, strict_min=True)
-        self.lr_d = check_float(self.lr_d, "lr_d", minimum=0.0, strict_min=True)
-        if not isinstance(self.betas, Sequence) or len(self.betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2) in [0, 1), got {self.betas!r}")
-        self.betas = tuple(
-            check_float(b, f"betas[{i}]", minimum=0.0, maximum=1.0, strict_max=True) for i, b in enumerate(self.betas)
-        )
-        if self.lr_decay not in _DECAYS:
-            raise ValueError(f"lr_decay must be one of {_DECAYS}, got {self.lr_decay!r}")
-        self.final_lr_ratio = check_float(self.final_lr_ratio, "final_lr_ratio", minimum=0.0, maximum=1.0)
-        self.seed = check_int(self.seed, "seed", minimum=0)
-        self.snapshot_samples = check_int(self.snapshot_samples, "snapshot_samples", minimum=1)
-        self.grid_size = check_int(self.grid_size, "grid_size", minimum=2)
-        if self.grid_extent is not None:
-            if not isinstance(self.grid_extent, Sequence) or len(self.grid_extent) != 4:
-                raise ValueError(f"grid_extent must be (x0, x1, y0, y1) or None, got {self.grid_extent!r}")
-            x0, x1, y0, y1 = (check_float(v, f"grid_extent[{i}]") for i, v in enumerate(self.grid_extent))
-            if not (x1 > x0 and y1 > y0):
-                raise ValueError(f"grid_extent must have x1 > x0 and y1 > y0, got {self.grid_extent!r}")
-            self.grid_extent = (x0, x1, y0, y1)
-        if self.ema_decay is not None:
-            self.ema_decay = check_float(self.ema_decay, "ema_decay", minimum=0.0, maximum=1.0, strict_max=True)
-
-    def make_loss(self) -> GANLoss:
-        """The :class:`~genai_lib.gan.losses.GANLoss` this config names."""
-        return make_loss(self.loss, self.penalty_weight)
-
-
-def cosine_lr(step: int, total: int, lr: float, final_ratio: float = 0.0) -> float:
-    """The cosine-decayed learning rate at ``step`` of ``total`` (Loshchilov & Hutter 2017, no restarts).
-
-    ``lr_t = lr (r + (1 - r) (1 + cos(π t / (T - 1))) / 2)``: ``lr`` at ``t = 0``, ``r lr`` at the last step.
-    """
-    step, total = check_int(step, "step", minimum=0), check_int(total, "total", minimum=1)
-    if step >= total:
-        raise ValueError(f"step must be < total={total}, got {step}")
-    progress = step / (total - 1) if total > 1 else 0.0
-    return lr * (final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-@dataclass
-class GANSnapshot:
-    """The state of a GAN after ``step`` generator steps, as the explorers draw it (CPU tensors).
-
-    Attributes:
-        step: generator steps completed (0 = before training).
-        samples: ``G(z)`` for the trainer's fixed latent batch, shape ``(snapshot_samples, *sample_shape)``
-            (from the weight average :attr:`GANTrainer.ema_model` when ``config.ema_decay`` is set).
-        d_grid: for 2-D data, ``loss.prob(D(x))`` on the grid, shape ``(grid_size, grid_size)``; row ``i``
-            is ``y = grid_y[i]``, column ``j`` is ``x = grid_x[j]`` (the layout of a plotly heatmap).
-            With ``K > 1`` members, every member's map: shape ``(K, grid_size, grid_size)``.
-        arrows: for 2-D data, rows ``(x, y, dx, dy)`` with ``(dx, dy) = -∂ℓ_G/∂x`` at each sample.
-        extent: ``(x0, x1, y0, y1)`` the grid covers, for 2-D data.
-    """
-
-    step: int
-    samples: torch.Tensor
-    d_grid: torch.Tensor | None = None
-    arrows: torch.Tensor | None = None
-    extent: tuple[float, float, float, float] | None = None
+__all__ = ["GANTrainer"]
 
 
 def _set_requires_grad(params: list[nn.Parameter], flag: bool) -> None:
     for p in params:
         p.requires_grad_(flag)
+
+
+def _check_players(
+    generator: nn.Module, discriminator: nn.Module, data: object, labels: object, config: GANConfig
+) -> tuple[torch.device, int]:
+    """Check that the two players, the data and the labels fit together; return the device and ``members``."""
+    for name, module in (("generator", generator), ("discriminator", discriminator)):
+        if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
+            raise TypeError(f"{name} must be an nn.Module with parameters, got {type(module).__name__}")
+    for attr in ("z_dim", "n_classes", "sample_latent"):
+        if not hasattr(generator, attr):
+            raise TypeError(f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models")
+    device = module_device(generator)
+    if module_device(discriminator) != device:
+        raise ValueError(
+            f"discriminator must be on the generator's device {device}, got {module_device(discriminator)}"
+        )
+    n_classes = generator.n_classes
+    if getattr(discriminator, "n_classes", None) != n_classes:
+        raise ValueError(
+            f"discriminator.n_classes must equal generator.n_classes={n_classes}, "
+            f"got {getattr(discriminator, 'n_classes', None)}"
+        )
+    if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim < 2 or len(data) < 1:
+        raise TypeError(f"data must be a float tensor of shape (N, *sample_shape), got {data!r:.80}")
+    if n_classes is None and labels is not None:
+        raise ValueError("labels must be None: the generator is unconditional (n_classes=None)")
+    if n_classes is not None:
+        if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (len(data),):
+            raise ValueError(
+                f"labels must be an int64 tensor of shape ({len(data)},) for a conditional "
+                f"generator, got {labels!r:.80}"
+            )
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise ValueError(f"labels must lie in 0..{n_classes - 1}")
+
+    members = getattr(generator, "members", 1)
+    if getattr(discriminator, "members", 1) != members:
+        raise ValueError(
+            f"discriminator.members must equal generator.members={members}, got {getattr(discriminator, 'members', 1)}"
+        )
+    for name in ("batch_size", "snapshot_samples"):
+        if getattr(config, name) % members:
+            raise ValueError(
+                f"config.{name} must be a multiple of members={members} (one equal block "
+                f"per member), got {getattr(config, name)}"
+            )
+
+    return device, members
 
 
 class GANTrainer(Trainer):
@@ -210,51 +149,8 @@ class GANTrainer(Trainer):
         config = GANConfig() if config is None else config
         if not isinstance(config, GANConfig):
             raise TypeError(f"config must be a GANConfig, got {type(config).__name__}")
-        for name, module in (("generator", generator), ("discriminator", discriminator)):
-            if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
-                raise TypeError(f"{name} must be an nn.Module with parameters, got {type(module).__name__}")
-        for attr in ("z_dim", "n_classes", "sample_latent"):
-            if not hasattr(generator, attr):
-                raise TypeError(
-                    f"generator must have a {attr!r} attribute, like the generators in genai_lib.gan.models"
-                )
-        self.device = module_device(generator)
-        if module_device(discriminator) != self.device:
-            raise ValueError(
-                f"discriminator must be on the generator's device {self.device}, got {module_device(discriminator)}"
-            )
+        self.device, self.members = _check_players(generator, discriminator, data, labels, config)
         n_classes = generator.n_classes
-        if getattr(discriminator, "n_classes", None) != n_classes:
-            raise ValueError(
-                f"discriminator.n_classes must equal generator.n_classes={n_classes}, "
-                f"got {getattr(discriminator, 'n_classes', None)}"
-            )
-        if not isinstance(data, torch.Tensor) or not data.is_floating_point() or data.ndim < 2 or len(data) < 1:
-            raise TypeError(f"data must be a float tensor of shape (N, *sample_shape), got {data!r:.80}")
-        if n_classes is None and labels is not None:
-            raise ValueError("labels must be None: the generator is unconditional (n_classes=None)")
-        if n_classes is not None:
-            if not isinstance(labels, torch.Tensor) or labels.dtype != torch.int64 or labels.shape != (len(data),):
-                raise ValueError(
-                    f"labels must be an int64 tensor of shape ({len(data)},) for a conditional "
-                    f"generator, got {labels!r:.80}"
-                )
-            if labels.min() < 0 or labels.max() >= n_classes:
-                raise ValueError(f"labels must lie in 0..{n_classes - 1}")
-
-        self.members = getattr(generator, "members", 1)
-        if getattr(discriminator, "members", 1) != self.members:
-            raise ValueError(
-                f"discriminator.members must equal generator.members={self.members}, "
-                f"got {getattr(discriminator, 'members', 1)}"
-            )
-        for name in ("batch_size", "snapshot_samples"):
-            if getattr(config, name) % self.members:
-                raise ValueError(
-                    f"config.{name} must be a multiple of members={self.members} (one equal block "
-                    f"per member), got {getattr(config, name)}"
-                )
-
         self.generator, self.discriminator, self.config = generator, discriminator, config
         self.loss = config.make_loss()
         self.data = data.detach().to(self.device, torch.float32)
@@ -291,17 +187,9 @@ class GANTrainer(Trainer):
 
         self.extent = self.grid_x = self.grid_y = self.grid = None
         if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
-            if config.grid_extent is not None:
-                self.extent = config.grid_extent
-            else:
-                lo, hi = self.data.min(0).values.tolist(), self.data.max(0).values.tolist()
-                pad = 0.25 * max(hi[0] - lo[0], hi[1] - lo[1], 1e-3)
-                self.extent = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad)
-            x0, x1, y0, y1 = self.extent
-            self.grid_x = torch.linspace(x0, x1, config.grid_size)
-            self.grid_y = torch.linspace(y0, y1, config.grid_size)
-            yy, xx = torch.meshgrid(self.grid_y, self.grid_x, indexing="ij")  # row i is y_i, as plotly draws
-            self.grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+            self.extent, self.grid_x, self.grid_y, self.grid = heatmap_grid(
+                self.data, config.grid_size, config.grid_extent
+            )
 
     # -- one update -----------------------------------------------------------------------------
 
@@ -432,18 +320,7 @@ class GANTrainer(Trainer):
         if self.members == 1:
             raise ValueError("member_snapshots needs models with members > 1; use trainer.snapshots")
         k = check_int(k, "k", minimum=0, maximum=self.members - 1)
-        n = self.config.snapshot_samples // self.members
-        block = slice(k * n, (k + 1) * n)
-        return [
-            GANSnapshot(
-                step=s.step,
-                samples=s.samples[block],
-                d_grid=None if s.d_grid is None else s.d_grid[k],
-                arrows=None if s.arrows is None else s.arrows[block],
-                extent=s.extent,
-            )
-            for s in self.snapshots
-        ]
+        return [member_snapshot(s, k, self.members) for s in self.snapshots]
 
     def frames(
         self, real: torch.Tensor | None = None, *, arrow_length: float | None = None, member: int | None = None
@@ -467,19 +344,7 @@ class GANTrainer(Trainer):
         snapshots = self.snapshots if member is None else self.member_snapshots(member)
         if arrow_length is None:
             arrow_length = 0.08 * (self.extent[1] - self.extent[0])
-        arrow_length = check_float(arrow_length, "arrow_length", minimum=0.0, strict_min=True)
-        longest = max(float(s.arrows[:, 2:].norm(dim=1).max()) for s in snapshots)
-        scale = arrow_length / longest if longest > 0 else 0.0
-        frames = []
-        for s in snapshots:
-            frame: dict[str, Any] = {"D(x)": s.d_grid}
-            if real is not None:
-                frame["real"] = real
-            arrows = s.arrows.clone()
-            arrows[:, 2:] *= scale
-            frame |= {"generated": s.samples, "gradient": arrows}
-            frames.append(frame)
-        return frames
+        return snapshot_frames(snapshots, real, arrow_length=arrow_length)
 
     # -- the run --------------------------------------------------------------------------------
 

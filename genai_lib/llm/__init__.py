@@ -8,8 +8,11 @@ One module per concept:
 * :mod:`~genai_lib.llm.kv_cache` — :class:`KVCache` for fast generation;
 * :mod:`~genai_lib.llm.decoding` — temperature, top-k and top-p (nucleus) sampling, and the cures for
   repetition (a repetition penalty, n-gram blocking);
-* :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``,
-  ``attention_maps``, ``residual_stream``, ``logit_lens``, ``parameter_counts``, ``from_gpt2``, ``save``/``load``);
+* :mod:`~genai_lib.llm.model` — :class:`GPTConfig` and :class:`GPT` (``generate``, ``parameter_counts``,
+  ``save``/``load``, and as methods the two modules below);
+* :mod:`~genai_lib.llm.inspection` — :func:`attention_maps`, :func:`residual_stream`, :func:`logit_lens`:
+  what a trained GPT computes inside;
+* :mod:`~genai_lib.llm.gpt2` — :func:`from_gpt2`, OpenAI's GPT-2 weights in the book's GPT;
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`,
   :func:`evaluate`) and the command line ``python -m genai_lib.llm.train``;
@@ -36,6 +39,8 @@ from genai_lib.llm.decoding import (
     top_k_filter,
     top_p_filter,
 )
+from genai_lib.llm.gpt2 import from_gpt2
+from genai_lib.llm.inspection import attention_maps, logit_lens, residual_stream
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.llm.lora import LoRALinear, TokenRows, adapt_token_rows, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
@@ -78,6 +83,10 @@ __all__ = [
     "MLP",
     "Block",
     "GPT",
+    "attention_maps",
+    "residual_stream",
+    "logit_lens",
+    "from_gpt2",
     "LoRALinear",
     "apply_lora",
     "merge_lora",

@@ -2,11 +2,12 @@
 
 Read top to bottom: :class:`GPTConfig` (every size in one place), :class:`MLP`, :class:`Block`
 (pre-LayerNorm attention + MLP, each added to the residual stream) and :class:`GPT` (embeddings,
-the blocks, the output layer, the loss, :meth:`GPT.generate` with a KV cache, attention maps for
-the explorer, the residual stream and its logit lens, and loading OpenAI's GPT-2 weights). The
+the blocks, the output layer, the loss, :meth:`GPT.generate` with a KV cache, and save/load). The
 attention layer itself lives in :mod:`genai_lib.llm.attention`, the cache in
-:mod:`genai_lib.llm.kv_cache`, and the decoding rules (temperature, top-k, top-p) in
-:mod:`genai_lib.llm.decoding`.
+:mod:`genai_lib.llm.kv_cache`, the decoding rules (temperature, top-k, top-p) in
+:mod:`genai_lib.llm.decoding`, the tools that look inside a trained model (attention maps, the
+residual stream, the logit lens) in :mod:`genai_lib.llm.inspection`, and loading OpenAI's GPT-2
+weights in :mod:`genai_lib.llm.gpt2`.
 
 The layout follows GPT-2 exactly (names included), which is what lets :meth:`GPT.from_gpt2`
 copy a ``transformers`` GPT-2's weights in and reproduce its logits.
@@ -26,7 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_lib._checks import check_bool, check_fields, check_float, check_int
+from genai_lib._checks import check_bool, check_fields, check_float, check_int, check_token_ids
+from genai_lib.llm import inspection
 from genai_lib.llm.attention import CausalSelfAttention
 from genai_lib.llm.decoding import ban_repeated_ngrams, check_repetition_args, check_sampling_args, sample_next_token
 from genai_lib.llm.decoding import repetition_penalty as penalise_repeats
@@ -121,20 +123,6 @@ class Block(nn.Module):
         return x, weights
 
 
-def _check_idx(idx: Any, vocab_size: int, name: str = "idx") -> torch.Tensor:
-    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
-        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-        raise TypeError(f"{name} must be a (batch, time) tensor of token ids, got {shape}")
-    if idx.dtype.is_floating_point or idx.dtype.is_complex or idx.dtype == torch.bool:
-        raise TypeError(f"{name} must hold integer token ids, got dtype {idx.dtype}")
-    if idx.size(1) == 0:
-        raise ValueError(f"{name} must hold at least one token per sequence, got shape {tuple(idx.shape)}")
-    if idx.numel() and bool(((idx < 0) | (idx >= vocab_size)).any()):
-        bad = idx[(idx < 0) | (idx >= vocab_size)][0].item()
-        raise ValueError(f"{name} holds the unknown token id {bad}; valid ids are 0..{vocab_size - 1}")
-    return idx.long()
-
-
 class GPT(nn.Module):
     """A GPT language model: token + position embeddings, ``n_layer`` blocks, a final LayerNorm
     and an output layer that shares its weight with the token embedding.
@@ -182,9 +170,17 @@ class GPT(nn.Module):
     # -- the forward pass ---------------------------------------------------------------------
 
     def _hidden(
-        self, idx: torch.Tensor, cache: KVCache | None = None, need_weights: bool = False
+        self,
+        idx: torch.Tensor,
+        cache: KVCache | None = None,
+        need_weights: bool = False,
+        stream: list[torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
-        """Run the blocks; return the final hidden states ``(B, T, n_embd)`` and each layer's weights."""
+        """Run the blocks; return the final hidden states ``(B, T, n_embd)`` and each layer's weights.
+
+        With a list ``stream``, append to it the residual stream before the first block and after
+        every block (what :func:`~genai_lib.llm.inspection.residual_stream` returns).
+        """
         T = idx.size(1)
         start = 0 if cache is None else len(cache)  # positions already in the cache come first
         if start + T > self.config.block_size:
@@ -195,9 +191,13 @@ class GPT(nn.Module):
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         maps = []
+        if stream is not None:
+            stream.append(x)
         for i, block in enumerate(self.transformer.h):
             x, weights = block(x, None if cache is None else cache[i], need_weights)
             maps.append(weights)
+            if stream is not None:
+                stream.append(x)
         return self.transformer.ln_f(x), maps
 
     def forward(
@@ -206,7 +206,7 @@ class GPT(nn.Module):
         """Return ``(logits, loss)``: logits ``(B, T, vocab_size)`` for the token after each
         position; loss the mean cross-entropy against ``targets`` ``(B, T)`` (positions with
         target -1 are skipped), or None without targets."""
-        idx = _check_idx(idx, self.config.vocab_size)
+        idx = check_token_ids(idx, self.config.vocab_size)
         h, _ = self._hidden(idx)
         logits = self.lm_head(h)
         loss = None
@@ -219,61 +219,19 @@ class GPT(nn.Module):
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1).long(), ignore_index=-1)
         return logits, loss
 
-    @torch.no_grad()
+    # -- looking inside (genai_lib.llm.inspection) -----------------------------------------------
+
     def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
-        """Return every head's attention weights on ``idx``: ``(n_layer, B, n_head, T, T)``.
+        """Every head's attention weights on ``idx``: :func:`genai_lib.llm.attention_maps`."""
+        return inspection.attention_maps(self, idx)
 
-        Entry ``[l, b, h, i, j]`` is how much position ``i`` attends to position ``j`` in head
-        ``h`` of layer ``l``; each row sums to 1 and is 0 above the diagonal (the causal mask).
-        Computed by the explicit :func:`~genai_lib.llm.attention.attention`, in eval mode.
-        """
-        idx = _check_idx(idx, self.config.vocab_size)
-        was_training = self.training
-        self.eval()
-        try:
-            _, maps = self._hidden(idx, need_weights=True)
-        finally:
-            self.train(was_training)
-        return torch.stack(maps)
-
-    @torch.no_grad()
     def residual_stream(self, idx: torch.Tensor) -> torch.Tensor:
-        """Return the residual stream on ``idx`` before and after every block: ``(n_layer + 1, B, T, n_embd)``.
+        """The residual stream before and after every block: :func:`genai_lib.llm.residual_stream`."""
+        return inspection.residual_stream(self, idx)
 
-        Entry ``[0]`` is the embedding ``wte(idx) + wpe(pos)``; entry ``[l]`` is the stream after
-        block ``l``, so entry ``[n_layer]`` is what the final LayerNorm and the output layer read.
-        Computed in eval mode (no dropout).
-        """
-        idx = _check_idx(idx, self.config.vocab_size)
-        T = idx.size(1)
-        if T > self.config.block_size:
-            raise ValueError(
-                f"idx has {T} tokens, more than block_size={self.config.block_size}; "
-                f"crop the input to the last block_size tokens"
-            )
-        was_training = self.training
-        self.eval()
-        try:
-            x = self.transformer.wte(idx) + self.transformer.wpe(torch.arange(T, device=idx.device))
-            states = [x]
-            for block in self.transformer.h:
-                x, _ = block(x)
-                states.append(x)
-        finally:
-            self.train(was_training)
-        return torch.stack(states)
-
-    @torch.no_grad()
     def logit_lens(self, idx: torch.Tensor) -> torch.Tensor:
-        """Return the next-token logits read from the residual stream after every block:
-        ``(n_layer + 1, B, T, vocab_size)``.
-
-        Each entry applies the model's own final LayerNorm and output layer to
-        :meth:`residual_stream`'s entry — what the model would predict if the remaining blocks
-        added nothing (the "logit lens", nostalgebraist 2020). The last entry equals
-        ``forward(idx)``'s logits.
-        """
-        return self.lm_head(self.transformer.ln_f(self.residual_stream(idx)))
+        """The logits read out after every block: :func:`genai_lib.llm.logit_lens`."""
+        return inspection.logit_lens(self, idx)
 
     # -- generation -----------------------------------------------------------------------------
 
@@ -322,7 +280,7 @@ class GPT(nn.Module):
             no_repeat_ngram_size: forbid any token that would repeat an n-gram of this size
                 already in the text (:func:`~genai_lib.llm.decoding.ban_repeated_ngrams`; None = off).
         """
-        idx = _check_idx(idx, self.config.vocab_size)
+        idx = check_token_ids(idx, self.config.vocab_size)
         max_new_tokens = check_int(max_new_tokens, "max_new_tokens", minimum=0)
         check_sampling_args(temperature, top_k, top_p)
         check_repetition_args(repetition_penalty, no_repeat_ngram_size)
@@ -428,66 +386,7 @@ class GPT(nn.Module):
 
     @classmethod
     def from_gpt2(cls, model_or_name: Any, *, dropout: float = 0.0) -> GPT:
-        """Return a GPT holding the weights of a ``transformers`` GPT-2 (Radford et al. 2019).
+        """Return a GPT holding the weights of a ``transformers`` GPT-2: :func:`genai_lib.llm.from_gpt2`."""
+        from genai_lib.llm.gpt2 import from_gpt2  # gpt2 imports this module
 
-        Args:
-            model_or_name: a ``transformers.GPT2LMHeadModel``, or a model name such as ``"gpt2"``
-                (loaded with ``from_pretrained``: needs ``transformers`` and the network, or
-                the Hugging Face cache).
-            dropout: the dropout of the returned model (GPT-2 trained with 0.1; 0 for inference).
-
-        The module names are the same as GPT-2's; the only change is that GPT-2 stores its
-        linear maps as ``Conv1D`` with weight ``(in, out)``, the transpose of ``nn.Linear``'s.
-        """
-        hf = model_or_name
-        if isinstance(model_or_name, str):
-            try:
-                from transformers import GPT2LMHeadModel
-            except ImportError as err:
-                raise ImportError(
-                    f"GPT.from_gpt2({model_or_name!r}) needs the package 'transformers' "
-                    f"(pip install transformers) and the network or its cache"
-                ) from err
-            hf = GPT2LMHeadModel.from_pretrained(model_or_name)
-        c = getattr(hf, "config", None)
-        if c is None or getattr(c, "model_type", None) != "gpt2" or not hasattr(hf, "state_dict"):
-            raise TypeError(
-                f"model_or_name must be a transformers GPT2LMHeadModel or a model name, "
-                f"got {type(model_or_name).__name__}"
-            )
-        problems = []
-        if c.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
-            problems.append(f"activation_function={c.activation_function!r} (the book's MLP uses tanh-GELU)")
-        if c.n_inner not in (None, 4 * c.n_embd):
-            problems.append(f"n_inner={c.n_inner} (the book's MLP is 4 x n_embd wide)")
-        if getattr(c, "scale_attn_by_inverse_layer_idx", False) or not getattr(c, "scale_attn_weights", True):
-            problems.append("non-standard attention scaling")
-        if abs(c.layer_norm_epsilon - 1e-5) > 1e-12:
-            problems.append(f"layer_norm_epsilon={c.layer_norm_epsilon} (the book's LayerNorm uses 1e-5)")
-        if problems:
-            raise ValueError("model_or_name is a GPT-2 variant this GPT cannot reproduce: " + "; ".join(problems))
-        config = GPTConfig(
-            vocab_size=c.vocab_size,
-            block_size=c.n_positions,
-            n_layer=c.n_layer,
-            n_head=c.n_head,
-            n_embd=c.n_embd,
-            dropout=dropout,
-            bias=True,
-        )
-        model = cls(config)
-        theirs = hf.state_dict()
-        if "lm_head.weight" in theirs and not torch.equal(theirs["lm_head.weight"], theirs["transformer.wte.weight"]):
-            raise ValueError("model_or_name has an output layer not tied to its token embedding; this GPT ties them")
-        conv1d = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-        ours = model.state_dict()
-        missing = [k for k in ours if k != "lm_head.weight" and k not in theirs]
-        if missing:
-            raise ValueError(f"model_or_name lacks the weights {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        with torch.no_grad():
-            for key, tensor in ours.items():
-                if key == "lm_head.weight":
-                    continue  # tied: it is transformer.wte.weight
-                w = theirs[key]
-                tensor.copy_(w.t() if key.endswith(conv1d) else w)
-        return model
+        return from_gpt2(model_or_name, dropout=dropout)

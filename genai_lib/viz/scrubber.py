@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from genai_lib._checks import check_float, check_int, check_str
 from genai_lib.viz.theme import PALETTE, SEQUENTIAL, TEMPLATE
 
 ArrayLike = Any  # numpy array, torch tensor, or nested sequence
@@ -131,24 +132,13 @@ def _image_layer(arr: np.ndarray, value_range: tuple[float, float], ncols: int |
 
 def _trace(kind: str, name: str, arr: np.ndarray, colour: str, opts: dict) -> dict:
     """One plotly trace (as a dict) for one layer of one frame."""
-    if kind == "points":
-        return dict(
-            type="scatter",
-            mode="markers",
-            name=name,
-            x=arr[:, 0].astype(np.float32),
-            y=arr[:, 1].astype(np.float32),
-            marker=dict(color=colour, size=opts["marker_size"], opacity=0.75),
+    if kind in ("points", "line"):
+        look = (
+            dict(mode="markers", marker=dict(color=colour, size=opts["marker_size"], opacity=0.75))
+            if kind == "points"
+            else dict(mode="lines", line=dict(color=colour, width=2))
         )
-    if kind == "line":
-        return dict(
-            type="scatter",
-            mode="lines",
-            name=name,
-            x=arr[:, 0].astype(np.float32),
-            y=arr[:, 1].astype(np.float32),
-            line=dict(color=colour, width=2),
-        )
+        return dict(type="scatter", name=name, x=arr[:, 0].astype(np.float32), y=arr[:, 1].astype(np.float32)) | look
     if kind == "arrows":
         # Each arrow is a segment (x, y) -> (x + dx, y + dy); a NaN point breaks the line between
         # arrows. The tip carries an arrowhead marker turned along the segment (angleref="previous"),
@@ -243,9 +233,123 @@ def _checked_range(value: Any, name: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _checked_extent(extent: Any) -> tuple[float, float, float, float] | None:
+    """``extent`` as four finite floats ``(x0, x1, y0, y1)``, or None; a ValueError naming it otherwise."""
+    if extent is None:
+        return None
+    try:
+        box = tuple(float(v) for v in extent)
+    except (TypeError, ValueError):
+        box = ()
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise ValueError(f"extent must be four finite numbers (x0, x1, y0, y1), got {extent!r}")
+    return box
+
+
+def _checked_labels(labels: Sequence[Any] | None, n: int) -> list[str]:
+    """The slider's label of every frame, as distinct strings (``0, 1, 2, ...`` by default)."""
+    labels = [str(label) for label in (range(n) if labels is None else labels)]
+    if len(labels) != n:
+        raise ValueError(f"labels has {len(labels)} entries but there are {n} frames")
+    if len(set(labels)) != n:
+        raise ValueError("labels must be distinct: the slider uses them to name the frames")
+    return labels
+
+
+def _checked_styles(styles: Mapping[str, Mapping[str, Any]] | None, kind_of: dict[str, str]) -> dict:
+    """``styles`` as a dict of per-layer plotly properties, every key a layer of the frames."""
+    styles = dict(styles or {})
+    for name, style in styles.items():
+        if not isinstance(style, Mapping):
+            raise TypeError(
+                f"styles[{name!r}] must be a mapping of plotly trace properties, got {type(style).__name__}"
+            )
+    unknown = set(styles) - set(kind_of)
+    if unknown:
+        raise ValueError(f"styles names layers {sorted(unknown)} that the frames do not have ({list(kind_of)})")
+    return styles
+
+
+def _heatmap_zrange(layers: list[dict], kind_of: dict[str, str]) -> tuple[float, float]:
+    """The colour range of the heatmaps: their finite minimum and maximum over every frame."""
+    values = np.concatenate([f[k].ravel() for f in layers for k, v in kind_of.items() if v == "heatmap"])
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+
+
 def _padded_range(lo: float, hi: float) -> list[float]:
     span = hi - lo if hi > lo else 1.0
     return [lo - 0.05 * span, hi + 0.05 * span]
+
+
+def _axes(
+    layers: list[dict],
+    kind_of: dict[str, str],
+    extent: tuple[float, float, float, float] | None,
+    xaxis_title: str | None,
+    yaxis_title: str | None,
+) -> dict[str, Any]:
+    """The layout's axes: fixed over all frames for plane layers, hidden for images only."""
+    plane = [k for k, v in kind_of.items() if v != "image"]
+    if not plane:
+        return dict(
+            xaxis=dict(visible=False, constrain="domain"),
+            yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1),
+            plot_bgcolor="white",
+        )
+    # Fix the axes over all frames so that the picture does not jump while scrubbing.
+    if extent is not None:
+        xr, yr = [extent[0], extent[1]], [extent[2], extent[3]]
+    else:
+        pts = np.concatenate(
+            [
+                f[k][:, :2] if kind_of[k] != "arrows" else np.concatenate([f[k][:, :2], f[k][:, :2] + f[k][:, 2:]])
+                for f in layers
+                for k in plane
+            ]
+        )
+        finite = pts[np.isfinite(pts).all(axis=1)]
+        if len(finite) == 0:  # no point in any frame: show the book's usual [-1, 1] square
+            finite = np.array([[-1.0, -1.0], [1.0, 1.0]])
+        xr = _padded_range(float(finite[:, 0].min()), float(finite[:, 0].max()))
+        yr = _padded_range(float(finite[:, 1].min()), float(finite[:, 1].max()))
+    return dict(
+        xaxis=dict(range=xr, title=dict(text=xaxis_title or ""), constrain="domain"),
+        yaxis=dict(range=yr, title=dict(text=yaxis_title or ""), scaleanchor="x", scaleratio=1),
+    )
+
+
+def _controls(labels: list[str], slider_label: str, frame_ms: int) -> dict[str, Any]:
+    """Play/pause buttons and the slider, one step per frame label."""
+    frame_args = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0))
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    # Controls sit below the plot: a row with play/pause, then the slider under it (on one row the
+    # buttons would cover the slider's grip whenever the plot area is narrow).
+    buttons = dict(
+        type="buttons",
+        direction="left",
+        x=0.0,
+        y=0.0,
+        xanchor="left",
+        yanchor="top",
+        pad=dict(t=50),
+        showactive=False,
+        buttons=[
+            dict(label="▶ play", method="animate", args=[None, frame_args | dict(fromcurrent=True)]),
+            dict(label="❚❚ pause", method="animate", args=[[None], jump]),
+        ],
+    )
+    slider = dict(
+        active=0,
+        x=0.0,
+        len=1.0,
+        y=0.0,
+        yanchor="top",
+        pad=dict(t=95),
+        currentvalue=dict(prefix=f"{slider_label} = ", visible=True, xanchor="right"),
+        steps=[dict(label=label, method="animate", args=[[label], jump]) for label in labels],
+    )
+    return dict(updatemenus=[buttons], sliders=[slider])
 
 
 def scrubber(
@@ -297,44 +401,44 @@ def scrubber(
         A :class:`plotly.graph_objects.Figure` with ``len(frames)`` frames.
 
     Raises:
-        TypeError: if ``frames`` is not a sequence of arrays or mappings.
+        TypeError: if ``frames`` is not a sequence of arrays or mappings, or an argument has the
+            wrong type (a title that is not a str, a ``height`` that is not an int, ...).
         ValueError: if the frames are empty, their layers differ, a shape does not fit its kind,
-            ``labels`` has the wrong length or repeats a label, ``value_range``, ``zrange``,
-            ``ncols`` or ``frame_ms`` is invalid, ``styles`` names an unknown layer, or a heatmap
-            has no ``extent``.
+            ``labels`` has the wrong length or repeats a label, a number is out of range
+            (``value_range``, ``zrange``, ``extent``, ``ncols``, ``marker_size``, ``height``,
+            ``width``, ``frame_ms``), ``styles`` names an unknown layer, or a heatmap has no
+            ``extent``. Every argument is checked before any trace is built, and the error names it.
     """
     layers, kind_of = _normalise(frames, kinds)
-    n = len(layers)
-    if labels is None:
-        labels = list(range(n))
-    labels = [str(label) for label in labels]
-    if len(labels) != n:
-        raise ValueError(f"labels has {len(labels)} entries but there are {n} frames")
-    if len(set(labels)) != n:
-        raise ValueError("labels must be distinct: the slider uses them to name the frames")
+    labels = _checked_labels(labels, len(layers))
     value_range = _checked_range(value_range, "value_range")
-    if zrange is not None:
-        zrange = _checked_range(zrange, "zrange")
-    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, int) or ncols <= 0):
-        raise ValueError(f"ncols must be a positive int or None, got {ncols!r}")
-    if isinstance(frame_ms, bool) or not isinstance(frame_ms, int) or frame_ms <= 0:
-        raise ValueError(f"frame_ms must be a positive int, got {frame_ms!r}")
-    if extent is not None:
-        try:
-            box = tuple(float(v) for v in extent)
-        except (TypeError, ValueError):
-            box = ()
-        if len(box) != 4 or not all(math.isfinite(v) for v in box):
-            raise ValueError(f"extent must be four finite numbers (x0, x1, y0, y1), got {extent!r}")
-        extent = box
-    has_heatmap = "heatmap" in kind_of.values()
-    if has_heatmap:
+    zrange = None if zrange is None else _checked_range(zrange, "zrange")
+    extent = _checked_extent(extent)
+    if "heatmap" in kind_of.values():
         if extent is None:
             raise ValueError("extent=(x0, x1, y0, y1) is required when a layer is a heatmap")
         if zrange is None:
-            values = np.concatenate([f[k].ravel() for f in layers for k, v in kind_of.items() if v == "heatmap"])
-            values = values[np.isfinite(values)]
-            zrange = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
+            zrange = _heatmap_zrange(layers, kind_of)
+    styles = _checked_styles(styles, kind_of)
+    if ncols is not None:
+        ncols = check_int(ncols, "ncols", minimum=1)
+    check_float(marker_size, "marker_size", minimum=0.0, strict_min=True)
+    height = check_int(height, "height", minimum=1)
+    if width is not None:
+        width = check_int(width, "width", minimum=1)
+    frame_ms = check_int(frame_ms, "frame_ms", minimum=1)
+    if not isinstance(colorscale, (str, list, tuple)):
+        raise TypeError(
+            f"colorscale must be a plotly colour scale: a name (str) or a list of [position, colour] pairs, "
+            f"got {type(colorscale).__name__}"
+        )
+    check_str(title, "title")
+    check_str(slider_label, "slider_label")
+    for value, name in ((xaxis_title, "xaxis_title"), (yaxis_title, "yaxis_title"), (alt, "alt")):
+        check_str(value, name, optional=True)
+
+    colours = itertools.cycle(PALETTE[1:] + PALETTE[:1])  # more layers than colours: start again
+    colour_of = {name: ("#222222" if kind == "arrows" else next(colours)) for name, kind in kind_of.items()}
     opts = dict(
         extent=extent,
         zrange=zrange,
@@ -344,92 +448,25 @@ def scrubber(
         marker_size=marker_size,
     )
 
-    colours = itertools.cycle(PALETTE[1:] + PALETTE[:1])  # more layers than colours: start again
-    colour_of = {name: ("#222222" if kind == "arrows" else next(colours)) for name, kind in kind_of.items()}
-
-    styles = dict(styles or {})
-    for name, style in styles.items():
-        if not isinstance(style, Mapping):
-            raise TypeError(
-                f"styles[{name!r}] must be a mapping of plotly trace properties, got {type(style).__name__}"
-            )
-    unknown_styles = set(styles) - set(kind_of)
-    if unknown_styles:
-        raise ValueError(f"styles names layers {sorted(unknown_styles)} that the frames do not have ({list(kind_of)})")
-
     def traces(frame: dict) -> list[dict]:
         return [_merge(_trace(kind_of[k], k, frame[k], colour_of[k], opts), styles.get(k, {})) for k in kind_of]
 
     fig = go.Figure(data=traces(layers[0]))
     fig.frames = [go.Frame(data=traces(frame), name=label) for frame, label in zip(layers, labels)]
 
-    plane = [k for k, v in kind_of.items() if v != "image"]
-    if isinstance(height, bool) or not isinstance(height, int) or height <= 0:
-        raise ValueError(f"height must be a positive int (pixels), got {height!r}")
     top = 60 if title else 25
     layout: dict[str, Any] = dict(
-        template=TEMPLATE, height=height + top + _CONTROLS_HEIGHT, width=width, showlegend=len(plane) > 1
+        template=TEMPLATE,
+        height=height + top + _CONTROLS_HEIGHT,
+        width=width,
+        showlegend=sum(v != "image" for v in kind_of.values()) > 1,
     )
     if title:
         layout["title"] = dict(text=title, x=0.02, xanchor="left")
     if alt:
         layout["meta"] = dict(alt=alt)
-    if plane:
-        # Fix the axes over all frames so that the picture does not jump while scrubbing.
-        if extent is not None:
-            xr, yr = [extent[0], extent[1]], [extent[2], extent[3]]
-        else:
-            pts = np.concatenate(
-                [
-                    f[k][:, :2] if kind_of[k] != "arrows" else np.concatenate([f[k][:, :2], f[k][:, :2] + f[k][:, 2:]])
-                    for f in layers
-                    for k in plane
-                ]
-            )
-            finite = pts[np.isfinite(pts).all(axis=1)]
-            if len(finite) == 0:  # no point in any frame: show the book's usual [-1, 1] square
-                finite = np.array([[-1.0, -1.0], [1.0, 1.0]])
-            xr = _padded_range(float(finite[:, 0].min()), float(finite[:, 0].max()))
-            yr = _padded_range(float(finite[:, 1].min()), float(finite[:, 1].max()))
-        layout["xaxis"] = dict(range=xr, title=dict(text=xaxis_title or ""), constrain="domain")
-        layout["yaxis"] = dict(range=yr, title=dict(text=yaxis_title or ""), scaleanchor="x", scaleratio=1)
-    else:
-        layout["xaxis"] = dict(visible=False, constrain="domain")
-        layout["yaxis"] = dict(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
-        layout["plot_bgcolor"] = "white"
-
-    frame_args = dict(mode="immediate", frame=dict(duration=frame_ms, redraw=True), transition=dict(duration=0))
-    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    # Controls sit below the plot: a row with play/pause, then the slider under it (on one row the
-    # buttons would cover the slider's grip whenever the plot area is narrow).
-    layout["updatemenus"] = [
-        dict(
-            type="buttons",
-            direction="left",
-            x=0.0,
-            y=0.0,
-            xanchor="left",
-            yanchor="top",
-            pad=dict(t=50),
-            showactive=False,
-            buttons=[
-                dict(label="▶ play", method="animate", args=[None, frame_args | dict(fromcurrent=True)]),
-                dict(label="❚❚ pause", method="animate", args=[[None], jump]),
-            ],
-        )
-    ]
-    layout["sliders"] = [
-        dict(
-            active=0,
-            x=0.0,
-            len=1.0,
-            y=0.0,
-            yanchor="top",
-            pad=dict(t=95),
-            currentvalue=dict(prefix=f"{slider_label} = ", visible=True, xanchor="right"),
-            steps=[dict(label=label, method="animate", args=[[label], jump]) for label in labels],
-        )
-    ]
+    layout |= _axes(layers, kind_of, extent, xaxis_title, yaxis_title)
+    layout |= _controls(labels, slider_label, frame_ms)
     layout["margin"] = dict(t=top, b=_CONTROLS_HEIGHT)
     fig.update_layout(**layout)
     return fig
