@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from genai_lib._checks import check_int
+from genai_lib._checks import check_float, check_int
 
 __all__ = ["Ranks", "setup", "teardown", "shard", "wrap", "train_step", "mean_over_ranks"]
 
@@ -128,6 +128,8 @@ def train_step(
     batch: tuple[torch.Tensor, ...],
     loss_fn: Callable[..., torch.Tensor],
     grad_accum: int = 1,
+    *,
+    grad_clip: float = 0.0,
 ) -> float:
     """One update from this rank's ``batch``, accumulated over ``grad_accum`` equal micro-batches.
 
@@ -141,11 +143,14 @@ def train_step(
         batch: tensors whose first dimension is split into ``grad_accum`` micro-batches.
         loss_fn: the loss of a micro-batch, a mean over its rows.
         grad_accum: micro-batches per step, >= 1, dividing the batch's rows.
+        grad_clip: when > 0, clip the global norm of the summed (and, under DDP, all-reduced)
+            gradient to this before the step, so every rank clips the same gradient.
 
     Returns:
         This rank's mean loss over its batch.
     """
     grad_accum = check_int(grad_accum, "grad_accum", minimum=1)
+    grad_clip = check_float(grad_clip, "grad_clip", minimum=0.0)
     rows = batch[0].shape[0]
     if rows % grad_accum or any(t.shape[0] != rows for t in batch):
         raise ValueError(
@@ -163,6 +168,8 @@ def train_step(
             loss = loss_fn(model, *micro) / grad_accum
             loss.backward()
         total += float(loss.detach())
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
     optimizer.step()
     return total
 
