@@ -564,6 +564,14 @@ class Trainer:
     def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
         """Called by :meth:`fit` after update ``step`` (and before the caller's callback)."""
 
+    def extra_state(self) -> dict[str, Any]:
+        """A subclass's own state to checkpoint (tensors, numbers, strings and containers of them);
+        default none. :meth:`load` hands it back to :meth:`load_extra_state`."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned (``{}`` for a checkpoint without any)."""
+
     # -- the same everywhere -----------------------------------------------------------------------
 
     @property
@@ -635,6 +643,9 @@ class Trainer:
         state: dict[str, Any] = {"rng": self.rng.get_state()}
         if self.ema is not None:
             state["ema_updates"] = self.ema.num_updates
+        extra = self.extra_state()
+        if extra:
+            state["extra"] = extra
         return save_checkpoint(
             directory,
             self.modules(),
@@ -667,4 +678,5 @@ class Trainer:
             self.ema.num_updates = int(meta["state"]["ema_updates"])
         self.history = meta["history"] or History()
         self.step = int(meta["step"])
+        self.load_extra_state(meta["state"].get("extra", {}))
         return self.step

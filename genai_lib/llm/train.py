@@ -293,7 +293,9 @@ class GPTTrainer(Trainer):
 
     Attributes:
         model (the GPT itself, never the DDP wrapper), optimizer, config, ranks, val_history,
-        eval_seconds (time spent evaluating), and from the base: step, history, rng.
+        shard_losses (this rank's own mean loss at each update this trainer made, before the
+        average over ranks that :attr:`history` records), eval_seconds (time spent evaluating),
+        and from the base: step, history, rng.
     """
 
     desc = "pre-train"
@@ -332,6 +334,7 @@ class GPTTrainer(Trainer):
         self._net = distributed.wrap(model, ranks)  # the model itself on one process
         self.optimizer = make_optimizer(model, config, lr_scale)
         self.val_history = History()
+        self.shard_losses: list[float] = []
         self.eval_seconds = 0.0
         self._target = 0
         super().__init__(seed=config.seed)
@@ -348,6 +351,7 @@ class GPTTrainer(Trainer):
         loss = distributed.train_step(
             self._net, self.optimizer, batch, _next_token_loss, config.grad_accum, grad_clip=config.grad_clip
         )
+        self.shard_losses.append(loss)
         return {"loss": distributed.mean_over_ranks(loss, ranks), "lr": lr}
 
     def fit(
@@ -387,8 +391,19 @@ class GPTTrainer(Trainer):
             self.eval_seconds += time.perf_counter() - t
 
     def checkpoint_config(self) -> dict[str, Any]:
-        """The recipe and the model's config: a checkpoint loads only into a trainer built alike."""
-        return {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
+        """The recipe, the model's config and (on several ranks) their number: a checkpoint loads only
+        into a trainer built alike, whose global batch is the same."""
+        config = {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
+        if self.ranks.distributed:
+            config["world_size"] = self.ranks.world_size
+        return config
+
+    def extra_state(self) -> dict[str, Any]:
+        """The validation history, so that a resumed run's record is the uninterrupted one's."""
+        return {"val_history": self.val_history.to_dict()}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.val_history = History.from_dict(state["val_history"]) if "val_history" in state else History()
 
     def modules(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
         """The model and its optimiser, for :meth:`save` and :meth:`load`."""
