@@ -1579,7 +1579,7 @@ def test_check_four_micro_batches(capsys, tmp_path):
         "accum2": ({"world": 1, "accum": 2, "batch": 6}, "--grad-accum 4"),
         "batch": ({"world": 1, "accum": 4, "batch": 6}, "global batch"),
         "seed": ({"world": 1, "accum": 4, "batch": 3, "seed": 1}, "--seed"),
-        "weights": ({"world": 1, "accum": 4, "batch": 3, "weights": torch.arange(6.0) + 0.01}, "differ"),
+        "weights": ({"world": 1, "accum": 4, "batch": 3, "weights": torch.arange(6.0) + 0.1}, "differ"),
     }
     for name, (kwargs, hint) in cases.items():
         assert_wrong(capsys, tx.check_four_micro_batches, (_fake_run(tmp_path / name, **kwargs), ref), hint)

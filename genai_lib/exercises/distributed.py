@@ -125,7 +125,8 @@ def _run(directory: Any, name: str) -> tuple[dict, dict[str, torch.Tensor]]:
 
 def check_four_micro_batches(run: Any, reference: Any) -> bool:
     """Exercise: ``run`` (a directory) is one process accumulating four micro-batches to the global batch of
-    ``reference`` (the chapter's two-process run), and ends with its weights (to float rounding)."""
+    ``reference`` (the chapter's two-process run), and ends with its weights (to float rounding: the
+    difference is under 10⁻³ of the weights' norm)."""
     mine, w_mine = _run(run, "run")
     ref, w_ref = _run(reference, "reference")
     if mine.get("world_size") != 1:
@@ -142,11 +143,20 @@ def check_four_micro_batches(run: Any, reference: Any) -> bool:
             )
     if mine["model_config"] != ref["model_config"]:
         return report(False, "train the same model (the reference's --n-layer, --n-head, --n-embd, --block-size).")
-    diff = max((w_mine[k].double() - w_ref[k].double()).abs().max().item() for k in w_ref)
-    if diff > 1e-4:
-        return report(False, f"the weights differ by up to {diff:.2g}: is the text file the same, and the device?")
-    return report(True, f"the same weights to {diff:.1g}: 4 micro-batches of {ref['global_batch'] // 4} windows take "
-                  "the same steps as 2 processes with their shards.")  # fmt: skip
+    # Relative to the weights' norm: float rounding differs with the order of the sums, and Adam turns the
+    # rounding noise of gradients that are exactly zero in theory (the attention keys' bias) into small steps.
+    mine_flat = torch.cat([w_mine[k].double().flatten() for k in sorted(w_ref)])
+    ref_flat = torch.cat([w_ref[k].double().flatten() for k in sorted(w_ref)])
+    rel = ((mine_flat - ref_flat).norm() / ref_flat.norm()).item()
+    if rel > 1e-3:
+        return report(
+            False, f"the weights differ by {rel:.1%} of their norm: is the text file the same, and the device?"
+        )
+    return report(
+        True,
+        f"the same weights up to rounding ({rel:.0e} of their norm): 4 micro-batches of "
+        f"{ref['global_batch'] // 4} windows take the steps of 2 processes with their shards.",
+    )
 
 
 _GLOBAL_BATCH = {
