@@ -11,6 +11,17 @@ training, tokenizer included), trains with the recipe of :mod:`genai_lib.llm.tra
 (``model.safetensors`` + ``config.json``, see :meth:`GPT.save`), ``tokenizer.json`` and
 ``metrics.json`` with the validation loss in nats per character.
 
+On several processes or GPUs the same command runs under ``torchrun``::
+
+    torchrun --standalone --nproc_per_node=N -m genai_lib.llm.train --text FILE --steps N ...
+
+Every process draws the same global batch of ``--batch-size × N × --grad-accum`` windows and trains
+on its shard with DistributedDataParallel (:mod:`genai_lib.distributed`: gloo on the CPU, NCCL on
+CUDA, one GPU per process); rank 0 alone prints, evaluates and writes ``DIR``, the same files as one
+process. One process with ``--grad-accum N`` takes the same steps as N processes. ``--checkpoint-every``
+saves the trainer state to ``DIR/trainer``, ``--until S`` stops after step S (saving it), and
+``--resume`` continues from it exactly, under the same launch.
+
 The command keeps the module name ``genai_lib.llm.train`` (whose ``__main__`` block calls
 :func:`main`); ``python -m genai_lib.llm.cli`` is the same command.
 """
