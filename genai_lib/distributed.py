@@ -13,25 +13,28 @@ step as one process that sees the whole global batch, or one that accumulates it
 * :func:`shard` takes this rank's rows of a global batch; :func:`wrap` wraps a model in DDP (or not,
   for one process); :func:`train_step` does one update with gradient accumulation, skipping DDP's
   all-reduce for every micro-batch but the last (``no_sync``); :func:`mean_over_ranks` averages a
-  logged number; :func:`teardown` leaves the group.
+  logged number and :func:`gather_over_ranks` collects every rank's list of them; :func:`teardown`
+  leaves the group.
 
-Launch: ``torchrun --standalone --nproc_per_node=2 your_script.py``.
+Launch: ``torchrun --standalone --nproc_per_node=2 your_script.py``, or the book's GPT training
+command: ``torchrun --standalone --nproc_per_node=2 -m genai_lib.llm.train --text FILE --steps N``
+(:class:`genai_lib.llm.train.GPTTrainer` takes a :class:`Ranks`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from genai_lib._checks import check_int
+from genai_lib._checks import check_float, check_int
 
-__all__ = ["Ranks", "setup", "teardown", "shard", "wrap", "train_step", "mean_over_ranks"]
+__all__ = ["Ranks", "setup", "teardown", "shard", "wrap", "train_step", "mean_over_ranks", "gather_over_ranks"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ def train_step(
     batch: tuple[torch.Tensor, ...],
     loss_fn: Callable[..., torch.Tensor],
     grad_accum: int = 1,
+    *,
+    grad_clip: float = 0.0,
 ) -> float:
     """One update from this rank's ``batch``, accumulated over ``grad_accum`` equal micro-batches.
 
@@ -141,11 +146,14 @@ def train_step(
         batch: tensors whose first dimension is split into ``grad_accum`` micro-batches.
         loss_fn: the loss of a micro-batch, a mean over its rows.
         grad_accum: micro-batches per step, >= 1, dividing the batch's rows.
+        grad_clip: when > 0, clip the global norm of the summed (and, under DDP, all-reduced)
+            gradient to this before the step, so every rank clips the same gradient.
 
     Returns:
         This rank's mean loss over its batch.
     """
     grad_accum = check_int(grad_accum, "grad_accum", minimum=1)
+    grad_clip = check_float(grad_clip, "grad_clip", minimum=0.0)
     rows = batch[0].shape[0]
     if rows % grad_accum or any(t.shape[0] != rows for t in batch):
         raise ValueError(
@@ -163,6 +171,8 @@ def train_step(
             loss = loss_fn(model, *micro) / grad_accum
             loss.backward()
         total += float(loss.detach())
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
     optimizer.step()
     return total
 
@@ -174,3 +184,16 @@ def mean_over_ranks(value: float, ranks: Ranks) -> float:
     t = torch.tensor([float(value)], dtype=torch.float64, device=ranks.device)
     dist.all_reduce(t)
     return float(t.item()) / ranks.world_size
+
+
+def gather_over_ranks(values: Sequence[float], ranks: Ranks) -> list[list[float]]:
+    """Every rank's ``values`` (the same length on each), as ``[rank 0's, rank 1's, ...]``.
+
+    A collective: every rank must call it. One process gets ``[list(values)]``.
+    """
+    if not ranks.distributed:
+        return [[float(v) for v in values]]
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=ranks.device)
+    parts = [torch.empty_like(t) for _ in range(ranks.world_size)]
+    dist.all_gather(parts, t)
+    return [p.tolist() for p in parts]

@@ -48,12 +48,13 @@ import safetensors.torch
 import torch
 from tqdm.auto import tqdm
 
-from genai_lib._checks import check_int
+from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 
 __all__ = [
     "History",
     "fit",
+    "cosine_schedule",
     "progress_bar",
     "PROGRESS_INTERVAL_S",
     "Trainer",
@@ -218,6 +219,46 @@ def fit(
     finally:  # no save on interruption: step_fn may have stopped half-way through an update
         bar.close()
     return history
+
+
+def cosine_schedule(step: int, total: int, lr: float, *, warmup: int = 0, min_lr: float = 0.0) -> float:
+    """The learning rate at ``step`` of ``total``: a linear warm-up, then a cosine down to a floor.
+
+    With ``W = min(warmup, total)`` warm-up steps and ``D = total - W`` decay steps::
+
+        lr_t = lr (t + 1) / W                                                   for t < W
+        lr_t = min_lr + (lr - min_lr) (1 + cos(π min(1, (t - W) / max(1, D - 1)))) / 2   otherwise
+
+    so the rate climbs to ``lr`` at step ``W - 1``, is ``lr`` again at the first decay step and
+    ``min_lr`` at the last one, ``total - 1``. The warm-up keeps the first updates small while an
+    adaptive optimiser's moment estimates are still poor (Liu et al. 2020); the cosine (Loshchilov &
+    Hutter 2017, SGDR without restarts) spends most of the budget near the peak and anneals at the
+    end, where a lower rate, hence less gradient noise, lowers the loss.
+
+    Args:
+        step: the update, ``0 <= step < total``.
+        total: the length of the schedule in updates, >= 1.
+        lr: the peak rate, > 0.
+        warmup: warm-up updates, >= 0 (0: start at the peak); clipped to ``total``.
+        min_lr: the floor reached at the last step, ``0 <= min_lr <= lr``.
+
+    Returns:
+        The learning rate, a float.
+
+    Raises:
+        TypeError, ValueError: for an argument outside the ranges above (the message names it).
+    """
+    total = check_int(total, "total", minimum=1)
+    step = check_int(step, "step", minimum=0, maximum=total - 1)
+    warmup = check_int(warmup, "warmup", minimum=0)
+    lr = check_float(lr, "lr", minimum=0.0, strict_min=True)
+    min_lr = check_float(min_lr, "min_lr", minimum=0.0, maximum=lr)
+    warmup = min(warmup, total)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    decay_steps = total - warmup
+    progress = (step - warmup) / max(1, decay_steps - 1)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 # -- checkpoints ------------------------------------------------------------------------------
@@ -523,6 +564,14 @@ class Trainer:
     def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
         """Called by :meth:`fit` after update ``step`` (and before the caller's callback)."""
 
+    def extra_state(self) -> dict[str, Any]:
+        """A subclass's own state to checkpoint (tensors, numbers, strings and containers of them);
+        default none. :meth:`load` hands it back to :meth:`load_extra_state`."""
+        return {}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`extra_state` returned (``{}`` for a checkpoint without any)."""
+
     # -- the same everywhere -----------------------------------------------------------------------
 
     @property
@@ -594,6 +643,9 @@ class Trainer:
         state: dict[str, Any] = {"rng": self.rng.get_state()}
         if self.ema is not None:
             state["ema_updates"] = self.ema.num_updates
+        extra = self.extra_state()
+        if extra:
+            state["extra"] = extra
         return save_checkpoint(
             directory,
             self.modules(),
@@ -626,4 +678,5 @@ class Trainer:
             self.ema.num_updates = int(meta["state"]["ema_updates"])
         self.history = meta["history"] or History()
         self.step = int(meta["step"])
+        self.load_extra_state(meta["state"].get("extra", {}))
         return self.step

@@ -4,6 +4,7 @@ mistake a checker names gets its hint, and no message after a wrong answer shows
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -14,13 +15,14 @@ import torch.nn.functional as F
 
 from genai_lib.exercises import _common
 from genai_lib.exercises import diffusion as dx
+from genai_lib.exercises import distributed as tx
 from genai_lib.exercises import gans as gx
 from genai_lib.exercises import intro as ix
 from genai_lib.exercises import llms as lx
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: threads only add overhead
 
-MODULES = {"intro": ix, "gans": gx, "diffusion": dx, "llms": lx}
+MODULES = {"intro": ix, "gans": gx, "diffusion": dx, "llms": lx, "distributed": tx}
 
 
 def sig(x: float, n: int = 3) -> float:
@@ -1496,3 +1498,119 @@ def test_check_unscaled_entropy(capsys):
         lx.check_unscaled_entropy(1.0, model, windows)
     with pytest.raises(TypeError, match="model"):
         lx.check_unscaled_entropy((1.0, 2.0), "not a model", windows)
+
+
+# -- Training on many devices (genai_lib.exercises.distributed) ------------------------------------------
+
+
+def test_check_ring_bytes(capsys):
+    n, size = 8, 4 * 124_439_808
+    truth = 2 * 7 / 8 * size
+    assert_right(capsys, tx.check_ring_bytes, truth, n_ranks=n, n_bytes=size)
+    assert_right(capsys, tx.check_ring_bytes, sig(truth), n_ranks=n, n_bytes=size)
+    hidden = forms(truth)
+    assert_wrong(capsys, tx.check_ring_bytes, (7 / 8 * size,), "reduce-scatter alone", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (7 * size,), "chunks of 1/N", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (14 * size,), "not all of them", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (2 * size,), "the limit", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (truth / 4,), "count bytes", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (truth * 1.003,), "close, but", hidden, n_ranks=n, n_bytes=size)
+    assert_wrong(capsys, tx.check_ring_bytes, (1.0,), "count the steps", hidden, n_ranks=n, n_bytes=size)
+    with pytest.raises(TypeError):
+        tx.check_ring_bytes("a lot", n_ranks=n, n_bytes=size)
+    with pytest.raises(ValueError, match="n_ranks"):
+        tx.check_ring_bytes(1.0, n_ranks=0, n_bytes=size)
+
+
+def _ring_all_reduce(tensors):
+    n = len(tensors)
+    chunks = [list(torch.tensor_split(t.clone(), n)) for t in tensors]
+    for s in range(n - 1):
+        sent = [chunks[r][(r - s) % n].clone() for r in range(n)]
+        for r in range(n):
+            chunks[(r + 1) % n][(r - s) % n] += sent[r]
+    for s in range(n - 1):
+        sent = [chunks[r][(r + 1 - s) % n].clone() for r in range(n)]
+        for r in range(n):
+            chunks[(r + 1) % n][(r + 1 - s) % n] = sent[r]
+    return [torch.cat(c) for c in chunks]
+
+
+def test_check_all_reduce(capsys):
+    assert_right(capsys, tx.check_all_reduce, _ring_all_reduce)
+    assert_right(capsys, tx.check_all_reduce, lambda ts: [torch.stack(ts).sum(0) for _ in ts])
+    assert_wrong(capsys, tx.check_all_reduce, (lambda ts: [torch.stack(ts).mean(0) for _ in ts],), "the mean")
+    assert_wrong(capsys, tx.check_all_reduce, (lambda ts: [torch.stack(ts).sum(0)],), "list of")
+    assert_wrong(capsys, tx.check_all_reduce, (lambda ts: ts,), "not the sum")
+    assert_wrong(capsys, tx.check_all_reduce, (lambda ts: [t[:1] for t in ts],), "shape")
+
+    def broken(ts):  # splits with view(): fails when N does not divide the length
+        return _ring_all_reduce(ts) if ts[0].numel() % len(ts) == 0 else [t.view(len(ts), -1) for t in ts]
+
+    assert_wrong(capsys, tx.check_all_reduce, (broken,), "raised")
+    with pytest.raises(TypeError, match="answer"):
+        tx.check_all_reduce(3)
+
+
+def _fake_run(directory, *, world, accum, batch, seed=0, weights=None):
+    import safetensors.torch
+
+    directory.mkdir()
+    config = {"seed": seed, "steps": 40, "lr": 3e-3, "min_lr": 1e-4, "warmup_steps": 10, "grad_accum": accum}
+    metrics = {
+        "world_size": world,
+        "global_batch": batch * world * accum,
+        "train_config": config,
+        "model_config": {"n_layer": 4, "n_embd": 128},
+    }
+    (directory / "metrics.json").write_text(json.dumps(metrics))
+    w = torch.arange(6.0) if weights is None else weights
+    safetensors.torch.save_file({"model.w": w}, str(directory / "model.safetensors"))
+    return directory
+
+
+def test_check_four_micro_batches(capsys, tmp_path):
+    ref = _fake_run(tmp_path / "two", world=2, accum=1, batch=6)
+    ok = _fake_run(tmp_path / "four", world=1, accum=4, batch=3, weights=torch.arange(6.0) + 1e-7)
+    assert_right(capsys, tx.check_four_micro_batches, ok, ref)
+    assert_right(capsys, tx.check_four_micro_batches, str(ok), str(ref))
+    cases = {
+        "torch": ({"world": 2, "accum": 4, "batch": 3}, "one process"),
+        "accum2": ({"world": 1, "accum": 2, "batch": 6}, "--grad-accum 4"),
+        "batch": ({"world": 1, "accum": 4, "batch": 6}, "global batch"),
+        "seed": ({"world": 1, "accum": 4, "batch": 3, "seed": 1}, "--seed"),
+        "weights": ({"world": 1, "accum": 4, "batch": 3, "weights": torch.arange(6.0) + 0.1}, "differ"),
+    }
+    for name, (kwargs, hint) in cases.items():
+        assert_wrong(capsys, tx.check_four_micro_batches, (_fake_run(tmp_path / name, **kwargs), ref), hint)
+    with pytest.raises(ValueError, match="no finished run"):
+        tx.check_four_micro_batches(tmp_path / "nowhere", ref)
+    with pytest.raises(TypeError, match="run"):
+        tx.check_four_micro_batches(3, ref)
+
+
+def test_check_global_batch(capsys):
+    assert_right(capsys, tx.check_global_batch, "b")
+    assert_right(capsys, tx.check_global_batch, "(B)")
+    for letter, hint in [("a", "different global batches"), ("c", "all-reduce"), ("d", "replicates")]:
+        assert_wrong(capsys, tx.check_global_batch, (letter,), hint)
+    with pytest.raises(ValueError):
+        tx.check_global_batch("e")
+
+
+def test_check_zero_memory(capsys):
+    p, n = 1_557_611_200, 8
+    truth = 16 * p / n / 1e9
+    kw = {"params": p, "n_ranks": n, "stage": 3}
+    assert tx.zero_bytes_per_device(p, n, 0) == 16 * p and tx.zero_bytes_per_device(p, 1, 2) == 16 * p
+    assert_right(capsys, tx.check_zero_memory, truth, **kw)
+    assert_right(capsys, tx.check_zero_memory, sig(truth), **kw)
+    hidden = forms(truth)
+    assert_wrong(capsys, tx.check_zero_memory, (16 * p / 1e9,), "stage 0", hidden, **kw)
+    assert_wrong(capsys, tx.check_zero_memory, ((2 * p + 14 * p / n) / 1e9,), "stage 2", hidden, **kw)
+    assert_wrong(capsys, tx.check_zero_memory, (truth * 1e9,), "10⁹ bytes", hidden, **kw)
+    assert_wrong(capsys, tx.check_zero_memory, (4 * p / 1e9,), "weights alone", hidden, **kw)
+    assert_wrong(capsys, tx.check_zero_memory, (truth * 1.003,), "close, but", hidden, **kw)
+    assert_wrong(capsys, tx.check_zero_memory, (1.0,), "16 bytes", hidden, **kw)
+    with pytest.raises(ValueError, match="stage"):
+        tx.zero_bytes_per_device(p, n, 4)

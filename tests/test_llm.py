@@ -41,7 +41,7 @@ from genai_lib.llm import (
     top_p_filter,
     train_gpt,
 )
-from genai_lib.llm import train as train_module
+from genai_lib.llm import cli as cli_module
 from genai_lib.llm.tokenizers import merge_pair
 
 CORPUS = (
@@ -566,6 +566,6 @@ def test_cli_bad_arguments_name_the_argument(tmp_path, capsys, argv, name):
     paths = {"text": tmp_path / "t.txt", "empty": tmp_path / "e.txt", "missing": tmp_path / "nope.txt"}
     argv = [a.format(**paths) for a in argv]
     with pytest.raises(SystemExit) as exit_info:
-        train_module.main(argv)
+        cli_module.main(argv)
     assert exit_info.value.code == 2
     assert name in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 from dataclasses import asdict, dataclass
 
@@ -620,3 +621,59 @@ def test_base_trainer_needs_a_train_step():
         training.Trainer(seed=0).train_step(0)
     with pytest.raises(ValueError, match="seed"):
         training.Trainer(seed=-1)
+
+
+# -- the learning-rate schedule ---------------------------------------------------------------
+
+
+def _previous_gpt_lr(step: int, steps: int, lr: float, min_lr: float, warmup_steps: int) -> float:
+    """genai_lib.llm.train.lr_at as it was before cosine_schedule existed (the reference)."""
+    warmup = min(warmup_steps, steps)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    decay_steps = steps - warmup
+    progress = (step - warmup) / max(1, decay_steps - 1)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@pytest.mark.parametrize(
+    "total,lr,min_lr,warmup",
+    [
+        (2000, 3e-3, 1e-4, 100),
+        (200, 1e-2, 1e-4, 20),
+        (7, 1e-3, 0.0, 10),
+        (1, 0.5, 0.0, 0),
+        (2, 1.0, 0.25, 1),
+        (50, 3e-4, 3e-4, 0),
+    ],
+)
+def test_cosine_schedule_is_bit_identical_to_the_gpt_recipe_it_replaced(total, lr, min_lr, warmup):
+    got = [training.cosine_schedule(s, total, lr, warmup=warmup, min_lr=min_lr) for s in range(total)]
+    assert got == [_previous_gpt_lr(s, total, lr, min_lr, warmup) for s in range(total)]
+
+
+def test_cosine_schedule_shape():
+    lrs = [training.cosine_schedule(s, 100, 1.0, warmup=10, min_lr=0.1) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == lrs[10] == 1.0 and lrs[-1] == pytest.approx(0.1)
+    assert all(a < b for a, b in zip(lrs[:9], lrs[1:10])) and all(a > b for a, b in zip(lrs[10:], lrs[11:]))
+    assert training.cosine_schedule(50, 101, 2.0) == pytest.approx(1.0)  # half-way down a floorless cosine
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        ({"step": 5, "total": 5}, "step"),
+        ({"step": -1}, "step"),
+        ({"total": 0}, "total"),
+        ({"lr": 0.0}, "lr"),
+        ({"warmup": -1}, "warmup"),
+        ({"min_lr": 2.0}, "min_lr"),
+        ({"min_lr": -0.1}, "min_lr"),
+    ],
+)
+def test_cosine_schedule_names_a_bad_argument(kwargs, name):
+    args = {"step": 0, "total": 10, "lr": 1.0} | kwargs
+    with pytest.raises(ValueError, match=name):
+        training.cosine_schedule(args.pop("step"), args.pop("total"), args.pop("lr"), **args)
+    with pytest.raises(TypeError, match="total"):
+        training.cosine_schedule(0, 10.0, 1.0)

@@ -15,7 +15,8 @@ One module per concept:
 * :mod:`~genai_lib.llm.gpt2` — :func:`from_gpt2`, OpenAI's GPT-2 weights in the book's GPT;
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`,
-  :func:`evaluate`) and the command line ``python -m genai_lib.llm.train``;
+  :func:`evaluate`); :mod:`~genai_lib.llm.cli` — its command line, ``python -m genai_lib.llm.train``
+  (alone or under ``torchrun``);
 * :mod:`~genai_lib.llm.sample` — :func:`load_model`, :func:`complete` and
   ``python -m genai_lib.llm.sample``;
 * :mod:`~genai_lib.llm.pretrained` — :func:`~genai_lib.llm.pretrained.load_pretrained`, the book's

@@ -111,13 +111,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--out", default=str(WEIGHTS_DIR / "shakespeare-char"), help="output directory")
     args = parser.parse_args(argv)
     from genai_lib.data import load_shakespeare
-    from genai_lib.llm import train
+    from genai_lib.llm import cli
 
     torch.set_num_threads(1)  # the recipe's numbers were measured single-threaded; also makes runs repeatable
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "shakespeare.txt"
         corpus.write_text(load_shakespeare(), encoding="utf-8")
-        metrics = train.main(["--text", str(corpus), "--out", args.out, *TRAIN_ARGS])
+        metrics = cli.main(["--text", str(corpus), "--out", args.out, *TRAIN_ARGS])
     out = Path(args.out)
     metrics["text"] = "genai_lib.data.load_shakespeare()"
     metrics["command"] = "python -m genai_lib.llm.pretrained"

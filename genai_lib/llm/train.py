@@ -1,4 +1,4 @@
-"""Pre-training a GPT on a text: the recipe, the evaluation, and a command line.
+"""Pre-training a GPT on a text: the recipe and the evaluation.
 
 The recipe (:class:`TrainConfig`) is the one the book's chapters use: random windows of
 ``block_size + 1`` tokens (the input and, shifted by one, the targets), AdamW (Loshchilov & Hutter
@@ -15,40 +15,28 @@ of ``N_tok`` tokens and ``N_char`` characters::
     nats/char = (nats/token) · N_tok / N_char,   bits/char = (nats/char) / ln 2,
     perplexity = exp(nats/token)                                                   (1)
 
-As a command line::
-
-    python -m genai_lib.llm.train --text FILE --steps N [--n-layer 4 --n-head 4 --n-embd 128
-        --block-size 64 --batch-size 12 --lr 3e-3 --seed 0 --device cpu --out DIR]
-
-splits the file 90/10 by position (the validation text is the file's last tenth, never seen in
-training, tokenizer included), trains, and writes to ``DIR`` the model (``model.safetensors`` +
-``config.json``, see :meth:`GPT.save`), ``tokenizer.json`` and ``metrics.json`` with the
-validation loss in nats per character.
+The command line that trains a GPT on a text file lives in :mod:`genai_lib.llm.cli`; it keeps its
+historical name, so ``python -m genai_lib.llm.train --text FILE --steps N ...`` runs it (alone or
+under ``torchrun``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import math
 import numbers
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from genai_lib import get_device, seed_everything
+from genai_lib import distributed
 from genai_lib._checks import check_fields, check_float, check_int
-from genai_lib.llm.model import GPT, GPTConfig
-from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
-from genai_lib.training import History, Trainer
+from genai_lib.llm.model import GPT
+from genai_lib.training import History, Trainer, cosine_schedule
 
 __all__ = [
     "TrainConfig",
@@ -59,7 +47,6 @@ __all__ = [
     "get_batch",
     "evaluate",
     "train_gpt",
-    "main",
 ]
 
 
@@ -70,7 +57,11 @@ class TrainConfig:
     Attributes:
         steps: optimisation steps (the budget :func:`train_gpt` trains for, and the length of
             the learning-rate schedule).
-        batch_size: windows per step.
+        batch_size: windows per micro-batch. One update sees ``batch_size * grad_accum``
+            windows per process, and ``batch_size * grad_accum * world_size`` in all (the global
+            batch) when :class:`GPTTrainer` runs on several ranks (:mod:`genai_lib.distributed`).
+        grad_accum: micro-batches whose gradients are summed before each update (>= 1): one
+            process with ``grad_accum=N`` takes the same steps as N ranks with ``grad_accum=1``.
         lr: peak learning rate, reached after ``warmup_steps``.
         min_lr: the learning rate at the last step.
         warmup_steps: linear warm-up from ``lr / warmup_steps``; clipped to ``steps``.
@@ -85,6 +76,7 @@ class TrainConfig:
 
     steps: int = 2000
     batch_size: int = 12
+    grad_accum: int = 1
     lr: float = 3e-3
     min_lr: float = 1e-4
     warmup_steps: int = 100
@@ -105,6 +97,7 @@ class TrainConfig:
             {
                 "steps": count(1),
                 "batch_size": count(1),
+                "grad_accum": count(1),
                 "lr": lambda v, n: check_float(v, n, minimum=0.0, strict_min=True),
                 "min_lr": rate,
                 "warmup_steps": count(0),
@@ -139,17 +132,14 @@ class TrainResult:
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
-    """The learning rate at ``step``: linear warm-up, then a cosine from ``lr`` to ``min_lr``.
+    """The recipe's learning rate at ``step``: :func:`genai_lib.training.cosine_schedule` over
+    ``config.steps`` updates, warming up for ``config.warmup_steps`` from ``lr / warmup_steps`` to
+    ``config.lr`` and then following a cosine down to ``config.min_lr``.
 
     The warm-up keeps Adam's first, badly estimated steps small; the cosine spends most of the
     budget at a high rate and anneals at the end, when lower noise lowers the loss.
     """
-    warmup = min(config.warmup_steps, config.steps)
-    if step < warmup:
-        return config.lr * (step + 1) / warmup
-    decay_steps = config.steps - warmup
-    progress = (step - warmup) / max(1, decay_steps - 1)
-    return config.min_lr + 0.5 * (config.lr - config.min_lr) * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cosine_schedule(step, config.steps, config.lr, warmup=config.warmup_steps, min_lr=config.min_lr)
 
 
 def make_optimizer(
@@ -266,16 +256,27 @@ def evaluate(
     return total / count
 
 
+def _next_token_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return model(x, y)[1]
+
+
 class GPTTrainer(Trainer):
     """Pre-train (or fine-tune) a :class:`GPT` with the book's recipe, as a :class:`~genai_lib.training.Trainer`.
 
-    Each update draws ``config.batch_size`` random windows from ``train_ids`` with :attr:`rng`
-    (seeded by ``config.seed``), sets the learning rate :func:`lr_at` (the schedule spans
-    ``config.steps``), and takes one AdamW step (:func:`make_optimizer`) on the mean next-token
-    cross-entropy, its gradient clipped to ``config.grad_clip``. ``fit(steps)`` trains until
-    ``steps`` updates are done in total (at most ``config.steps``) and returns the History of
-    ``"loss"`` and ``"lr"``. The model's initialisation, and dropout's random numbers, are the
-    caller's.
+    Each update draws a global batch of ``config.batch_size * config.grad_accum * world_size``
+    random windows from ``train_ids`` with :attr:`rng` (seeded by ``config.seed``), sets the
+    learning rate :func:`lr_at` (the schedule spans ``config.steps``), and takes one AdamW step
+    (:func:`make_optimizer`) on the mean next-token cross-entropy over that batch, its gradient
+    clipped to ``config.grad_clip``. ``fit(steps)`` trains until ``steps`` updates are done in
+    total (at most ``config.steps``) and returns the History of ``"loss"`` (the global batch's
+    mean) and ``"lr"``. The model's initialisation, and dropout's random numbers, are the caller's.
+
+    On several ranks (``ranks`` from :func:`genai_lib.distributed.setup` under ``torchrun``) the
+    model is wrapped in DistributedDataParallel. Every rank draws the *same* global batch from its
+    own, identically seeded :attr:`rng` and keeps its shard (:func:`genai_lib.distributed.shard`),
+    so the windows, and hence the updates, are those of one process with ``grad_accum`` multiplied
+    by the number of ranks; DDP averages the gradients before the (identical) clipping and AdamW
+    step on every rank. Only the main rank evaluates; the caller saves on the main rank only.
 
     Args:
         model: the GPT, trained in place on its own device. Only parameters with
@@ -284,13 +285,17 @@ class GPTTrainer(Trainer):
         train_ids: the training tokens, a 1-D sequence of ids.
         config: a :class:`TrainConfig`.
         val_ids: validation tokens; with them the loss on ``config.eval_windows`` fixed windows
-            is recorded in :attr:`val_history` every ``config.eval_every`` steps and after the
-            last step of every :meth:`fit`.
+            is recorded in :attr:`val_history` (on the main rank) every ``config.eval_every``
+            steps and after the last step of every :meth:`fit`.
         lr_scale: per-parameter learning-rate factors (see :func:`make_optimizer`).
+        ranks: this process's place among the ranks (default: a single process); ``model``
+            must already be on ``ranks.device``.
 
     Attributes:
-        model, optimizer, config, val_history, eval_seconds (time spent evaluating), and from
-        the base: step, history, rng.
+        model (the GPT itself, never the DDP wrapper), optimizer, config, ranks, val_history,
+        shard_losses (this rank's own mean loss at each update this trainer made, before the
+        average over ranks that :attr:`history` records), eval_seconds (time spent evaluating),
+        and from the base: step, history, rng.
     """
 
     desc = "pre-train"
@@ -303,6 +308,7 @@ class GPTTrainer(Trainer):
         *,
         val_ids: Sequence[int] | torch.Tensor | None = None,
         lr_scale: Mapping[str, float] | None = None,
+        ranks: distributed.Ranks | None = None,
     ) -> None:
         if not isinstance(model, GPT):
             raise TypeError(f"model must be a GPT, got {type(model).__name__}")
@@ -318,27 +324,35 @@ class GPTTrainer(Trainer):
                 raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
         self.model, self.config, self.train_ids, self.val_ids = model, config, train_ids, val_ids
         self.device = model.lm_head.weight.device
+        if ranks is None:
+            ranks = distributed.Ranks(rank=0, world_size=1, local_rank=0, device=self.device)
+        if not isinstance(ranks, distributed.Ranks):
+            raise TypeError(f"ranks must be a genai_lib.distributed.Ranks or None, got {type(ranks).__name__}")
+        if ranks.distributed and self.device != ranks.device:
+            raise ValueError(f"model must be on ranks.device={ranks.device} before training, got {self.device}")
+        self.ranks = ranks
+        self._net = distributed.wrap(model, ranks)  # the model itself on one process
         self.optimizer = make_optimizer(model, config, lr_scale)
-        self._params = [p for g in self.optimizer.param_groups for p in g["params"]]
         self.val_history = History()
+        self.shard_losses: list[float] = []
         self.eval_seconds = 0.0
         self._target = 0
         super().__init__(seed=config.seed)
 
     def train_step(self, step: int) -> dict[str, float | torch.Tensor]:
         """Update number ``step`` of the recipe; returns ``{"loss": ..., "lr": ...}``."""
-        config = self.config
+        config, ranks = self.config, self.ranks
         lr = lr_at(step, config)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group["lr_scale"]
-        x, y = get_batch(self.train_ids, self.model.config.block_size, config.batch_size, self.rng)
-        _, loss = self.model(x.to(self.device), y.to(self.device))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self._params, config.grad_clip)
-        self.optimizer.step()
-        return {"loss": loss, "lr": lr}
+        rows = config.batch_size * config.grad_accum * ranks.world_size  # the global batch
+        x, y = get_batch(self.train_ids, self.model.config.block_size, rows, self.rng)
+        batch = (distributed.shard(x, ranks).to(self.device), distributed.shard(y, ranks).to(self.device))
+        loss = distributed.train_step(
+            self._net, self.optimizer, batch, _next_token_loss, config.grad_accum, grad_clip=config.grad_clip
+        )
+        self.shard_losses.append(loss)
+        return {"loss": distributed.mean_over_ranks(loss, ranks), "lr": lr}
 
     def fit(
         self,
@@ -366,6 +380,8 @@ class GPTTrainer(Trainer):
     def on_step_end(self, step: int, scalars: dict[str, float]) -> None:
         """Evaluate on the validation windows every ``config.eval_every`` steps and after the last."""
         done, config = step + 1, self.config
+        if not self.ranks.is_main:
+            return
         if self.val_ids is not None and (done == self._target or (config.eval_every and done % config.eval_every == 0)):
             t = time.perf_counter()
             self.val_history.append(
@@ -375,8 +391,19 @@ class GPTTrainer(Trainer):
             self.eval_seconds += time.perf_counter() - t
 
     def checkpoint_config(self) -> dict[str, Any]:
-        """The recipe and the model's config: a checkpoint loads only into a trainer built alike."""
-        return {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
+        """The recipe, the model's config and (on several ranks) their number: a checkpoint loads only
+        into a trainer built alike, whose global batch is the same."""
+        config = {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
+        if self.ranks.distributed:
+            config["world_size"] = self.ranks.world_size
+        return config
+
+    def extra_state(self) -> dict[str, Any]:
+        """The validation history, so that a resumed run's record is the uninterrupted one's."""
+        return {"val_history": self.val_history.to_dict()}
+
+    def load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self.val_history = History.from_dict(state["val_history"]) if "val_history" in state else History()
 
     def modules(self) -> dict[str, torch.nn.Module | torch.optim.Optimizer]:
         """The model and its optimiser, for :meth:`save` and :meth:`load`."""
@@ -406,180 +433,11 @@ def train_gpt(
     start = time.perf_counter()
     history = trainer.fit(config.steps, progress=progress, callback=callback)
     seconds = time.perf_counter() - start - trainer.eval_seconds
-    tokens = config.steps * config.batch_size * model.config.block_size
+    tokens = config.steps * config.batch_size * config.grad_accum * model.config.block_size
     return TrainResult(history, trainer.val_history, seconds, tokens / max(seconds, 1e-9))
 
 
-# -- the command line -------------------------------------------------------------------------
+if __name__ == "__main__":  # the command line, under its historical name (see genai_lib.llm.cli)
+    from genai_lib.llm.cli import main
 
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m genai_lib.llm.train",
-        description="Train a small GPT on a UTF-8 text file (90/10 train/validation split "
-        "by position) and write a checkpoint and metrics.",
-    )
-    p.add_argument("--text", required=True, help="UTF-8 text file to train on")
-    p.add_argument("--steps", type=int, required=True, help="optimisation steps")
-    p.add_argument("--n-layer", type=int, default=4)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--n-embd", type=int, default=128)
-    p.add_argument("--block-size", type=int, default=64, help="context length in tokens")
-    p.add_argument("--batch-size", type=int, default=12)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    p.add_argument("--min-lr", type=float, default=1e-4, help="final learning rate of the cosine")
-    p.add_argument("--warmup-steps", type=int, default=100)
-    p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    p.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
-    p.add_argument(
-        "--vocab-size",
-        type=int,
-        default=None,
-        help="tokenizer vocabulary size (bpe: required, >= 256; char: optional, >= 257)",
-    )
-    p.add_argument("--eval-every", type=int, default=0, help="evaluate every N steps (0 = only at the end)")
-    p.add_argument(
-        "--eval-windows",
-        type=int,
-        default=None,
-        help="evaluate on this many fixed, evenly spaced validation windows (default: all the validation text)",
-    )
-    p.add_argument("--out", default="checkpoints/llm", help="output directory")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> dict:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the metrics it wrote.
-
-    Bad arguments exit with status 2 and a message that names the argument.
-    """
-    parser = _parser()
-    args = parser.parse_args(argv)
-    # The configs check every number (genai_lib._checks); their errors name the field, which is the flag.
-    try:
-        config = GPTConfig(
-            vocab_size=1,  # the tokenizer's, set below once it is trained
-            block_size=args.block_size,
-            n_layer=args.n_layer,
-            n_head=args.n_head,
-            n_embd=args.n_embd,
-            dropout=args.dropout,
-        )
-        recipe = TrainConfig(
-            steps=args.steps,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            min_lr=args.min_lr,
-            warmup_steps=args.warmup_steps,
-            seed=args.seed,
-            eval_every=args.eval_every,
-            eval_windows=TrainConfig.eval_windows if args.eval_windows is None else args.eval_windows,
-        )
-    except (TypeError, ValueError) as err:
-        parser.error(
-            re.sub(
-                r"\b([a-z]+(?:_[a-z0-9]+)*) must", lambda m: "--" + m[1].replace("_", "-") + " must", str(err), count=1
-            )
-        )
-    if args.tokenizer == "bpe" and (args.vocab_size is None or args.vocab_size < 256):
-        parser.error(f"--vocab-size must be given and >= 256 with --tokenizer bpe, got {args.vocab_size}")
-    if args.tokenizer == "char" and args.vocab_size is not None and args.vocab_size < 257:
-        parser.error(
-            f"--vocab-size must be >= 257 (256 byte-fallback ids + 1) with --tokenizer char, got {args.vocab_size}"
-        )
-    try:
-        device = get_device(args.device)
-    except (TypeError, ValueError) as err:
-        parser.error(f"--device: {err}")
-    path = Path(args.text)
-    if not path.is_file():
-        parser.error(f"--text {str(path)!r} is not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        parser.error(f"--text {str(path)!r} is not UTF-8 text: {err}")
-    if not text:
-        parser.error(f"--text {str(path)!r} is empty")
-
-    split = int(0.9 * len(text))  # by position: the validation text comes after all training text
-    train_text, val_text = text[:split], text[split:]
-    if not train_text or not val_text:
-        parser.error(f"--text {str(path)!r} is too short to split 90/10")
-    tokenizer = CharTokenizer() if args.tokenizer == "char" else BPETokenizer()
-    tokenizer.train(train_text, args.vocab_size)  # on the training text only: validation stays unseen
-    train_ids = torch.tensor(tokenizer.encode(train_text), dtype=torch.long)
-    val_ids = torch.tensor(tokenizer.encode(val_text), dtype=torch.long)
-    if len(train_ids) < args.block_size + 1:
-        parser.error(
-            f"--text gives {len(train_ids)} training tokens, too few for --block-size {args.block_size}; "
-            f"use a longer text or a smaller --block-size"
-        )
-    if len(val_ids) < 2:
-        parser.error(f"--text gives {len(val_ids)} validation tokens (its last 10%); use a longer text")
-
-    seed_everything(args.seed)
-    config = dataclasses.replace(config, vocab_size=tokenizer.vocab_size)
-    model = GPT(config).to(device)
-    counts = model.parameter_counts()
-    print(
-        f"genai_lib.llm.train: {path.name}: {len(train_text):,} train / {len(val_text):,} validation characters, "
-        f"{args.tokenizer} tokenizer ({tokenizer.vocab_size} ids), {counts['total']:,} parameters, device {device}",
-        flush=True,
-    )
-    result = train_gpt(model, train_ids, recipe, val_ids=val_ids if args.eval_every else None, progress=not args.quiet)
-
-    t = time.perf_counter()
-    val_nats_per_token = evaluate(model, val_ids, max_windows=args.eval_windows)  # default: every token
-    eval_seconds = time.perf_counter() - t
-    nats_per_char = val_nats_per_token * len(val_ids) / len(val_text)  # eq. (1)
-    last = result.history.values["loss"][-min(50, len(result.history)) :]
-    metrics = {
-        "val_loss_nats_per_char": nats_per_char,
-        "val_bits_per_char": nats_per_char / math.log(2),
-        "val_loss_nats_per_token": val_nats_per_token,
-        "val_perplexity_per_token": math.exp(val_nats_per_token),
-        "train_loss_last50_nats_per_token": sum(last) / len(last),
-        "steps": args.steps,
-        "train_seconds": result.seconds,
-        "eval_seconds": eval_seconds,
-        "tokens_per_second": result.tokens_per_second,
-        "n_train_chars": len(train_text),
-        "n_val_chars": len(val_text),
-        "n_train_tokens": len(train_ids),
-        "n_val_tokens": len(val_ids),
-        "eval_windows": args.eval_windows,
-        "tokenizer": args.tokenizer,
-        "vocab_size": tokenizer.vocab_size,
-        "parameter_counts": counts,
-        "device": str(device),
-        "text": str(path),
-        "model_config": dataclasses.asdict(config),
-        "train_config": dataclasses.asdict(recipe),
-        "history": result.history.to_dict(),
-        "val_history": result.val_history.to_dict(),
-    }
-    out = Path(args.out)
-    model.save(
-        out,
-        step=args.steps,
-        extra={
-            "tokenizer": "tokenizer.json",
-            "train_config": dataclasses.asdict(recipe),
-            "val_loss_nats_per_char": nats_per_char,
-        },
-    )
-    tokenizer.save(out / "tokenizer.json")
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    print(
-        f"validation loss {nats_per_char:.4f} nats/char ({nats_per_char / math.log(2):.3f} bits/char) after "
-        f"{args.steps} steps, {result.seconds:.1f} s, {result.tokens_per_second:,.0f} tokens/s; wrote {out}/",
-        flush=True,
-    )
-    return metrics
-
-
-if __name__ == "__main__":
     main(sys.argv[1:])
