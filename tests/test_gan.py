@@ -23,7 +23,6 @@ from genai_lib.gan import (
     MLPDiscriminator,
     MLPGenerator,
     NonSaturating,
-    cosine_lr,
     gradient_penalty,
     interpolate,
     make_loss,
@@ -32,7 +31,7 @@ from genai_lib.gan import (
     r1,
     wgan_gp,
 )
-from genai_lib.training import History
+from genai_lib.training import History, cosine_schedule
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
 
@@ -334,13 +333,13 @@ def test_make_loss_and_bad_loss_args():
 # -- trainer ----------------------------------------------------------------------------------
 
 
-def test_cosine_lr():
-    assert cosine_lr(0, 100, 1e-3) == pytest.approx(1e-3)
-    assert cosine_lr(99, 100, 1e-3) == pytest.approx(0.0, abs=1e-12)
-    assert cosine_lr(99, 100, 1e-3, 0.1) == pytest.approx(1e-4)
-    assert cosine_lr(33, 67, 2.0) == pytest.approx(1.0)  # half-way
-    with pytest.raises(ValueError, match="step"):
-        cosine_lr(100, 100, 1e-3)
+def test_gan_trainer_decays_along_the_shared_cosine():
+    """The GAN's schedule is training.cosine_schedule without warm-up, its floor a ratio of the rate."""
+    trainer = small_trainer("nonsaturating", final_lr_ratio=0.1)
+    history = trainer.fit(steps=9, progress=False)
+    expected = [1e-3 * cosine_schedule(t, 9, 1.0, min_lr=0.1) for t in range(9)]
+    assert history.values["lr_g"] == pytest.approx(expected, rel=1e-12)
+    assert history.values["lr_g"][0] == pytest.approx(1e-3) and history.values["lr_g"][-1] == pytest.approx(1e-4)
 
 
 def test_trainer_history_and_snapshots_structure():

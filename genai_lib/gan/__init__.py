@@ -10,7 +10,6 @@ One module per concept:
 * :mod:`~genai_lib.ema` (shared with diffusion) — :class:`EMA`, the exponential moving average of the generator's
   weights that the trainer samples from when ``GANConfig(ema_decay=...)`` is set;
 * :mod:`~genai_lib.gan.config` — :class:`GANConfig`, everything that defines a run but the models and data;
-* :mod:`~genai_lib.gan.schedule` — :func:`cosine_lr`, the trainer's learning-rate decay;
 * :mod:`~genai_lib.gan.snapshots` — :class:`GANSnapshot`, what the explorers scrub, and the frames drawn from
   a run's snapshots;
 * :mod:`~genai_lib.gan.train` — :class:`GANTrainer`; ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)``
@@ -37,7 +36,6 @@ from genai_lib.gan.losses import (
     wgan_gp,
 )
 from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
-from genai_lib.gan.schedule import cosine_lr
 from genai_lib.gan.snapshots import GANSnapshot
 from genai_lib.gan.train import GANTrainer
 
@@ -64,5 +62,4 @@ __all__ = [
     "GANConfig",
     "GANSnapshot",
     "GANTrainer",
-    "cosine_lr",
 ]

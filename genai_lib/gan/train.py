@@ -52,9 +52,8 @@ from genai_lib import module_device
 from genai_lib._checks import check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.config import GANConfig
-from genai_lib.gan.schedule import cosine_lr
 from genai_lib.gan.snapshots import GANSnapshot, heatmap_grid, member_snapshot, snapshot_frames
-from genai_lib.training import History, Trainer
+from genai_lib.training import History, Trainer, cosine_schedule
 
 __all__ = ["GANTrainer"]
 
@@ -251,7 +250,7 @@ class GANTrainer(Trainer):
 
     def _set_lr(self, step: int, total: int) -> float:
         cfg = self.config
-        ratio = 1.0 if cfg.lr_decay == "constant" else cosine_lr(step, total, 1.0, cfg.final_lr_ratio)
+        ratio = 1.0 if cfg.lr_decay == "constant" else cosine_schedule(step, total, 1.0, min_lr=cfg.final_lr_ratio)
         for opt, lr in ((self.opt_g, cfg.lr_g), (self.opt_d, cfg.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = lr * ratio
