@@ -179,3 +179,22 @@ def test_every_glued_number_in_the_prose_is_glued_by_the_page(md: Path):
                 patterns += [re.compile(re.escape(w) + r"\Z") for w in re.findall(r"[\"'](\w+)[\"']", cell.source)]
     missing = sorted(n for n in used if not any(p.match(n) for p in patterns))
     assert not missing, f"the prose uses glue names no code cell of {md.name} glues: {missing}"
+
+
+_BACKTICK_PROSE_DIRECTIVE = re.compile(r"^`{3,}\{(exercise|solution|admonition|note|tip|warning|important)\}", re.M)
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=IDS)
+def test_prose_directives_use_colon_fences(md: Path):
+    """Exercises, solutions and admonitions are written ``:::{exercise}``, not in backtick fences.
+
+    Jupyter and Colab do not know MyST: a backtick fence shows its content as a code block (raw
+    LaTeX in monospace), a colon fence as Markdown with its equations rendered. The site is the same.
+    """
+    found = [
+        m.group(0)
+        for cell in jupytext.read(md).cells
+        if cell.cell_type == "markdown"
+        for m in _BACKTICK_PROSE_DIRECTIVE.finditer(cell.source)
+    ]
+    assert found == [], f"{md.name}: write these as colon fences (:::{{name}} ... :::): {found}"
