@@ -80,7 +80,7 @@ def test_velocity_mlp_is_the_denoiser_architecture() -> None:
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():  # time t in [0, 1] is the denoiser's step 1000 t
         assert torch.allclose(b(x, torch.full((4,), 0.25)), a(x, torch.full((4,), 250)), atol=1e-6)
-    with pytest.raises(ValueError, match="cond"):
+    with pytest.raises(ValueError, match="labels"):
         b(x, 0.5, torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="x must"):
         b(torch.zeros(4, 64), 0.5)
@@ -88,7 +88,7 @@ def test_velocity_mlp_is_the_denoiser_architecture() -> None:
 
 def test_conditional_velocity_mlp_reads_missing_labels_as_null() -> None:
     torch.manual_seed(0)
-    m = VelocityMLP(data_shape=(2,), hidden=16, depth=1, num_classes=3)
+    m = VelocityMLP(data_shape=(2,), hidden=16, depth=1, n_classes=3)
     torch.nn.init.normal_(m.out.weight)
     x = torch.randn(5, 2)
     assert torch.equal(m(x, 0.3), m(x, 0.3, torch.full((5,), 3)))

@@ -76,11 +76,11 @@ class VelocityMLP(MLPDenoiser):
     ``VelocityMLP(data_shape=(2,), hidden=128, ...)``; its output layer starts at zero (v = 0).
     """
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | float, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """The velocity at ``x`` ``(B, *data_shape)`` and times ``t`` ``(B,)`` in [0, 1] for labels ``cond`` if given.
+    def forward(self, x: torch.Tensor, t: torch.Tensor | float, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The velocity at ``x`` ``(B, *data_shape)`` and times ``t`` ``(B,)`` in [0, 1], for ``labels`` if given.
 
         Raises:
-            TypeError / ValueError: for a mis-shaped ``x``, ``t`` or ``cond``, or times outside [0, 1].
+            TypeError / ValueError: for a mis-shaped ``x``, ``t`` or ``labels``, or times outside [0, 1].
         """
         check_tensor(x, "x", floating=True)
         if tuple(x.shape[1:]) != self.config.data_shape:
@@ -90,12 +90,12 @@ class VelocityMLP(MLPDenoiser):
         batch = x.shape[0]
         emb = self.cond.time(TIME_SCALE * _check_times(t, batch, x.device))
         if self.cond.label is None:
-            if cond is not None:
-                raise ValueError("cond was given, but this model is unconditional (num_classes=None)")
+            if labels is not None:
+                raise ValueError("labels were given, but this model is unconditional (n_classes=None)")
         else:
-            if cond is None:
-                cond = torch.full((batch,), self.config.num_classes, dtype=torch.long, device=x.device)
-            emb = emb + self.cond.label(check_labels(cond, "cond", batch, self.config.num_classes).to(x.device))
+            if labels is None:
+                labels = torch.full((batch,), self.config.n_classes, dtype=torch.long, device=x.device)
+            emb = emb + self.cond.label(check_labels(labels, "labels", batch, self.config.n_classes).to(x.device))
         h = self.inp(x.reshape(batch, self.dim))
         for block in self.blocks:
             h = block(h, emb)
@@ -122,7 +122,7 @@ def linear_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Te
 def flow_matching_loss(
     model: nn.Module,
     x1: torch.Tensor,
-    cond: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
     *,
     generator: torch.Generator | None = None,
     t: torch.Tensor | None = None,
@@ -134,9 +134,9 @@ def flow_matching_loss(
     (Lipman et al. 2023, Eq. 23 with σ_min = 0; Liu et al. 2023, Eq. 1).
 
     Args:
-        model: the velocity field, called as ``model(x_t, t)`` or ``model(x_t, t, cond)``.
+        model: the velocity field, called as ``model(x_t, t)`` or ``model(x_t, t, labels)``.
         x1: a batch of data ``(B, ...)``.
-        cond: optional int64 labels ``(B,)`` (already label-dropped for classifier-free guidance).
+        labels: optional int64 labels ``(B,)`` (already label-dropped for classifier-free guidance).
         generator: draws t (first) and the noise x_0 (second), on the generator's device.
         t, noise: fix the times ``(B,)`` or the noise instead of drawing them (demonstrations, tests).
 
@@ -163,7 +163,7 @@ def flow_matching_loss(
         )
     x_t = linear_path(noise, x1, t)
     target = x1 - noise  # the conditional velocity: constant along the straight path
-    v = model(x_t, t) if cond is None else model(x_t, t, check_labels(cond, "cond", batch).to(x1.device))
+    v = model(x_t, t) if labels is None else model(x_t, t, check_labels(labels, "labels", batch).to(x1.device))
     if v.shape != target.shape:
         raise ValueError(f"model returned shape {tuple(v.shape)}, expected x1's shape {tuple(x1.shape)}")
     return F.mse_loss(v, target)
@@ -179,7 +179,7 @@ class FlowTrainer(Trainer):
     Args:
         model: the velocity field (e.g. :class:`VelocityMLP`); trained in place.
         data: the training set, a float tensor ``(N, ...)``: the x_1 of the paths.
-        labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_class``).
+        labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_label``).
         config: a :class:`~genai_lib.diffusion.TrainerConfig` (default settings if None).
         device: where to train; default: where ``model``'s parameters are.
 
@@ -208,9 +208,9 @@ class FlowTrainer(Trainer):
             raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
         self.device = torch.device(module_device(model) if device is None else device)
         if labels is not None:
-            null = getattr(model, "null_class", None)
+            null = getattr(model, "null_label", None)
             if null is None:
-                raise ValueError("labels were given, but the model is not class-conditional (it needs num_classes set)")
+                raise ValueError("labels were given, but the model is not class-conditional (it needs n_classes set)")
             labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
         self.model = model.to(self.device)
         self.config = config
@@ -224,10 +224,10 @@ class FlowTrainer(Trainer):
         cfg, gen = self.config, self.rng
         self.model.train()
         idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
-        cond = None
+        labels = None
         if self.labels is not None:
-            cond = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_class, gen)
-        loss = flow_matching_loss(self.model, self.data[idx], cond, generator=gen)
+            labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
+        loss = flow_matching_loss(self.model, self.data[idx], labels, generator=gen)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:
@@ -243,7 +243,7 @@ class FlowTrainer(Trainer):
         method: str = "heun",
         *,
         generator: torch.Generator | None = None,
-        cond: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
         ema: bool = True,
     ) -> torch.Tensor:
         """Draw ``n`` samples by solving the ODE with ``method`` (``"euler"`` or ``"heun"``) in ``num_steps`` steps.
@@ -254,7 +254,7 @@ class FlowTrainer(Trainer):
         if method not in SAMPLERS:
             raise ValueError(f"method must be one of {tuple(SAMPLERS)}, got {method!r}")
         model = self.ema_model if ema else self.model
-        return SAMPLERS[method](num_steps).sample(model, (n, *self.data.shape[1:]), generator, cond=cond)
+        return SAMPLERS[method](num_steps).sample(model, (n, *self.data.shape[1:]), generator, labels=labels)
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """The field, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""

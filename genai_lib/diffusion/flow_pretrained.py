@@ -122,12 +122,12 @@ def train_flow_recipe(
     torch.manual_seed(seed)  # the initial weights
     images, labels = load_digits(8, split=recipe["split"])
     model = VelocityMLP(
-        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], num_classes=recipe["num_classes"]
+        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], n_classes=recipe["n_classes"]
     )
     trainer = FlowTrainer(
         model,
         images,
-        labels if recipe["num_classes"] else None,
+        labels if recipe["n_classes"] else None,
         device=device,
         config=TrainerConfig(
             batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]

@@ -164,7 +164,7 @@ class ODESampler:
         model: VelocityField,
         shape: Sequence[int],
         generator: torch.Generator | None = None,
-        cond: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
         *,
         x0: torch.Tensor | None = None,
         progress: bool = False,
@@ -176,7 +176,7 @@ class ODESampler:
             raise TypeError(f"shape must be a non-empty tuple of ints such as (16, 1, 8, 8), got {shape!r}")
         shape = tuple(check_int(s, f"shape[{i}]", minimum=1) for i, s in enumerate(shape))
         if not callable(model):
-            raise TypeError(f"model must be callable as model(x_t, t[, cond]), got {type(model).__name__}")
+            raise TypeError(f"model must be callable as model(x_t, t[, labels]), got {type(model).__name__}")
         if x0 is not None:
             check_tensor(x0, "x0", floating=True)
             if tuple(x0.shape) != shape:
@@ -184,15 +184,15 @@ class ODESampler:
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         device = module_device(model, default=x0.device if x0 is not None else None)
-        if cond is not None:
-            cond = check_labels(cond, "cond", shape[0]).to(device)
+        if labels is not None:
+            labels = check_labels(labels, "labels", shape[0]).to(device)
         check_bool(progress, "progress")
         x = x0.to(device, copy=True) if x0 is not None else draw_noise(shape, generator, device)
-        return self._loop(model, x, cond, progress)
+        return self._loop(model, x, labels, progress)
 
     @torch.no_grad()
     def _loop(
-        self, model: VelocityField, x: torch.Tensor, cond: torch.Tensor | None, progress: bool
+        self, model: VelocityField, x: torch.Tensor, labels: torch.Tensor | None, progress: bool
     ) -> Iterator[ODEState]:
         was_training = model.training if isinstance(model, torch.nn.Module) else False
         if was_training:
@@ -200,7 +200,7 @@ class ODESampler:
 
         def velocity_fn(x_: torch.Tensor, t_: float) -> torch.Tensor:
             t_batch = torch.full((x_.shape[0],), t_, dtype=torch.float32, device=x_.device)
-            return model(x_, t_batch) if cond is None else model(x_, t_batch, cond)
+            return model(x_, t_batch) if labels is None else model(x_, t_batch, labels)
 
         try:
             grid = self.times.tolist()
@@ -218,7 +218,7 @@ class ODESampler:
         shape: Sequence[int],
         generator: torch.Generator | None = None,
         return_trajectory: bool = False,
-        cond: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
         *,
         x0: torch.Tensor | None = None,
         progress: bool = False,
@@ -226,12 +226,12 @@ class ODESampler:
         """Draw samples by solving dx/dt = v_θ(x, t) from x(0) ~ N(0, I) to t = 1.
 
         Args:
-            model: the velocity field, ``model(x, t)`` or ``model(x, t, cond)`` with ``t`` a float32
+            model: the velocity field, ``model(x, t)`` or ``model(x, t, labels)`` with ``t`` a float32
                 tensor ``(B,)`` of times in [0, 1] (e.g. :class:`~genai_lib.diffusion.flow.VelocityMLP`).
             shape: ``(B, ...)``, the batch to draw.
             generator: draws the starting noise (nothing else is random: the solve is deterministic).
             return_trajectory: return an :class:`ODETrajectory` instead of only x(1).
-            cond: int64 labels ``(B,)`` for a class-conditional field.
+            labels: int64 labels ``(B,)`` for a class-conditional field.
             x0: the starting noise instead of a fresh draw (copied to the model's device).
             progress: show a progress bar over the steps.
 
@@ -242,7 +242,7 @@ class ODESampler:
             TypeError / ValueError: for a bad argument, naming it.
         """
         check_bool(return_trajectory, "return_trajectory")
-        states = self.iter_steps(model, shape, generator, cond, x0=x0, progress=progress)
+        states = self.iter_steps(model, shape, generator, labels, x0=x0, progress=progress)
         if not return_trajectory:
             x = None
             for state in states:
