@@ -16,7 +16,7 @@ on a grid 0 = t_0 < t_1 < ... < t_N = 1 with steps h_i = t_{i+1} - t_i:
 
   two calls per step. EDM takes a plain Euler step on the last interval because its σ = 0 end is
   singular; a velocity field is defined at t = 1 too, so here every step is a Heun step unless
-  ``euler_last=True`` (EDM's and diffusers' choice, N(2) - 1 calls).
+  ``euler_last=True`` (EDM's and diffusers' choice, 2 N - 1 calls).
 
 Time convention: the book follows Lipman et al. and Liu et al.: **t = 0 is noise, t = 1 is data**,
 x_t = (1 - t) x_0 + t x_1 with x_0 ~ N(0, I) the noise and x_1 the data. diffusers' flow-matching
