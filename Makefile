@@ -45,7 +45,7 @@ $(STAMP): $(BOOK_STAMP)
 
 book: $(BOOK_STAMP)
 	@if [ "$$(cat _build/.lib-hash 2>/dev/null)" != "$(LIB_HASH)" ]; then rm -rf _build/.jupyter_cache; fi
-	$(JB) build . --all -W --keep-going
+	GENAI_PROGRESS=0 $(JB) build . --all -W --keep-going
 	@echo $(LIB_HASH) > _build/.lib-hash
 	@echo
 	@echo "The book is built. Open: file://$(CURDIR)/_build/html/index.html"
@@ -56,9 +56,9 @@ lint: $(STAMP)
 
 test: lint
 	$(PY) -m pytest tests --ignore=tests/site
-	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 book
+	GENAI_PROGRESS=0 $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 book  # its outputs are the site's: no bars
 	@echo $(LIB_HASH) > _build/.lib-hash  # nbval has just re-executed (and re-cached) every notebook
-	$(JB) build . --all -W --keep-going
+	GENAI_PROGRESS=0 $(JB) build . --all -W --keep-going
 	$(PY) -m pytest tests/site
 
 # Not part of `make test` (two more passes over the book): every chapter must pass it before it is done.

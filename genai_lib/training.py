@@ -78,9 +78,13 @@ def progress_bar(iterable=None, **kwargs) -> tqdm:
     """A ``tqdm.auto`` bar that redraws at most every :data:`PROGRESS_INTERVAL_S` seconds.
 
     Takes tqdm's arguments (``total``, ``desc``, ``disable``, ``leave`` ...); ``mininterval``
-    may be raised, not lowered.
+    may be raised, not lowered. With ``GENAI_PROGRESS=0`` in the environment no bar is shown: the
+    book's build sets it, because a recorded bar is a widget the static site cannot run, and the
+    page would show its first frame, "0/3000", under a run that finished.
     """
     interval = max(float(kwargs.pop("mininterval", PROGRESS_INTERVAL_S)), PROGRESS_INTERVAL_S)
+    if os.environ.get("GENAI_PROGRESS") == "0":
+        kwargs["disable"] = True
     return tqdm(iterable, mininterval=interval, **kwargs)
 
 

@@ -484,6 +484,24 @@ def test_progress_bar_never_redraws_faster_than_the_interval():
     assert interval(mininterval=5) == 5
 
 
+def test_no_progress_bar_when_the_build_says_so(monkeypatch):
+    """GENAI_PROGRESS=0 (set by the book's build) hides every bar, fit's included; otherwise bars show."""
+    import io
+
+    def shown(**kwargs):
+        out = io.StringIO()
+        with training.progress_bar(total=3, file=out, **kwargs) as bar:
+            bar.update(3)
+        return out.getvalue()
+
+    monkeypatch.delenv("GENAI_PROGRESS", raising=False)
+    assert "3/3" in shown()
+    monkeypatch.setenv("GENAI_PROGRESS", "0")
+    assert shown() == "" and shown(disable=False) == ""
+    monkeypatch.setenv("GENAI_PROGRESS", "1")
+    assert "3/3" in shown()
+
+
 def test_training_in_a_kernel_sends_few_iopub_messages():
     """A 4-second fit in a real Jupyter kernel (its bar is an ipywidget) redraws about once a second.
 

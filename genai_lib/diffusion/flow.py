@@ -31,15 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genai_lib import module_device
 from genai_lib._checks import check_int, check_labels, check_tensor
 from genai_lib.diffusion.denoisers import MLPDenoiser
-from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.ode import EulerSampler, HeunSampler, ODESampler
 from genai_lib.diffusion.sampling import draw_noise
-from genai_lib.diffusion.train import TrainerConfig
-from genai_lib.ema import EMA
-from genai_lib.training import Trainer
+from genai_lib.diffusion.train import BatchTrainer, TrainerConfig
 
 __all__ = ["TIME_SCALE", "VelocityMLP", "linear_path", "flow_matching_loss", "FlowTrainer", "SAMPLERS"]
 
@@ -169,7 +165,7 @@ def flow_matching_loss(
     return F.mse_loss(v, target)
 
 
-class FlowTrainer(Trainer):
+class FlowTrainer(BatchTrainer):
     """Train a velocity field with the flow-matching loss and keep an EMA of its weights.
 
     The flow-matching twin of :class:`~genai_lib.diffusion.DiffusionTrainer`: the same
@@ -200,41 +196,11 @@ class FlowTrainer(Trainer):
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-        config = TrainerConfig() if config is None else config
-        if not isinstance(config, TrainerConfig):
-            raise TypeError(f"config must be a TrainerConfig, got {type(config).__name__}")
-        check_tensor(data, "data", floating=True)
-        if data.dim() < 2 or data.shape[0] < 1:
-            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
-        self.device = torch.device(module_device(model) if device is None else device)
-        if labels is not None:
-            null = getattr(model, "null_label", None)
-            if null is None:
-                raise ValueError("labels were given, but the model is not class-conditional (it needs n_classes set)")
-            labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
-        self.model = model.to(self.device)
-        self.config = config
-        self.data = data.to(self.device)
-        self.labels = labels
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        super().__init__(seed=config.seed, ema=EMA(model, config.ema_decay, warmup=True))
+        self._setup(model, data, labels, config, device)
 
-    def train_step(self, step: int | None = None) -> torch.Tensor:
-        """One update on a fresh batch (indices, labels dropped, t, x_0: all from :attr:`rng`); returns the loss."""
-        cfg, gen = self.config, self.rng
-        self.model.train()
-        idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
-        labels = None
-        if self.labels is not None:
-            labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
-        loss = flow_matching_loss(self.model, self.data[idx], labels, generator=gen)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        self.ema.update(self.model)
-        return loss.detach()
+    def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The flow-matching loss on the batch (the x_1 of the paths): t ~ U[0, 1], x_0 ~ N(0, I)."""
+        return flow_matching_loss(self.model, x, labels, generator=self.rng)
 
     def sample(
         self,
@@ -255,10 +221,6 @@ class FlowTrainer(Trainer):
             raise ValueError(f"method must be one of {tuple(SAMPLERS)}, got {method!r}")
         model = self.ema_model if ema else self.model
         return SAMPLERS[method](num_steps).sample(model, (n, *self.data.shape[1:]), generator, labels=labels)
-
-    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        """The field, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""
-        return {"model": self.model, "ema": self.ema.model, "optimizer": self.optimizer}
 
     def checkpoint_config(self) -> dict[str, object]:
         """Trainer and model configs, and the objective: a checkpoint loads only into a trainer built alike."""

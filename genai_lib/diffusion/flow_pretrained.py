@@ -41,8 +41,7 @@ from genai_lib._checks import check_int
 from genai_lib.diffusion.denoisers import MLPDenoiserConfig
 from genai_lib.diffusion.flow import FlowTrainer, VelocityMLP
 from genai_lib.diffusion.pretrained import RECIPES as DDPM_RECIPES
-from genai_lib.diffusion.pretrained import WEIGHTS_DIR, _cosine_with_warmup
-from genai_lib.diffusion.train import TrainerConfig
+from genai_lib.diffusion.pretrained import WEIGHTS_DIR, fit_digit_recipe
 from genai_lib.training import History
 
 __all__ = [
@@ -112,30 +111,22 @@ def train_flow_recipe(
     """Train the flow model ``name`` by its recipe; return the EMA model (in eval mode) and the losses.
 
     The steps mirror :func:`genai_lib.diffusion.pretrained.train_recipe` for ``"digits8"`` line for
-    line, with :class:`~genai_lib.diffusion.flow.FlowTrainer` in place of the DDPM trainer.
+    line (both run :func:`~genai_lib.diffusion.pretrained.fit_digit_recipe`), with
+    :class:`~genai_lib.diffusion.flow.FlowTrainer` in place of the DDPM trainer.
     """
-    from genai_lib.data import load_digits  # only needed to train
-
     recipe = FLOW_RECIPES[_check_name(name)]
     steps = check_int(recipe["steps"] if steps is None else steps, "steps", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     torch.manual_seed(seed)  # the initial weights
-    images, labels = load_digits(8, split=recipe["split"])
-    model = VelocityMLP(
-        data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], n_classes=recipe["n_classes"]
+    return fit_digit_recipe(
+        recipe,
+        VelocityMLP,
+        lambda model, data, labels, config: FlowTrainer(model, data, labels, config, device=device),
+        steps=steps,
+        seed=seed,
+        progress=progress,
+        name=name,
     )
-    trainer = FlowTrainer(
-        model,
-        images,
-        labels if recipe["n_classes"] else None,
-        device=device,
-        config=TrainerConfig(
-            batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]
-        ),
-    )
-    lr_schedule = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer, _cosine_with_warmup(steps, recipe["warmup"]))
-    trainer.fit(steps, callback=lambda step, scalars: lr_schedule.step(), progress=progress, desc=name)
-    return trainer.ema_model.eval(), trainer.history
 
 
 def _directory(name: str) -> Path:

@@ -51,7 +51,7 @@ from genai_lib._checks import check_int
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.schedule import NoiseSchedule
-from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
+from genai_lib.diffusion.train import BatchTrainer, DiffusionTrainer, TrainerConfig
 from genai_lib.training import History, fit
 
 __all__ = ["WEIGHTS_DIR", "RECIPES", "GRID25_SCALE", "train_recipe", "load_pretrained", "pretrained_info", "main"]
@@ -116,7 +116,7 @@ def train_recipe(
     For the digit denoisers the model is the EMA of the weights; for ``"grid25"`` the weights themselves.
     ``steps`` overrides the recipe's number of updates (the learning-rate schedule is stretched to it).
     """
-    from genai_lib.data import load_digits, toy2d  # the data package is only needed to train
+    from genai_lib.data import toy2d  # the data package is only needed to train
 
     recipe = RECIPES[_check_name(name)]
     steps = check_int(recipe["steps"] if steps is None else steps, "steps", minimum=1)
@@ -143,20 +143,44 @@ def train_recipe(
 
         history = fit(step_fn, steps, progress=progress, desc=name)
         return model.eval(), history
+    return fit_digit_recipe(
+        recipe,
+        MLPDenoiser,
+        lambda model, data, labels, config: DiffusionTrainer(model, schedule, data, labels, config, device=device),
+        steps=steps,
+        seed=seed,
+        progress=progress,
+        name=name,
+    )
+
+
+def fit_digit_recipe(
+    recipe: dict,
+    model_class: Callable[..., nn.Module],
+    make_trainer: Callable[..., BatchTrainer],
+    *,
+    steps: int,
+    seed: int,
+    progress: bool,
+    name: str,
+) -> tuple[nn.Module, History]:
+    """A digit recipe's run, for any objective: the 8×8 digits of ``recipe["split"]``, a fresh
+    ``model_class`` of the recipe's sizes (its weights from the global seed the caller set), the
+    trainer ``make_trainer(model, data, labels, config)`` builds, and a linear warm-up then a cosine
+    (:func:`_cosine_with_warmup`) over ``steps`` updates. Returns the EMA model (in eval mode) and
+    the losses. The diffusion and flow-matching digit models train through this one function, so
+    that "the same budget" means the same code.
+    """
+    from genai_lib.data import load_digits  # the data package is only needed to train
+
     images, labels = load_digits(8, split=recipe["split"])
-    model = MLPDenoiser(
+    model = model_class(
         data_shape=(1, 8, 8), hidden=recipe["hidden"], depth=recipe["depth"], n_classes=recipe["n_classes"]
     )
-    trainer = DiffusionTrainer(
-        model,
-        schedule,
-        images,
-        labels if recipe["n_classes"] else None,
-        device=device,
-        config=TrainerConfig(
-            batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]
-        ),
+    config = TrainerConfig(
+        batch_size=recipe["batch_size"], lr=recipe["lr"], seed=seed, label_dropout=recipe["label_dropout"]
     )
+    trainer = make_trainer(model, images, labels if recipe["n_classes"] else None, config)
     lr_schedule = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer, _cosine_with_warmup(steps, recipe["warmup"]))
     trainer.fit(steps, callback=lambda step, scalars: lr_schedule.step(), progress=progress, desc=name)
     return trainer.ema_model.eval(), trainer.history

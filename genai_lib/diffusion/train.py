@@ -27,7 +27,7 @@ from genai_lib.diffusion.schedule import NoiseSchedule
 from genai_lib.ema import EMA
 from genai_lib.training import Trainer
 
-__all__ = ["TrainerConfig", "DiffusionTrainer"]
+__all__ = ["TrainerConfig", "BatchTrainer", "DiffusionTrainer"]
 
 
 @dataclass
@@ -64,7 +64,76 @@ class TrainerConfig:
         check_int(self.seed, "seed", minimum=0, maximum=2**63 - 1)
 
 
-class DiffusionTrainer(Trainer):
+class BatchTrainer(Trainer):
+    """What the diffusion and flow-matching trainers share; a subclass supplies :meth:`loss`.
+
+    The data (and labels) moved to the device once, AdamW, the EMA of the weights (with warm-up),
+    gradient clipping, and each update's batch: indices drawn with replacement from :attr:`rng`,
+    then labels dropped to ∅ with probability ``label_dropout`` for classifier-free guidance (Ho &
+    Salimans 2022). The subclass's :meth:`loss` draws the rest (t, the noise) from :attr:`rng` too.
+    """
+
+    def _setup(
+        self,
+        model: nn.Module,
+        data: torch.Tensor,
+        labels: torch.Tensor | None,
+        config: TrainerConfig | None,
+        device: torch.device | str | None,
+    ) -> None:
+        config = TrainerConfig() if config is None else config
+        if not isinstance(config, TrainerConfig):
+            raise TypeError(f"config must be a TrainerConfig, got {type(config).__name__}")
+        check_tensor(data, "data", floating=True)
+        if data.dim() < 2 or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
+        if device is None:
+            device = module_device(model)
+        self.device = torch.device(device)
+        if labels is not None:
+            labels = check_labels(labels, "labels", data.shape[0])
+            null = getattr(model, "null_label", None)
+            if null is None:
+                raise ValueError(
+                    "labels were given, but the model is not class-conditional "
+                    "(it needs n_classes set, i.e. a null_label)"
+                )
+            labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
+        self.model = model.to(self.device)
+        self.config = config
+        self.data = data.to(self.device)
+        self.labels = labels
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        super().__init__(seed=config.seed, ema=EMA(model, config.ema_decay, warmup=True))
+
+    def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The objective on one batch ``x`` (labels already dropped), its random draws from :attr:`rng`."""
+        raise NotImplementedError
+
+    def train_step(self, step: int | None = None) -> torch.Tensor:
+        """One update on a fresh batch; returns the loss (0-d tensor)."""
+        cfg, gen = self.config, self.rng
+        self.model.train()
+        idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
+        x = self.data[idx]
+        labels = None
+        if self.labels is not None:
+            labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
+        loss = self.loss(x, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.ema.update(self.model)
+        return loss.detach()
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        """The model, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""
+        return {"model": self.model, "ema": self.ema.model, "optimizer": self.optimizer}
+
+
+class DiffusionTrainer(BatchTrainer):
     """Train a denoiser with the ε-prediction loss and keep an EMA of its weights.
 
     Args:
@@ -99,54 +168,14 @@ class DiffusionTrainer(Trainer):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
-        config = TrainerConfig() if config is None else config
-        if not isinstance(config, TrainerConfig):
-            raise TypeError(f"config must be a TrainerConfig, got {type(config).__name__}")
-        check_tensor(data, "data", floating=True)
-        if data.dim() < 2 or data.shape[0] < 1:
-            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
-        if device is None:
-            device = module_device(model)
-        self.device = torch.device(device)
-        if labels is not None:
-            labels = check_labels(labels, "labels", data.shape[0])
-            null = getattr(model, "null_label", None)
-            if null is None:
-                raise ValueError(
-                    "labels were given, but the model is not class-conditional "
-                    "(it needs n_classes set, i.e. a null_label)"
-                )
-            labels = check_labels(labels, "labels", data.shape[0], null, allow_null=False).to(self.device)
-        self.model = model.to(self.device)
-        self.schedule, self.config = schedule, config
-        self.data = data.to(self.device)
-        self.labels = labels
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        super().__init__(seed=config.seed, ema=EMA(model, config.ema_decay, warmup=True))
+        self.schedule = schedule
+        self._setup(model, data, labels, config, device)
 
-    def train_step(self, step: int | None = None) -> torch.Tensor:
-        """One update of Algorithm 1 (Ho et al. 2020) on a fresh batch; returns the loss (0-d tensor)."""
-        cfg, gen = self.config, self.rng
-        self.model.train()
-        idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
-        x0 = self.data[idx]
-        labels = None
-        if self.labels is not None:
-            labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
-        loss = epsilon_loss(self.model, self.schedule, x0, labels, generator=gen)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        self.ema.update(self.model)
-        return loss.detach()
+    def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Algorithm 1 of Ho et al. (2020) on the batch: t ~ U{0..T-1}, ε ~ N(0, I), ‖ε - ε_θ(x_t, t)‖²."""
+        return epsilon_loss(self.model, self.schedule, x, labels, generator=self.rng)
 
     # -- checkpoints (see genai_lib.training.Trainer.save) ---------------------------------------
-
-    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
-        """The denoiser, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""
-        return {"model": self.model, "ema": self.ema.model, "optimizer": self.optimizer}
 
     def checkpoint_config(self) -> dict[str, object]:
         """Trainer, schedule and model configs: a checkpoint loads only into a trainer built alike."""
