@@ -47,6 +47,21 @@ def test_from_gpt2_reproduces_the_logits(hf_gpt2):
     assert (ours.lm_head(hidden) - theirs).abs().max().item() < 1e-4
 
 
+def test_from_gpt2_takes_either_gelu(hf_gpt2):
+    """GPT-2's tanh GELU maps to activation="gelu_tanh"; a GPT-2 built with the exact GELU also loads."""
+    assert GPT.from_gpt2(hf_gpt2).config.activation == "gelu_tanh"
+    config = transformers.GPT2Config(**{**hf_gpt2.config.to_dict(), "activation_function": "gelu"})
+    exact = transformers.GPT2LMHeadModel(config).eval()
+    exact.load_state_dict(hf_gpt2.state_dict())
+    ours = GPT.from_gpt2(exact).eval()
+    assert ours.config.activation == "gelu"
+    idx = torch.randint(101, (2, 32), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert (ours(idx)[0] - exact(idx).logits).abs().max().item() < 1e-4
+        # ... and the two curves give measurably different logits, so the mapping matters.
+        assert (ours(idx)[0] - hf_gpt2(idx).logits).abs().max().item() > 1e-4
+
+
 def test_from_gpt2_greedy_generation_matches(hf_gpt2):
     ours = GPT.from_gpt2(hf_gpt2).eval()
     prompt = torch.tensor([[5, 17, 42]])

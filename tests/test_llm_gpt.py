@@ -186,3 +186,35 @@ def test_check_swap_positions_agrees_with_a_model_without_positions():
         ex.check_swap_positions({0}, swap=(0, 9), length=6)
     with pytest.raises(TypeError, match="answer"):
         ex.check_swap_positions(3, swap=(0, 1), length=6)
+
+
+def test_activation_picks_the_mlp_curve_and_is_checked():
+    x = torch.linspace(-4, 4, 101)
+    for activation, approximate in (("gelu", "none"), ("gelu_tanh", "tanh")):
+        mlp = GPT(GPTConfig(vocab_size=5, n_layer=1, n_head=1, n_embd=8, activation=activation)).transformer.h[0].mlp
+        assert torch.equal(mlp.gelu(x), torch.nn.functional.gelu(x, approximate=approximate))
+    assert GPTConfig(vocab_size=5).activation == "gelu"
+    # The two curves differ, but by less than 1e-3 (what the docstring promises).
+    gap = (torch.nn.functional.gelu(x) - torch.nn.functional.gelu(x, approximate="tanh")).abs().max()
+    assert 0 < gap < 1e-3
+    with pytest.raises(ValueError, match="activation"):
+        GPTConfig(vocab_size=5, activation="relu")
+
+
+def test_checkpoints_without_an_activation_load_with_the_tanh_gelu(tmp_path):
+    import json
+
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=1, n_head=2, n_embd=8, activation="gelu_tanh"))
+    model.save(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["config"]["activation"] == "gelu_tanh"
+    del saved["config"]["activation"]  # a checkpoint written before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    loaded = GPT.load(tmp_path)
+    assert loaded.config.activation == "gelu_tanh"
+    ids = torch.randint(0, 7, (2, 8))
+    assert torch.equal(loaded(ids)[0], model(ids)[0])
+    # The shipped checkpoint states its curve.
+    from genai_lib.llm.pretrained import load_pretrained
+
+    assert load_pretrained()[0].config.activation == "gelu_tanh"

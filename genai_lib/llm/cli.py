@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--min-lr", type=float, default=1e-4, help="final learning rate of the cosine")
     p.add_argument("--warmup-steps", type=int, default=100)
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument(
+        "--activation",
+        choices=("gelu", "gelu_tanh"),
+        default="gelu",
+        help="the MLP's GELU: exact (default) or GPT-2's tanh approximation",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--tokenizer", choices=("char", "bpe"), default="char")
@@ -139,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             n_head=args.n_head,
             n_embd=args.n_embd,
             dropout=args.dropout,
+            activation=args.activation,
         )
         recipe = TrainConfig(
             steps=args.steps,

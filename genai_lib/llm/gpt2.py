@@ -50,8 +50,9 @@ def from_gpt2(model_or_name: Any, *, dropout: float = 0.0) -> GPT:
             f"model_or_name must be a transformers GPT2LMHeadModel or a model name, got {type(model_or_name).__name__}"
         )
     problems = []
-    if c.activation_function not in ("gelu_new", "gelu_pytorch_tanh"):
-        problems.append(f"activation_function={c.activation_function!r} (the book's MLP uses tanh-GELU)")
+    activation = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu"}.get(c.activation_function)
+    if activation is None:
+        problems.append(f"activation_function={c.activation_function!r} (the book's MLP uses GELU or its tanh form)")
     if c.n_inner not in (None, 4 * c.n_embd):
         problems.append(f"n_inner={c.n_inner} (the book's MLP is 4 x n_embd wide)")
     if getattr(c, "scale_attn_by_inverse_layer_idx", False) or not getattr(c, "scale_attn_weights", True):
@@ -68,6 +69,7 @@ def from_gpt2(model_or_name: Any, *, dropout: float = 0.0) -> GPT:
         n_embd=c.n_embd,
         dropout=dropout,
         bias=True,
+        activation=activation,
     )
     model = GPT(config)
     theirs = hf.state_dict()

@@ -61,6 +61,8 @@ TRAIN_ARGS = (
     "0",
     "--tokenizer",
     "char",
+    "--activation",
+    "gelu_tanh",
     "--eval-every",
     "500",
     "--eval-windows",
