@@ -1,4 +1,4 @@
-"""Autoencoders and VAEs (genai_lib.autoencoders): shapes, the ELBO's terms, the reparameterisation, training, checkpoints."""
+"""genai_lib.autoencoders: shapes, the ELBO's terms, the reparameterisation, training and checkpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from genai_lib.data import load_digits
 from genai_lib.autoencoders import (
     VAE,
     Autoencoder,
@@ -22,6 +21,7 @@ from genai_lib.autoencoders import (
     save_model,
     vae_loss,
 )
+from genai_lib.data import load_digits
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +78,10 @@ def test_input_validation() -> None:
 
 
 def test_reparameterise_has_the_right_distribution() -> None:
-    mean, logvar = torch.tensor([[1.0, -2.0]]).expand(20_000, 2), torch.tensor([[0.0, math.log(0.25)]]).expand(20_000, 2)
+    mean, logvar = (
+        torch.tensor([[1.0, -2.0]]).expand(20_000, 2),
+        torch.tensor([[0.0, math.log(0.25)]]).expand(20_000, 2),
+    )
     z = VAE.reparameterise(mean, logvar, torch.Generator().manual_seed(0))
     assert torch.allclose(z.mean(0), torch.tensor([1.0, -2.0]), atol=0.03)
     assert torch.allclose(z.std(0), torch.tensor([1.0, 0.5]), atol=0.02)
@@ -213,8 +216,9 @@ def test_trainer_validation() -> None:
 
 
 def test_learning_rate_schedule() -> None:
-    trainer = AutoencoderTrainer(VAE(latent_dim=2, hidden=8), _digits(8),
-                                 AutoencoderTrainerConfig(lr=1e-2, warmup=4, decay_steps=20))
+    trainer = AutoencoderTrainer(
+        VAE(latent_dim=2, hidden=8), _digits(8), AutoencoderTrainerConfig(lr=1e-2, warmup=4, decay_steps=20)
+    )
     rates = [trainer.learning_rate(s) for s in range(25)]
     assert rates[0] == pytest.approx(2.5e-3) and rates[3] == pytest.approx(1e-2)
     assert all(a >= b for a, b in zip(rates[3:], rates[4:])) and rates[19] == rates[24] == 0.0

@@ -39,7 +39,9 @@ def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     check_tensor(mean, "mean", floating=True)
     check_tensor(logvar, "logvar", floating=True)
     if mean.shape != logvar.shape or mean.dim() != 2:
-        raise ValueError(f"mean and logvar must share a shape (B, d), got {tuple(mean.shape)} and {tuple(logvar.shape)}")
+        raise ValueError(
+            f"mean and logvar must share a shape (B, d), got {tuple(mean.shape)} and {tuple(logvar.shape)}"
+        )
     return 0.5 * (mean.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)
 
 
@@ -68,8 +70,9 @@ class ELBOTerms(NamedTuple):
     mse: torch.Tensor
 
 
-def vae_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0,
-             generator: torch.Generator | None = None) -> ELBOTerms:
+def vae_loss(
+    model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None
+) -> ELBOTerms:
     """The β-VAE loss on a batch: mean of -log p(x | z) + β · KL(q(z | x) ‖ p(z)), one z per sample.
 
     At ``beta = 1`` the loss is the negative ELBO (Kingma & Welling 2014, Eq. 10); larger β weighs
@@ -93,8 +96,9 @@ def vae_loss(model: torch.nn.Module, x: torch.Tensor, beta: float = 1.0,
 
 
 @torch.no_grad()
-def elbo(model: torch.nn.Module, x: torch.Tensor, n_draws: int = 1,
-         generator: torch.Generator | None = None) -> torch.Tensor:
+def elbo(
+    model: torch.nn.Module, x: torch.Tensor, n_draws: int = 1, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A Monte-Carlo estimate of ELBO(x) = E_q[log p(x | z)] - KL(q ‖ p) per sample, ``(B,)``, in nats.
 
     Averages the reconstruction term over ``n_draws`` draws of z ~ q(z | x); the KL is exact.
@@ -103,8 +107,10 @@ def elbo(model: torch.nn.Module, x: torch.Tensor, n_draws: int = 1,
     if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 1:
         raise ValueError(f"n_draws must be an int >= 1, got {n_draws!r}")
     mean, logvar = model.encode(x)
-    nll = torch.stack([
-        gaussian_nll(x, model.decode(model.reparameterise(mean, logvar, generator)), model.config.decoder_std)
-        for _ in range(n_draws)
-    ]).mean(dim=0)
+    nll = torch.stack(
+        [
+            gaussian_nll(x, model.decode(model.reparameterise(mean, logvar, generator)), model.config.decoder_std)
+            for _ in range(n_draws)
+        ]
+    ).mean(dim=0)
     return -(nll + gaussian_kl(mean, logvar))

@@ -180,6 +180,7 @@ class VAE(_Codec):
         """Decode ``n`` codes drawn from the prior N(0, I): ``(n, *data_shape)`` (the decoder's means)."""
         n = check_int(n, "n", minimum=1)
         device = next(self.parameters()).device
-        z = torch.randn(n, self.config.latent_dim, generator=generator,
-                        device=generator.device if generator is not None else device)
+        z = torch.randn(
+            n, self.config.latent_dim, generator=generator, device=generator.device if generator is not None else device
+        )
         return self.decode(z.to(device))

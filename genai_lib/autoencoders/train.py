@@ -98,8 +98,9 @@ class AutoencoderTrainer(Trainer):
             raise TypeError(f"config must be an AutoencoderTrainerConfig, got {type(config).__name__}")
         check_tensor(data, "data", floating=True)
         if data.dim() < 2 or data.shape[0] < 1 or tuple(data.shape[1:]) != model.config.data_shape:
-            raise ValueError(f"data must have shape (N, {', '.join(map(str, model.config.data_shape))}), "
-                             f"got {tuple(data.shape)}")
+            raise ValueError(
+                f"data must have shape (N, {', '.join(map(str, model.config.data_shape))}), got {tuple(data.shape)}"
+            )
         self.device = torch.device(module_device(model) if device is None else device)
         self.model = model.to(self.device)
         self.config = config

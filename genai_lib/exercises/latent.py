@@ -25,8 +25,11 @@ def solution(name: str) -> None:
 
 
 def _close(a: Any, b: torch.Tensor) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double(),
-                                                                                 atol=1e-5, rtol=1e-4)
+    return (
+        isinstance(a, torch.Tensor)
+        and a.shape == b.shape
+        and torch.allclose(a.double(), b.double(), atol=1e-5, rtol=1e-4)
+    )
 
 
 def _kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -63,10 +66,14 @@ def check_gaussian_kl(fn: Callable[..., Any]) -> bool:
     if _close(out, 0.5 * (mean.pow(2) + (0.5 * logvar).exp() - 0.5 * logvar - 1).sum(dim=1)):
         return report(False, "logvar is log σ², the log of the variance: σ² = exp(logvar), not exp(logvar / 2).")
     if _close(out, 0.5 * (mean.pow(2) + logvar.exp() - logvar).sum(dim=1)):
-        return report(False, "close: the KL of the prior with itself must be 0; one constant term per dimension is missing.")
+        return report(
+            False, "close: the KL of the prior with itself must be 0; one constant term per dimension is missing."
+        )
     if _close(out, -truth):
         return report(False, "the sign is wrong: a KL divergence is never negative.")
-    return report(False, "not the KL of a diagonal Gaussian from N(0, I): derive it from Eq. (eq-vae-kl) one dimension at a time.")
+    return report(
+        False, "not the KL of a diagonal Gaussian from N(0, I): derive it from Eq. (eq-vae-kl) one dimension at a time."
+    )
 
 
 def check_kl_value(answer: Any) -> bool:
@@ -83,7 +90,9 @@ def check_kl_value(answer: Any) -> bool:
         return report(False, "the formula takes the variance σ² = 0.25, not the standard deviation 0.5.")
     if value < 0:
         return report(False, "a KL divergence is never negative.")
-    return report(False, "use the per-dimension term of Eq. (eq-vae-kl): ½ (μ² + σ² − log σ² − 1), log the natural log.")
+    return report(
+        False, "use the per-dimension term of Eq. (eq-vae-kl): ½ (μ² + σ² − log σ² − 1), log the natural log."
+    )
 
 
 # -- the reparameterisation trick -------------------------------------------------------------------
@@ -113,8 +122,11 @@ def check_reparameterise(fn: Callable[..., Any]) -> bool:
                 return report(False, "logvar is the log of the variance: turn it into σ before scaling eps.")
             return report(False, "z must be a draw of N(mean, σ²) built from the given eps: shift and scale it.")
     if not z.requires_grad:
-        return report(False, "z has the right values but no gradient: build it from mean and logvar with tensor "
-                             "operations, so that backpropagation reaches the encoder.")
+        return report(
+            False,
+            "z has the right values but no gradient: build it from mean and logvar with tensor "
+            "operations, so that backpropagation reaches the encoder.",
+        )
     g_mean, g_logvar = torch.autograd.grad(z.sum(), (mean, logvar), allow_unused=True)
     if g_mean is None or g_logvar is None:
         return report(False, "z has the right values but gradients do not reach both mean and logvar.")
@@ -128,7 +140,7 @@ def check_reparameterise(fn: Callable[..., Any]) -> bool:
 _HOLE_OPTIONS = {
     "a": "the decoder is too small to draw sharp digits",
     "b": "the codes of the training digits do not fill N(0, I): prior draws land where the decoder saw no codes, "
-         "and the flow learns where the codes are",
+    "and the flow learns where the codes are",
     "c": "the flow adds noise to the codes, which the decoder removes",
     "d": "the flow model has more parameters than the decoder",
 }
@@ -146,9 +158,9 @@ def check_prior_hole_reason(answer: Any) -> bool:
         {
             "a": "both rows go through the same decoder: what differs is only where the codes come from.",
             "c": "the flow's ODE is deterministic from its starting noise; compare where its codes land with where "
-                 "the prior's do.",
+            "the prior's do.",
             "d": "parameters are not the point: compare the distribution of codes each sampler produces with the "
-                 "codes the decoder was trained on.",
+            "codes the decoder was trained on.",
         },
     )
 
