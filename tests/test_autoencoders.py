@@ -257,3 +257,28 @@ def test_trainer_checkpoint_resumes_bit_for_bit(tmp_path) -> None:
     for a, b in zip(resumed.model.parameters(), straight.model.parameters()):
         assert torch.equal(a, b)
     assert isinstance(load_model(tmp_path / "ckpt"), VAE)
+
+
+# -- layering: a family of its own -------------------------------------------------------------------
+
+
+def test_the_family_imports_no_other_family_and_the_root_does_not_import_it() -> None:
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import genai_lib.autoencoders as family
+
+    for path in Path(family.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                if name.startswith("genai_lib."):
+                    assert name.split(".")[1] not in {"gan", "diffusion", "llm", "exercises"}, (path.name, name)
+    code = "import sys, genai_lib; print(any(m.startswith('genai_lib.autoencoders') for m in sys.modules))"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
