@@ -67,7 +67,9 @@ def test_check_few_steps_reason(capsys) -> None:
 def test_solutions(capsys) -> None:
     for name in ("check_eps_from_score", "check_langevin_step", "check_v_target", "check_few_steps_reason"):
         sx.solution(name)
-        assert "Answer:" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert out.startswith(f"Solution of {name}:") and "Answer: " in out, out
+        assert len(out.split("\n\n")[-1]) > 80, out  # an explanation, not only the answer
     with pytest.raises(ValueError, match="check_v_target"):
         sx.solution("check_nothing")
 

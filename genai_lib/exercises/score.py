@@ -168,7 +168,8 @@ def _sol_eps() -> tuple[str, str]:
 def _sol_langevin() -> tuple[str, str]:
     return (
         "def step(x, score, step_size, z): return x + step_size * score + (2 * step_size) ** 0.5 * z",
-        "The Euler–Maruyama step of dx = ∇log p dt + √2 dW, whose stationary density is p.",
+        "The Euler–Maruyama step of dx = ∇log p dt + √2 dW, whose stationary density is p: the drift δ ∇log p "
+        "climbs the density and the noise √(2δ) z, a Brownian increment over time δ, keeps it spread out.",
     )
 
 
@@ -182,4 +183,8 @@ def _sol_v() -> tuple[str, str]:
 
 @_SOLUTIONS.add("check_few_steps_reason")
 def _sol_few() -> tuple[str, str]:
-    return ("b", "DDIM (η = 0) is Euler on dy/dσ = ε̂; at large σ, ε̂ ≈ y/σ and the path is a ray through 0.")
+    return (
+        "b",
+        "DDIM (η = 0) is Euler on dy/dσ = ε̂; at large σ, ε̂ ≈ y/σ and the path is a ray through 0, near the data "
+        "it is a straight line into the chosen cluster, and only the middle of the path bends.",
+    )
