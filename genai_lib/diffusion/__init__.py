@@ -16,6 +16,9 @@
   :class:`VelocityMLP`, :func:`flow_matching_loss`, :class:`FlowTrainer`;
 * :mod:`~genai_lib.diffusion.ode` — ODE samplers for a velocity field, :class:`EulerSampler` and
   :class:`HeunSampler` (Karras et al. 2022);
+* :mod:`~genai_lib.diffusion.score` — scores and the continuous-time view (Song et al. 2021): the exact
+  score of a noised :class:`GaussianMixture`, ε/x₀/v/score conversions, Langevin dynamics, the reverse SDE,
+  the probability-flow ODE, and DDIM (η = 0) as Euler in σ (:func:`euler_sigma_step`);
 * :mod:`~genai_lib.diffusion.flow_pretrained` — the flow-matching digit model ``"digits8-flow"``,
   trained with the recipe and budget of ``"digits8"``;
 * :mod:`~genai_lib.diffusion.pretrained` — :func:`~genai_lib.diffusion.pretrained.load_pretrained`, the
@@ -39,6 +42,21 @@ from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.ode import EulerSampler, HeunSampler, ODESampler, ODEState, ODETrajectory, ode_times
 from genai_lib.diffusion.sampling import Sampler, SamplerState, StepOutput, Trajectory, draw_noise
 from genai_lib.diffusion.schedule import SCHEDULE_KINDS, NoiseSchedule
+from genai_lib.diffusion.score import (
+    PREDICTION_KINDS,
+    GaussianMixture,
+    convert_prediction,
+    euler_sigma_step,
+    from_eps,
+    implied_weight,
+    langevin_sample,
+    langevin_step,
+    pf_ode_step,
+    reverse_sde_step,
+    sigma_from_abar,
+    to_eps,
+    v_target,
+)
 from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
 from genai_lib.ema import EMA
 
@@ -76,4 +94,17 @@ __all__ = [
     "ODEState",
     "ODETrajectory",
     "ode_times",
+    "GaussianMixture",
+    "PREDICTION_KINDS",
+    "to_eps",
+    "from_eps",
+    "convert_prediction",
+    "v_target",
+    "implied_weight",
+    "langevin_step",
+    "langevin_sample",
+    "reverse_sde_step",
+    "pf_ode_step",
+    "sigma_from_abar",
+    "euler_sigma_step",
 ]
