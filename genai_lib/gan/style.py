@@ -68,6 +68,12 @@ class MappingNetwork(nn.Module):
             layers += [nn.Linear(width, self.w_dim), nn.LeakyReLU(0.2)]
             width = self.w_dim
         self.net = nn.Sequential(*layers)
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                # He initialisation for LeakyReLU keeps w at about the scale of the normalised z
+                # (torch's default would shrink it ~3x per layer, and nearly constant styles collapse the GAN)
+                nn.init.kaiming_normal_(layer.weight, a=0.2)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map ``(N, z_dim)`` latents to ``(N, w_dim)`` intermediate latents."""
@@ -79,9 +85,10 @@ class MappingNetwork(nn.Module):
 class ModulatedConv2d(nn.Module):
     """A convolution whose weights each sample's style scales per input channel (StyleGAN2, Eqs. 1–3).
 
-    ``style = affine(w) + 1`` (one scale per input channel; the affine layer starts at zero, so at
-    initialisation every style is 1). The modulated, demodulated weights differ per sample, so the
-    batch runs as one grouped convolution with ``N`` groups (Karras et al. 2020, App. B).
+    ``style = affine(w) + 1`` (one scale per input channel; the affine layer's bias starts at zero,
+    so at initialisation styles scatter around 1, as StyleGAN2's bias initialisation of 1 does).
+    The modulated, demodulated weights differ per sample, so the batch runs as one grouped
+    convolution with ``N`` groups (Karras et al. 2020, App. B).
 
     Args:
         in_channels, out_channels, kernel_size: as for :class:`torch.nn.Conv2d` (odd kernel, "same" padding).
@@ -107,8 +114,8 @@ class ModulatedConv2d(nn.Module):
         )
         self.bias = nn.Parameter(torch.zeros(self.out_channels))
         self.affine = nn.Linear(check_int(w_dim, "w_dim", minimum=1), self.in_channels)
-        nn.init.zeros_(self.affine.weight)
-        nn.init.zeros_(self.affine.bias)
+        nn.init.normal_(self.affine.weight, std=1 / math.sqrt(w_dim))  # styles vary by ~ rms(w) around 1
+        nn.init.zeros_(self.affine.bias)  # styles start around 1 (the +1 in modulated_weight), varying with w
 
     def modulated_weight(self, w: torch.Tensor) -> torch.Tensor:
         """The per-sample weights ``(N, out, in, k, k)`` for styles from ``w`` ``(N, w_dim)``."""
