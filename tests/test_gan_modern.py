@@ -86,6 +86,20 @@ def test_translation_moves_pixels_and_fills_background():
     assert torch.equal(augment.diff_augment(x, p=0.0), x)
 
 
+def test_ada_controller_raises_p_when_the_discriminator_overfits():
+    assert augment.ada_overfitting(torch.tensor([2.0, 1.0, 0.5, -1.0])) == 0.5
+    p = 0.0
+    for _ in range(10):
+        p = augment.ada_update(p, 0.9)
+    assert p == pytest.approx(0.1)
+    for _ in range(30):
+        p = augment.ada_update(p, 0.2)
+    assert p == 0.0
+    assert augment.ada_update(1.0, 1.0) == 1.0
+    with pytest.raises(ValueError, match="r_t"):
+        augment.ada_update(0.5, 2.0)
+
+
 def test_augment_validates_arguments():
     with pytest.raises(ValueError, match="policy"):
         augment.diff_augment(torch.zeros(2, 1, 8, 8), ("rotate",))

@@ -20,7 +20,8 @@ The modern GAN (chapter 4, on 8 × 8 digits), each ingredient in its own module:
 * :mod:`~genai_lib.gan.modern` — :class:`Hinge`, :class:`SpectralNorm` / :func:`spectral_normalise`,
   :class:`Digits8Generator` / :class:`Digits8Discriminator`, :class:`ModernConfig` and :func:`train_modern`
   (TTUR through ``lr_g`` / ``lr_d``);
-* :mod:`~genai_lib.gan.augment` — :func:`diff_augment` (DiffAugment / ADA);
+* :mod:`~genai_lib.gan.augment` — :func:`diff_augment` (DiffAugment), :func:`ada_overfitting` and
+  :func:`ada_update` (ADA's controller);
 * :mod:`~genai_lib.gan.style` — :class:`MappingNetwork`, :class:`ModulatedConv2d`, :class:`StyleGenerator`,
   :func:`truncate`.
 
@@ -28,7 +29,7 @@ The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the othe
 """
 
 from genai_lib.ema import EMA, ema_update
-from genai_lib.gan.augment import diff_augment
+from genai_lib.gan.augment import ada_overfitting, ada_update, diff_augment
 from genai_lib.gan.config import GANConfig
 from genai_lib.gan.losses import (
     LOSS_NAMES,
@@ -94,6 +95,8 @@ __all__ = [
     "ModernRun",
     "train_modern",
     "diff_augment",
+    "ada_overfitting",
+    "ada_update",
     "MappingNetwork",
     "ModulatedConv2d",
     "StyleGenerator",

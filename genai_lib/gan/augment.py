@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from genai_lib._checks import check_float, check_int
 
-__all__ = ["diff_augment", "POLICIES"]
+__all__ = ["diff_augment", "ada_overfitting", "ada_update", "POLICIES"]
 
 POLICIES = ("translation", "cutout", "brightness")
 BACKGROUND = -1.0
@@ -112,3 +112,26 @@ def diff_augment(
             y = x + (_rand((n, 1, 1, 1), generator, x) - 0.5) * 0.5
         x = torch.where(use, y, x)
     return x
+
+
+def ada_overfitting(real_out: torch.Tensor) -> float:
+    """ADA's overfitting heuristic ``r_t = E[sign(D(x))]`` on real images (Karras et al. 2020, Eq. 1).
+
+    0 when the discriminator is unsure about the real images, 1 when it scores every one of them as
+    real: a discriminator that has memorised its training set.
+    """
+    if not isinstance(real_out, torch.Tensor) or real_out.ndim != 1 or not real_out.is_floating_point():
+        raise TypeError(
+            f"real_out must be a float tensor of raw scores (N,), got {getattr(real_out, 'shape', real_out)!r}"
+        )
+    return float(torch.sign(real_out.detach()).mean())
+
+
+def ada_update(p: float, r_t: float, *, target: float = 0.6, step: float = 0.01) -> float:
+    """One step of ADA's controller (Karras et al. 2020, §3): raise ``p`` by ``step`` when ``r_t`` is above
+    ``target`` (the discriminator overfits), lower it otherwise; clipped to ``[0, 1]``."""
+    p = check_float(p, "p", minimum=0.0, maximum=1.0)
+    r_t = check_float(r_t, "r_t", minimum=-1.0, maximum=1.0)
+    step = check_float(step, "step", minimum=0.0)
+    target = check_float(target, "target", minimum=-1.0, maximum=1.0)
+    return min(1.0, max(0.0, p + (step if r_t > target else -step)))
