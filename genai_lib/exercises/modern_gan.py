@@ -147,7 +147,7 @@ _TRUNC_OPTIONS = {
 
 
 def check_truncation_trade(answer: Any) -> bool:
-    """As ψ goes from 1 towards 0, what happens to precision and recall (in the chapter's slider)? A letter."""
+    """On a large, well-trained generator, as ψ goes from 1 to 0, what happens to precision and recall? A letter."""
     return ask(
         answer,
         _TRUNC_OPTIONS,
