@@ -15,10 +15,21 @@ One module per concept:
 * :mod:`~genai_lib.gan.train` — :class:`GANTrainer`; ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)``
   returns the history and keeps in ``trainer.snapshots`` the :class:`GANSnapshot` list the explorers scrub.
 
+The modern GAN (chapter 4, on 8 × 8 digits), each ingredient in its own module:
+
+* :mod:`~genai_lib.gan.modern` — :class:`Hinge`, :class:`SpectralNorm` / :func:`spectral_normalise`,
+  :class:`Digits8Generator` / :class:`Digits8Discriminator`, :class:`ModernConfig` and :func:`train_modern`
+  (TTUR through ``lr_g`` / ``lr_d``);
+* :mod:`~genai_lib.gan.augment` — :func:`diff_augment` (DiffAugment), :func:`ada_overfitting` and
+  :func:`ada_update` (ADA's controller);
+* :mod:`~genai_lib.gan.style` — :class:`MappingNetwork`, :class:`ModulatedConv2d`, :class:`StyleGenerator`,
+  :func:`truncate`.
+
 The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the other parts.
 """
 
 from genai_lib.ema import EMA, ema_update
+from genai_lib.gan.augment import ada_overfitting, ada_update, diff_augment
 from genai_lib.gan.config import GANConfig
 from genai_lib.gan.losses import (
     LOSS_NAMES,
@@ -36,7 +47,19 @@ from genai_lib.gan.losses import (
     wgan_gp,
 )
 from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genai_lib.gan.modern import (
+    Digits8Discriminator,
+    Digits8Generator,
+    Hinge,
+    ModernConfig,
+    ModernRun,
+    SpectralNorm,
+    hinge,
+    spectral_normalise,
+    train_modern,
+)
 from genai_lib.gan.snapshots import GANSnapshot
+from genai_lib.gan.style import MappingNetwork, ModulatedConv2d, StyleGenerator, truncate
 from genai_lib.gan.train import GANTrainer
 
 __all__ = [
@@ -62,4 +85,20 @@ __all__ = [
     "GANConfig",
     "GANSnapshot",
     "GANTrainer",
+    "Hinge",
+    "hinge",
+    "SpectralNorm",
+    "spectral_normalise",
+    "Digits8Generator",
+    "Digits8Discriminator",
+    "ModernConfig",
+    "ModernRun",
+    "train_modern",
+    "diff_augment",
+    "ada_overfitting",
+    "ada_update",
+    "MappingNetwork",
+    "ModulatedConv2d",
+    "StyleGenerator",
+    "truncate",
 ]
