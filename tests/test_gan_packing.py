@@ -159,3 +159,18 @@ def test_trainer_checks_batch_fits_packs():
         _trainer(gan.MLPDiscriminator(hidden=16, depth=2, pack=3), batch=32, snapshot_samples=63)
     with pytest.raises(ValueError, match="snapshot_samples"):
         _trainer(gan.MLPDiscriminator(hidden=16, depth=2, pack=4, members=2), batch=64, snapshot_samples=36, members=2)
+
+
+def test_member_into_refreshes_a_copy():
+    D = gan.MLPDiscriminator(hidden=8, depth=2, members=2, pack=2)
+    G = gan.MLPGenerator(z_dim=3, hidden=8, depth=2, members=2)
+    D1, G1 = D.member(1), G.member(1)
+    with torch.no_grad():
+        for p in (*D.parameters(), *G.parameters()):
+            p.add_(1.0)
+    assert D.member(1, into=D1) is D1 and G.member(1, into=G1) is G1
+    x, z = torch.randn(4, 2), torch.randn(4, 3)
+    assert torch.allclose(D1(x), D(torch.cat([x, x]))[4:], atol=1e-6)
+    assert torch.allclose(G1(z), G(torch.cat([z, z]))[4:], atol=1e-6)
+    with pytest.raises(ValueError, match="into"):
+        D.member(0, into=gan.MLPDiscriminator(hidden=8, depth=2))

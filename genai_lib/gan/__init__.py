@@ -5,6 +5,8 @@ One module per concept:
 * :mod:`~genai_lib.gan.models` — :class:`MLPGenerator` / :class:`MLPDiscriminator` for the 2-D toy
   sets, :class:`ConvGenerator` / :class:`ConvDiscriminator` (DCGAN-style, optionally
   class-conditional) for 16 × 16 digits;
+* :mod:`~genai_lib.gan.packing` — :func:`pack` (PacGAN) and :class:`MinibatchStd` (ProGAN), the two ways
+  a discriminator can see several samples at once (``MLPDiscriminator(pack=..., minibatch_std=...)``);
 * :mod:`~genai_lib.gan.losses` — :func:`minimax`, :func:`nonsaturating`, :func:`wgan_gp`, :func:`r1`,
   all :class:`GANLoss` objects with ``d_loss``, ``g_loss`` and ``penalty``;
 * :mod:`~genai_lib.ema` (shared with diffusion) — :class:`EMA`, the exponential moving average of the generator's
@@ -36,6 +38,7 @@ from genai_lib.gan.losses import (
     wgan_gp,
 )
 from genai_lib.gan.models import ConvDiscriminator, ConvGenerator, MLPDiscriminator, MLPGenerator
+from genai_lib.gan.packing import MinibatchStd, Pack, minibatch_std, pack
 from genai_lib.gan.snapshots import GANSnapshot
 from genai_lib.gan.train import GANTrainer
 
@@ -44,6 +47,10 @@ __all__ = [
     "MLPDiscriminator",
     "ConvGenerator",
     "ConvDiscriminator",
+    "pack",
+    "Pack",
+    "minibatch_std",
+    "MinibatchStd",
     "GANLoss",
     "Minimax",
     "NonSaturating",

@@ -105,6 +105,16 @@ def _member_copy(ensemble: nn.Module, single: nn.Module, k: int) -> nn.Module:
     return single.to(module_device(ensemble))
 
 
+def _check_into(into: object, cls: type, ensemble: nn.Module) -> None:
+    """``into`` must be a plain module of ``cls`` with the ensemble's shapes (as ``member`` returns)."""
+    if (
+        not isinstance(into, cls)
+        or into.members != 1
+        or [p.numel() * ensemble.members for p in into.parameters()] != [p.numel() for p in ensemble.parameters()]
+    ):
+        raise ValueError(f"into must be a plain {cls.__name__} returned by member(), with this module's shapes")
+
+
 def _check_member(k: object, members: int) -> int:
     if members == 1:
         raise ValueError("member() needs a model with members > 1; this one is a single network")
@@ -205,9 +215,16 @@ class MLPGenerator(_Generator):
             return self.net(z)
         return self.net(_split_members(z, self.members)).reshape(z.shape[0], self.out_dim)
 
-    def member(self, k: int) -> MLPGenerator:
-        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+    def member(self, k: int, into: MLPGenerator | None = None) -> MLPGenerator:
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers.
+
+        ``into``, a plain module from an earlier call, is overwritten and returned instead of a new
+        one (no new module is built, so this is safe to call from a training thread's callback).
+        """
         k = _check_member(k, self.members)
+        if into is not None:
+            _check_into(into, MLPGenerator, self)
+            return _member_copy(self, into, k)
         with torch.random.fork_rng(devices=[]):
             single = MLPGenerator(self.z_dim, self.hidden, self.depth, self.out_dim)
         return _member_copy(self, single, k)
@@ -297,9 +314,15 @@ class MLPDiscriminator(nn.Module):
             out = out.repeat_interleave(self.pack, dim=-1)
         return out.reshape(x.shape[0])
 
-    def member(self, k: int) -> MLPDiscriminator:
-        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+    def member(self, k: int, into: MLPDiscriminator | None = None) -> MLPDiscriminator:
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers.
+
+        ``into``, a plain module from an earlier call, is overwritten and returned instead of a new one.
+        """
         k = _check_member(k, self.members)
+        if into is not None:
+            _check_into(into, MLPDiscriminator, self)
+            return _member_copy(self, into, k)
         with torch.random.fork_rng(devices=[]):
             single = MLPDiscriminator(
                 self.in_dim,
