@@ -5,6 +5,8 @@ One module per concept:
 * :mod:`~genai_lib.gan.models` — :class:`MLPGenerator` / :class:`MLPDiscriminator` for the 2-D toy
   sets, :class:`ConvGenerator` / :class:`ConvDiscriminator` (DCGAN-style, optionally
   class-conditional) for 16 × 16 digits;
+* :mod:`~genai_lib.gan.packing` — :func:`pack` (PacGAN) and :class:`MinibatchStd` (ProGAN), the two ways
+  a discriminator can see several samples at once (``MLPDiscriminator(pack=..., minibatch_std=...)``);
 * :mod:`~genai_lib.gan.losses` — :func:`minimax`, :func:`nonsaturating`, :func:`wgan_gp`, :func:`r1`,
   all :class:`GANLoss` objects with ``d_loss``, ``g_loss`` and ``penalty``;
 * :mod:`~genai_lib.ema` (shared with diffusion) — :class:`EMA`, the exponential moving average of the generator's
@@ -15,7 +17,7 @@ One module per concept:
 * :mod:`~genai_lib.gan.train` — :class:`GANTrainer`; ``trainer.fit(steps=..., d_steps=..., snapshot_every=...)``
   returns the history and keeps in ``trainer.snapshots`` the :class:`GANSnapshot` list the explorers scrub.
 
-The modern GAN (chapter 4, on 8 × 8 digits), each ingredient in its own module:
+The modern GAN (the last chapter of Part I, on 8 × 8 digits), each ingredient in its own module:
 
 * :mod:`~genai_lib.gan.modern` — :class:`Hinge`, :class:`SpectralNorm` / :func:`spectral_normalise`,
   :class:`Digits8Generator` / :class:`Digits8Discriminator`, :class:`ModernConfig` and :func:`train_modern`
@@ -58,6 +60,7 @@ from genai_lib.gan.modern import (
     spectral_normalise,
     train_modern,
 )
+from genai_lib.gan.packing import MinibatchStd, Pack, minibatch_std, pack
 from genai_lib.gan.snapshots import GANSnapshot
 from genai_lib.gan.style import MappingNetwork, ModulatedConv2d, StyleGenerator, truncate
 from genai_lib.gan.train import GANTrainer
@@ -67,6 +70,10 @@ __all__ = [
     "MLPDiscriminator",
     "ConvGenerator",
     "ConvDiscriminator",
+    "pack",
+    "Pack",
+    "minibatch_std",
+    "MinibatchStd",
     "GANLoss",
     "Minimax",
     "NonSaturating",

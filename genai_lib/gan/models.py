@@ -27,6 +27,7 @@ from torch import nn
 
 from genai_lib import module_device
 from genai_lib._checks import check_int
+from genai_lib.gan.packing import MinibatchStd, Pack
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "ConvGenerator", "ConvDiscriminator"]
 
@@ -52,12 +53,32 @@ class _MemberLinear(nn.Module):
 
 
 def _mlp(
-    width_in: int, hidden: int, depth: int, width_out: int, activation: type[nn.Module] | nn.Module, members: int
+    width_in: int,
+    hidden: int,
+    depth: int,
+    width_out: int,
+    activation: type[nn.Module] | nn.Module,
+    members: int,
+    minibatch_std: int | None = None,
+    pack: int = 1,
+    pack_after: int = 0,
 ) -> nn.Sequential:
-    """``depth`` hidden layers of ``hidden`` units and an output layer; ``members`` > 1 stacks that many MLPs."""
+    """``depth`` hidden layers of ``hidden`` units and an output layer; ``members`` > 1 stacks that many MLPs.
+
+    ``pack = m > 1`` puts a :class:`~genai_lib.gan.packing.Pack` layer after ``pack_after`` hidden
+    layers (0: at the input); the next layer takes ``m`` times as many inputs. ``minibatch_std = g``
+    puts a :class:`~genai_lib.gan.packing.MinibatchStd` layer (groups of ``g`` rows) before the last
+    hidden layer, which then takes one input more.
+    """
     layers: list[nn.Module] = []
     width = width_in
-    for _ in range(depth):
+    for i in range(depth):
+        if pack > 1 and i == pack_after:
+            layers.append(Pack(pack))
+            width *= pack
+        if minibatch_std is not None and i == depth - 1:
+            layers.append(MinibatchStd(minibatch_std))
+            width += 1
         linear = nn.Linear(width, hidden) if members == 1 else _MemberLinear(members, width, hidden)
         layers += [linear, activation()]
         width = hidden
@@ -82,6 +103,16 @@ def _member_copy(ensemble: nn.Module, single: nn.Module, k: int) -> nn.Module:
                 small.weight.copy_(big.weight[k].T)
                 small.bias.copy_(big.bias[k, 0])
     return single.to(module_device(ensemble))
+
+
+def _check_into(into: object, cls: type, ensemble: nn.Module) -> None:
+    """``into`` must be a plain module of ``cls`` with the ensemble's shapes (as ``member`` returns)."""
+    if (
+        not isinstance(into, cls)
+        or into.members != 1
+        or [p.numel() * ensemble.members for p in into.parameters()] != [p.numel() for p in ensemble.parameters()]
+    ):
+        raise ValueError(f"into must be a plain {cls.__name__} returned by member(), with this module's shapes")
 
 
 def _check_member(k: object, members: int) -> int:
@@ -184,9 +215,16 @@ class MLPGenerator(_Generator):
             return self.net(z)
         return self.net(_split_members(z, self.members)).reshape(z.shape[0], self.out_dim)
 
-    def member(self, k: int) -> MLPGenerator:
-        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+    def member(self, k: int, into: MLPGenerator | None = None) -> MLPGenerator:
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers.
+
+        ``into``, a plain module from an earlier call, is overwritten and returned instead of a new
+        one (no new module is built, so this is safe to call from a training thread's callback).
+        """
         k = _check_member(k, self.members)
+        if into is not None:
+            _check_into(into, MLPGenerator, self)
+            return _member_copy(self, into, k)
         with torch.random.fork_rng(devices=[]):
             single = MLPGenerator(self.z_dim, self.hidden, self.depth, self.out_dim)
         return _member_copy(self, single, k)
@@ -198,36 +236,102 @@ class MLPDiscriminator(nn.Module):
     ``members = K > 1`` holds ``K`` independent discriminators, run on consecutive row blocks
     exactly as :class:`MLPGenerator` does (see there); :meth:`member` copies one out.
 
+    Two options let the discriminator look at several samples at once (see
+    :mod:`genai_lib.gan.packing`); both group consecutive rows of each member's block:
+
+    * ``pack = m > 1`` (PacGAN, Lin et al. 2018): the network scores packs of ``m`` samples. With
+      ``pack_after = 0`` (PacGAN's own design) the input is ``pack(x, m)``, of width ``m · in_dim``;
+      with ``pack_after = j`` the first ``j`` hidden layers run on each sample alone (the same
+      weights for every sample) and their features are packed. The output keeps one entry per
+      row: every sample gets its pack's score, so the losses' means over rows are means over packs
+      and the trainer needs no change. (A gradient penalty, which sums ``D`` over rows, then sees
+      each pack's gradient ``m`` times.)
+    * ``minibatch_std = g`` (ProGAN, Karras et al. 2018): a :class:`~genai_lib.gan.packing.MinibatchStd`
+      layer before the last hidden layer appends the mean standard deviation of the features over
+      each group of ``g`` rows (of packs, when packing too).
+
+    Either way the batch each member sees must be a multiple of :attr:`rows_multiple`.
+
     Args:
         in_dim: dimension of a sample (2 for the toy sets).
         hidden: width of each hidden layer.
         depth: number of hidden layers.
         members: how many independent discriminators the module holds (default 1, a plain MLP).
+        pack: samples per discriminator input (default 1: one sample at a time).
+        pack_after: hidden layers run on each sample before packing (default 0: pack the inputs).
+        minibatch_std: group size of a minibatch standard-deviation layer, or ``None`` (default) for none.
     """
 
-    def __init__(self, in_dim: int = 2, hidden: int = 128, depth: int = 3, members: int = 1) -> None:
+    def __init__(
+        self,
+        in_dim: int = 2,
+        hidden: int = 128,
+        depth: int = 3,
+        members: int = 1,
+        pack: int = 1,
+        pack_after: int = 0,
+        minibatch_std: int | None = None,
+    ) -> None:
         super().__init__()
         self.in_dim = check_int(in_dim, "in_dim", minimum=1)
         self.hidden, self.depth = check_int(hidden, "hidden", minimum=1), check_int(depth, "depth", minimum=1)
         self.members = check_int(members, "members", minimum=1)
+        self.pack = check_int(pack, "pack", minimum=1)
+        self.pack_after = check_int(pack_after, "pack_after", minimum=0, maximum=self.depth - 1)
+        self.minibatch_std = None if minibatch_std is None else check_int(minibatch_std, "minibatch_std", minimum=2)
+        #: every member's batch must have a multiple of this many rows
+        self.rows_multiple = self.pack * (self.minibatch_std or 1)
         self.n_classes = None
-        self.net = _mlp(self.in_dim, self.hidden, self.depth, 1, lambda: nn.LeakyReLU(0.2), self.members)
+        self.net = _mlp(
+            self.in_dim,
+            self.hidden,
+            self.depth,
+            1,
+            lambda: nn.LeakyReLU(0.2),
+            self.members,
+            self.minibatch_std,
+            self.pack,
+            self.pack_after,
+        )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Score ``x`` of shape ``(N, in_dim)`` (row blocks per member); returns shape ``(N,)``."""
+        """Score ``x`` of shape ``(N, in_dim)`` (row blocks per member); returns shape ``(N,)``.
+
+        With ``pack = m`` entry ``i`` is the score of the pack holding row ``i``.
+        """
         if x.ndim != 2 or x.shape[1] != self.in_dim:
             raise ValueError(f"x must have shape (N, {self.in_dim}), got {tuple(x.shape)}")
         if labels is not None:
             raise ValueError("labels must be None: MLPDiscriminator is unconditional")
-        if self.members == 1:
-            return self.net(x).squeeze(1)
-        return self.net(_split_members(x, self.members)).reshape(x.shape[0])
+        h = x if self.members == 1 else _split_members(x, self.members)
+        if h.shape[-2] % self.rows_multiple:
+            raise ValueError(
+                f"x must have a multiple of {self.rows_multiple} rows per member (pack={self.pack}, "
+                f"minibatch_std={self.minibatch_std}), got {h.shape[-2]}"
+            )
+        out = self.net(h).squeeze(-1)  # one score per pack: (N / m,) or (K, N / (K m))
+        if self.pack > 1:
+            out = out.repeat_interleave(self.pack, dim=-1)
+        return out.reshape(x.shape[0])
 
-    def member(self, k: int) -> MLPDiscriminator:
-        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers."""
+    def member(self, k: int, into: MLPDiscriminator | None = None) -> MLPDiscriminator:
+        """A plain (``members=1``) copy of member ``k``, on this module's device; draws no random numbers.
+
+        ``into``, a plain module from an earlier call, is overwritten and returned instead of a new one.
+        """
         k = _check_member(k, self.members)
+        if into is not None:
+            _check_into(into, MLPDiscriminator, self)
+            return _member_copy(self, into, k)
         with torch.random.fork_rng(devices=[]):
-            single = MLPDiscriminator(self.in_dim, self.hidden, self.depth)
+            single = MLPDiscriminator(
+                self.in_dim,
+                self.hidden,
+                self.depth,
+                pack=self.pack,
+                pack_after=self.pack_after,
+                minibatch_std=self.minibatch_std,
+            )
         return _member_copy(self, single, k)
 
 

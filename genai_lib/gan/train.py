@@ -108,6 +108,13 @@ def _check_players(
                 f"config.{name} must be a multiple of members={members} (one equal block "
                 f"per member), got {getattr(config, name)}"
             )
+    rows = getattr(discriminator, "rows_multiple", 1)  # packing and minibatch-std group rows
+    for name in ("batch_size", "snapshot_samples"):
+        if getattr(config, name) % (members * rows):
+            raise ValueError(
+                f"config.{name} must be a multiple of members * discriminator.rows_multiple = {members * rows} "
+                f"(every member's batch splits into whole packs or groups), got {getattr(config, name)}"
+            )
 
     return device, members
 
