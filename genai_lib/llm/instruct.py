@@ -250,9 +250,9 @@ def train_sft(
     snapshot(0)
     steps = range(config.steps)
     if progress:
-        from tqdm.auto import tqdm
+        from genai_lib.training import progress_bar  # redraws at most once a second; off with GENAI_PROGRESS=0
 
-        steps = tqdm(steps, desc="SFT" + ("" if config.mask_prompt else " (no mask)"))
+        steps = progress_bar(steps, desc="SFT" + ("" if config.mask_prompt else " (no mask)"))
     for step in steps:
         model.train()
         lr = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
@@ -272,7 +272,7 @@ def train_sft(
         history["answer_loss"].append(answer_loss.item())
         history["all_loss"].append(all_loss.item())
         if progress:
-            steps.set_postfix(loss=f"{loss.item():.3f}")
+            steps.set_postfix(loss=f"{loss.item():.3f}", refresh=False)  # a redraw per step would flood IOPub
         snapshot(step + 1)
     model.eval()
     return history
