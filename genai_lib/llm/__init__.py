@@ -14,6 +14,10 @@ One module per concept:
   what a trained GPT computes inside;
 * :mod:`~genai_lib.llm.gpt2` — :func:`from_gpt2`, OpenAI's GPT-2 weights in the book's GPT;
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
+* :mod:`~genai_lib.llm.chat` — special tokens and the chat template: :class:`ChatTokenizer`,
+  :func:`answer_mask`, :func:`add_token_rows`;
+* :mod:`~genai_lib.llm.instruct` — instruction tuning: :func:`make_instructions` (a rule-checked data
+  set), :func:`train_sft` (loss on the answers only), :func:`evaluate_instructions` (exact match);
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`,
   :func:`evaluate`); :mod:`~genai_lib.llm.cli` — its command line, ``python -m genai_lib.llm.train``
   (alone or under ``torchrun``);
@@ -31,6 +35,7 @@ import importlib
 from typing import Any
 
 from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
+from genai_lib.llm.chat import SPECIAL_TOKENS, ChatTokenizer, add_token_rows, answer_mask
 from genai_lib.llm.decoding import (
     ban_repeated_ngrams,
     next_token_probs,
@@ -42,6 +47,17 @@ from genai_lib.llm.decoding import (
 )
 from genai_lib.llm.gpt2 import from_gpt2
 from genai_lib.llm.inspection import attention_maps, logit_lens, residual_stream
+from genai_lib.llm.instruct import (
+    TASKS,
+    Example,
+    SFTConfig,
+    answer,
+    evaluate_instructions,
+    make_instructions,
+    sft_batch,
+    sft_loss,
+    train_sft,
+)
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
 from genai_lib.llm.lora import LoRALinear, TokenRows, adapt_token_rows, apply_lora, lora_parameters, merge_lora
 from genai_lib.llm.model import GPT, MLP, Block, GPTConfig
@@ -94,6 +110,19 @@ __all__ = [
     "lora_parameters",
     "TokenRows",
     "adapt_token_rows",
+    "SPECIAL_TOKENS",
+    "ChatTokenizer",
+    "answer_mask",
+    "add_token_rows",
+    "TASKS",
+    "Example",
+    "make_instructions",
+    "sft_batch",
+    "sft_loss",
+    "SFTConfig",
+    "train_sft",
+    "answer",
+    "evaluate_instructions",
     *_LAZY,
 ]
 

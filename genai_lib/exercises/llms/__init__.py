@@ -5,7 +5,8 @@
 * :mod:`~genai_lib.exercises.llms.gpt` — chapter 3, the transformer and GPT;
 * :mod:`~genai_lib.exercises.llms.pretraining` — chapter 4, pre-training;
 * :mod:`~genai_lib.exercises.llms.decoding` — chapter 5, decoding;
-* :mod:`~genai_lib.exercises.llms.finetuning` — chapter 6, fine-tuning.
+* :mod:`~genai_lib.exercises.llms.finetuning` — chapter 6, fine-tuning;
+* :mod:`~genai_lib.exercises.llms.instruct` — instruction tuning.
 
 The chapters call them through this package (``from genai_lib.exercises import llms as ex``, then
 ``ex.check_perplexity(...)``). Each ``check_...`` prints ✔ or ✘ with a hint and returns ``True`` only
@@ -45,6 +46,12 @@ from genai_lib.exercises.llms.gpt import (
     check_pre_ln,
     check_swap_positions,
     check_untied_extra,
+)
+from genai_lib.exercises.llms.instruct import (
+    check_answer_targets,
+    check_mean_init_logit,
+    check_sft_loss,
+    check_special_tokens,
 )
 from genai_lib.exercises.llms.pretraining import (
     check_initial_loss,
@@ -99,5 +106,9 @@ __all__ = [
     "check_lora_merge",
     "check_lora_init",
     "check_zero_init",
+    "check_answer_targets",
+    "check_sft_loss",
+    "check_special_tokens",
+    "check_mean_init_logit",
     "solution",
 ]
