@@ -17,6 +17,6 @@ The answer is printed only on request, by the part's ``solution`` with the check
 A name that is not one of the part's checkers raises a ``ValueError`` listing the valid names.
 """
 
-from genai_lib.exercises import diffusion, distributed, flow, gans, intro, llms
+from genai_lib.exercises import architecture, diffusion, distributed, flow, gans, intro, llms
 
-__all__ = ["intro", "gans", "diffusion", "flow", "llms", "distributed"]
+__all__ = ["intro", "gans", "diffusion", "flow", "llms", "architecture", "distributed"]
