@@ -43,6 +43,9 @@ __all__ = ["GPTConfig", "MLP", "Block", "GPT", "ACTIVATIONS"]
 #: The MLP's non-linearities by name: ``torch.nn.GELU``'s ``approximate`` argument for each.
 ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}
 
+#: The factor on the sinusoidal encodings (``positions="sinusoidal"``): the token embeddings' initial std.
+SINUSOIDAL_SCALE = 0.02
+
 
 @dataclass
 class GPTConfig:
@@ -243,7 +246,9 @@ class GPT(nn.Module):
         if c.positions == "learned":
             x = x + self.transformer.wpe(pos)
         elif c.positions == "sinusoidal":
-            x = x + sinusoidal_positions(T, c.n_embd, offset=start, device=idx.device).to(x.dtype)
+            # Scaled to the token embeddings' initial std (0.02, GPT-2's init): unit-amplitude sinusoids
+            # would drown the token identity. Vaswani et al. instead multiply the embeddings by sqrt(d).
+            x = x + SINUSOIDAL_SCALE * sinusoidal_positions(T, c.n_embd, offset=start, device=idx.device).to(x.dtype)
         else:  # rope: nothing is added; queries and keys are rotated inside every attention layer
             rope = rope_angles(pos, c.n_embd // c.n_head, base=c.rope_base)
         x = self.transformer.drop(x)
