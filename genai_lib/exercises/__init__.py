@@ -17,6 +17,30 @@ The answer is printed only on request, by the part's ``solution`` with the check
 A name that is not one of the part's checkers raises a ``ValueError`` listing the valid names.
 """
 
-from genai_lib.exercises import diffusion, distributed, flow, gans, intro, latent, llms, modern_gan, packing, score
+from genai_lib.exercises import (
+    architecture,
+    diffusion,
+    distributed,
+    flow,
+    gans,
+    intro,
+    latent,
+    llms,
+    modern_gan,
+    packing,
+    score,
+)
 
-__all__ = ["intro", "gans", "packing", "modern_gan", "diffusion", "score", "flow", "latent", "llms", "distributed"]
+__all__ = [
+    "intro",
+    "gans",
+    "packing",
+    "modern_gan",
+    "diffusion",
+    "score",
+    "flow",
+    "latent",
+    "llms",
+    "architecture",
+    "distributed",
+]

@@ -12,6 +12,9 @@ One module per concept:
   ``save``/``load``, and as methods the two modules below);
 * :mod:`~genai_lib.llm.inspection` — :func:`attention_maps`, :func:`residual_stream`, :func:`logit_lens`:
   what a trained GPT computes inside;
+* :mod:`~genai_lib.llm.positions` (sinusoidal and rotary positions), :mod:`~genai_lib.llm.norms` (RMSNorm),
+  :mod:`~genai_lib.llm.swiglu` (the gated MLP), :mod:`~genai_lib.llm.rnn` (an LSTM baseline) and
+  :mod:`~genai_lib.llm.scaling` (training FLOPs, a power-law fit): the pieces of "The architecture lab";
 * :mod:`~genai_lib.llm.gpt2` — :func:`from_gpt2`, OpenAI's GPT-2 weights in the book's GPT;
 * :mod:`~genai_lib.llm.lora` — LoRA adapters (Hu et al. 2021): :func:`apply_lora`, :func:`merge_lora`;
 * :mod:`~genai_lib.llm.chat` — special tokens and the chat template: :class:`ChatTokenizer`,

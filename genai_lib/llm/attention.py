@@ -15,6 +15,12 @@ explorer draws. :class:`CausalSelfAttention` is the multi-head layer of the GPT;
 calls torch's fused ``scaled_dot_product_attention``, which computes the same thing without
 storing the ``T × T`` weight matrix, and switches to :func:`attention` only when weights are asked
 for. The tests check that the two paths agree.
+
+Two options of the layer come from later models (both off by default, which is GPT-2's layer):
+``n_kv_head < n_head`` is grouped-query attention (Ainslie et al. 2023): the heads are split into
+``n_kv_head`` groups and each group shares one key and one value head, so the KV cache is
+``n_head / n_kv_head`` times smaller; and ``rope=(cos, sin)`` in ``forward`` rotates queries and
+keys by their positions (RoPE, :mod:`genai_lib.llm.positions`).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genai_lib.llm.kv_cache import LayerKVCache
+from genai_lib.llm.positions import apply_rope
 
 __all__ = ["causal_mask", "attention", "CausalSelfAttention"]
 
@@ -99,33 +106,56 @@ class CausalSelfAttention(nn.Module):
         n_head: number of heads; must divide ``n_embd``.
         dropout: dropout on the attention weights and on the output.
         bias: biases in the two linear maps (GPT-2 has them).
+        n_kv_head: key/value heads (grouped-query attention, Ainslie et al. 2023); must divide
+            ``n_head``. None (or ``n_head``) is multi-head attention; 1 is multi-query attention.
+            ``c_attn`` then makes ``n_embd`` query columns and ``n_kv_head * head_dim`` columns
+            each of keys and values.
     """
 
-    def __init__(self, n_embd: int, n_head: int, *, dropout: float = 0.0, bias: bool = True) -> None:
+    def __init__(
+        self, n_embd: int, n_head: int, *, dropout: float = 0.0, bias: bool = True, n_kv_head: int | None = None
+    ) -> None:
         super().__init__()
         if n_embd % n_head != 0:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={n_embd}, n_head={n_head}")
+        n_kv_head = n_head if n_kv_head is None else n_kv_head
+        if isinstance(n_kv_head, bool) or not isinstance(n_kv_head, int) or n_kv_head < 1 or n_head % n_kv_head:
+            raise ValueError(f"n_kv_head must be a positive divisor of n_head={n_head}, got {n_kv_head!r}")
         self.n_head, self.n_embd, self.head_dim = n_head, n_embd, n_embd // n_head
+        self.n_kv_head, self.kv_dim = n_kv_head, n_kv_head * (n_embd // n_head)
         self.dropout = dropout
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_attn = nn.Linear(n_embd, n_embd + 2 * self.kv_dim, bias=bias)
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, cache: LayerKVCache | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        cache: LayerKVCache | None = None,
+        need_weights: bool = False,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over ``x`` ``(B, T, n_embd)``; return ``(y, weights)``.
 
         ``weights`` is ``(B, n_head, T, T_k)`` when ``need_weights`` (computed by :func:`attention`),
         else None (computed by the fused kernel). With ``cache``, ``x`` holds only the new
-        positions, and their keys and values are appended to the cache before attending.
+        positions, and their keys and values are appended to the cache before attending. With
+        ``rope``, the ``(T, head_dim)`` cosines and sines of the new positions
+        (:func:`~genai_lib.llm.positions.rope_angles`), queries and keys are rotated before the
+        keys are cached.
         """
         B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
+        q, k, v = self.c_attn(x).split([self.n_embd, self.kv_dim, self.kv_dim], dim=2)
         # (B, T, C) -> (B, n_head, T, head_dim): the heads become a batch dimension.
-        q, k, v = (t.view(B, T, self.n_head, self.head_dim).transpose(1, 2) for t in (q, k, v))
+        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
+        k, v = (t.view(B, T, self.n_kv_head, self.head_dim).transpose(1, 2) for t in (k, v))
+        if rope is not None:
+            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
         if cache is not None:
-            k, v = cache.append(k, v)
+            k, v = cache.append(k, v)  # the cache holds n_kv_head heads: that is GQA's saving
+        if self.n_kv_head != self.n_head:  # every query head of a group reads its group's key and value
+            group = self.n_head // self.n_kv_head
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         t_k = k.size(2)
         weights = None
         if need_weights:

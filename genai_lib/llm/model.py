@@ -33,12 +33,18 @@ from genai_lib.llm.attention import CausalSelfAttention
 from genai_lib.llm.decoding import ban_repeated_ngrams, check_repetition_args, check_sampling_args, sample_next_token
 from genai_lib.llm.decoding import repetition_penalty as penalise_repeats
 from genai_lib.llm.kv_cache import KVCache, LayerKVCache
+from genai_lib.llm.norms import NORMS, make_norm
+from genai_lib.llm.positions import POSITIONS, rope_angles, sinusoidal_positions
+from genai_lib.llm.swiglu import SwiGLU
 from genai_lib.training import load_checkpoint, save_checkpoint
 
 __all__ = ["GPTConfig", "MLP", "Block", "GPT", "ACTIVATIONS"]
 
 #: The MLP's non-linearities by name: ``torch.nn.GELU``'s ``approximate`` argument for each.
 ACTIVATIONS = {"gelu": "none", "gelu_tanh": "tanh"}
+
+#: The factor on the sinusoidal encodings (``positions="sinusoidal"``): the token embeddings' initial std.
+SINUSOIDAL_SCALE = 0.02
 
 
 @dataclass
@@ -56,7 +62,16 @@ class GPTConfig:
         activation: the MLP's non-linearity: ``"gelu"``, GELU itself (Hendrycks & Gimpel 2016),
             or ``"gelu_tanh"``, its tanh approximation, which GPT-2 used (``gelu_new``) and which
             GPT-2's weights and the book's shipped checkpoint need. The two curves differ by less
-            than 1e-3; on CPUs torch computes the exact one about three times faster.
+            than 1e-3; on CPUs torch computes the exact one about three times faster. ``"swiglu"``
+            replaces the MLP by the gated :class:`~genai_lib.llm.swiglu.SwiGLU` (Shazeer 2020) of
+            equal parameter count.
+        positions: ``"learned"`` (GPT-2's table, at most ``block_size`` positions),
+            ``"sinusoidal"`` (Vaswani et al. 2017) or ``"rope"`` (Su et al. 2021); see
+            :mod:`genai_lib.llm.positions`. The fixed ones run on texts longer than ``block_size``.
+        norm: ``"layernorm"`` (GPT-2's) or ``"rmsnorm"`` (Zhang & Sennrich 2019), for every norm.
+        n_kv_head: key/value heads per block, grouped-query attention (Ainslie et al. 2023);
+            None means ``n_head`` (multi-head attention).
+        rope_base: the base of RoPE's frequencies (``positions="rope"`` only).
     """
 
     vocab_size: int
@@ -67,6 +82,10 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     activation: str = "gelu"
+    positions: str = "learned"
+    norm: str = "layernorm"
+    n_kv_head: int | None = None
+    rope_base: float = 10000.0
 
     def __post_init__(self) -> None:
         size = lambda value, name: check_int(value, name, minimum=1)  # noqa: E731
@@ -82,10 +101,21 @@ class GPTConfig:
                 "bias": check_bool,
             },
         )
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if self.activation not in (*ACTIVATIONS, "swiglu"):
+            raise ValueError(f"activation must be one of {[*sorted(ACTIVATIONS), 'swiglu']}, got {self.activation!r}")
         if self.n_embd % self.n_head != 0:
             raise ValueError(f"n_embd must be divisible by n_head, got n_embd={self.n_embd}, n_head={self.n_head}")
+        if self.positions not in POSITIONS:
+            raise ValueError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        if self.n_kv_head is not None:
+            check_int(self.n_kv_head, "n_kv_head", minimum=1)
+            if self.n_head % self.n_kv_head:
+                raise ValueError(f"n_kv_head must divide n_head={self.n_head}, got {self.n_kv_head}")
+        check_float(self.rope_base, "rope_base", minimum=1.0, strict_min=True)
+        if self.positions in ("rope", "sinusoidal") and (self.n_embd // self.n_head) % 2:
+            raise ValueError(f"positions={self.positions!r} needs an even head size, got {self.n_embd // self.n_head}")
 
 
 class MLP(nn.Module):
@@ -119,16 +149,26 @@ class Block(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.attn = CausalSelfAttention(config.n_embd, config.n_head, dropout=config.dropout, bias=config.bias)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.mlp = MLP(config)
+        self.ln_1 = make_norm(config.norm, config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(
+            config.n_embd, config.n_head, dropout=config.dropout, bias=config.bias, n_kv_head=config.n_kv_head
+        )
+        self.ln_2 = make_norm(config.norm, config.n_embd, bias=config.bias)
+        if config.activation == "swiglu":
+            self.mlp = SwiGLU(config.n_embd, bias=config.bias, dropout=config.dropout)
+        else:
+            self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, cache: LayerKVCache | None = None, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        cache: LayerKVCache | None = None,
+        need_weights: bool = False,
+        rope: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return the updated residual stream and the attention weights (None unless ``need_weights``)."""
-        a, weights = self.attn(self.ln_1(x), cache, need_weights)
+        """Return the updated residual stream and the attention weights (None unless ``need_weights``);
+        ``rope`` is the positions' rotary angles, passed to the attention."""
+        a, weights = self.attn(self.ln_1(x), cache, need_weights, rope)
         x = x + a
         x = x + self.mlp(self.ln_2(x))
         return x, weights
@@ -147,15 +187,15 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token id -> vector
-                wpe=nn.Embedding(config.block_size, config.n_embd),  # position -> vector (learned, as in GPT-2)
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
-            )
+        modules = dict(wte=nn.Embedding(config.vocab_size, config.n_embd))  # token id -> vector
+        if config.positions == "learned":  # position -> vector (learned, as in GPT-2)
+            modules["wpe"] = nn.Embedding(config.block_size, config.n_embd)
+        modules.update(
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=make_norm(config.norm, config.n_embd, bias=config.bias),
         )
+        self.transformer = nn.ModuleDict(modules)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying (Press & Wolf 2017): the output layer scores token j by the dot product of
         # the final hidden state with token j's own embedding. Tokens that are used alike get
@@ -192,20 +232,31 @@ class GPT(nn.Module):
         With a list ``stream``, append to it the residual stream before the first block and after
         every block (what :func:`~genai_lib.llm.inspection.residual_stream` returns).
         """
-        T = idx.size(1)
+        T, c = idx.size(1), self.config
         start = 0 if cache is None else len(cache)  # positions already in the cache come first
-        if start + T > self.config.block_size:
+        # A learned table has no row past block_size; fixed positions run on longer texts (without
+        # a cache), at positions the model never trained on: the chapter "The architecture lab".
+        if start + T > c.block_size and (c.positions == "learned" or cache is not None):
             raise ValueError(
                 f"idx has {T} tokens after {start} cached ones, more than block_size="
-                f"{self.config.block_size}; crop the input to the last block_size tokens"
+                f"{c.block_size}; crop the input to the last block_size tokens"
             )
         pos = torch.arange(start, start + T, device=idx.device)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
+        x, rope = self.transformer.wte(idx), None
+        if c.positions == "learned":
+            x = x + self.transformer.wpe(pos)
+        elif c.positions == "sinusoidal":
+            # Scaled to the token embeddings' initial std (0.02, GPT-2's init): unit-amplitude sinusoids
+            # would drown the token identity. Vaswani et al. instead multiply the embeddings by sqrt(d).
+            x = x + SINUSOIDAL_SCALE * sinusoidal_positions(T, c.n_embd, offset=start, device=idx.device).to(x.dtype)
+        else:  # rope: nothing is added; queries and keys are rotated inside every attention layer
+            rope = rope_angles(pos, c.n_embd // c.n_head, base=c.rope_base)
+        x = self.transformer.drop(x)
         maps = []
         if stream is not None:
             stream.append(x)
         for i, block in enumerate(self.transformer.h):
-            x, weights = block(x, None if cache is None else cache[i], need_weights)
+            x, weights = block(x, None if cache is None else cache[i], need_weights, rope)
             maps.append(weights)
             if stream is not None:
                 stream.append(x)
@@ -249,9 +300,8 @@ class GPT(nn.Module):
     def new_cache(self, batch_size: int) -> KVCache:
         """Return an empty :class:`KVCache` for ``batch_size`` sequences of up to ``block_size`` tokens."""
         c, p = self.config, self.lm_head.weight
-        return KVCache(
-            c.n_layer, batch_size, c.n_head, c.block_size, c.n_embd // c.n_head, device=p.device, dtype=p.dtype
-        )
+        n_kv = c.n_head if c.n_kv_head is None else c.n_kv_head  # grouped-query attention caches fewer heads
+        return KVCache(c.n_layer, batch_size, n_kv, c.block_size, c.n_embd // c.n_head, device=p.device, dtype=p.dtype)
 
     @torch.no_grad()
     def generate(
