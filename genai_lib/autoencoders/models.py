@@ -136,7 +136,7 @@ class VAE(_Codec):
 
     Encoder: x ↦ (μ(x), log σ²(x)), the parameters of q(z | x) = N(μ, diag σ²) (Kingma & Welling
     2014, Sec. 3, "Example: variational auto-encoder"). Decoder: z ↦ D(z), the mean of
-    p(x | z) = N(D(z), ``decoder_std``² I). Prior: p(z) = N(0, I). Built like :class:`Autoencoder`.
+    p(x | z) = N(D(z), s² I) with s = ``decoder_std``. Prior: p(z) = N(0, I). Built like :class:`Autoencoder`.
     """
 
     def __init__(self, config: AutoencoderConfig | None = None, **kwargs) -> None:
