@@ -24,3 +24,19 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme[: readme.index("\n## ")], "the README must lead with make test"
     assert "\nmake test\n" in ci
+
+
+def test_the_bibliography_parses_and_every_key_is_unique():
+    """A merge that drops a closing brace breaks the whole site build (sphinxcontrib-bibtex stops at
+    the first syntax error); catch it here, with the entry named, minutes before the build."""
+    import re
+
+    from pybtex.database import parse_string
+
+    text = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = re.findall(r"^@\w+\{([^,\s]+),", text, flags=re.M)
+    assert len(keys) == len(set(keys)), sorted(k for k in set(keys) if keys.count(k) > 1)
+    for entry in re.split(r"\n(?=@)", text.strip()):  # each entry alone, so an error names it
+        if entry.startswith("@"):
+            parse_string(entry, "bibtex")
+    assert len(parse_string(text, "bibtex").entries) == len(keys)
