@@ -1101,3 +1101,14 @@ def test_live_refuses_a_one_line_text_box_holding_line_breaks(shown):
     box = live(lambda text: text, text=widgets.Textarea(value="KING LEAR:\nNothing"))
     assert box.children[0].children[0].value == "KING LEAR:\nNothing"
     live(lambda text: text, text=widgets.Text(value="one line"))  # a one-line prompt is fine in a Text
+
+
+def test_a_single_frame_scrubber_is_a_still_picture_without_controls():
+    import torch
+
+    from genai_lib import viz
+
+    still = viz.scrubber([torch.zeros(4, 8, 8)], ncols=4, value_range=(-1, 1))
+    assert not still.layout.sliders and not still.layout.updatemenus
+    moving = viz.scrubber([torch.zeros(4, 8, 8), torch.ones(4, 8, 8)], ncols=4, value_range=(-1, 1))
+    assert len(moving.layout.sliders) == 1 and len(moving.layout.sliders[0].steps) == 2

@@ -466,7 +466,8 @@ def scrubber(
     if alt:
         layout["meta"] = dict(alt=alt)
     layout |= _axes(layers, kind_of, extent, xaxis_title, yaxis_title)
-    layout |= _controls(labels, slider_label, frame_ms)
+    if len(labels) > 1:  # one frame is a still picture: no slider to drag, nothing to play
+        layout |= _controls(labels, slider_label, frame_ms)
     layout["margin"] = dict(t=top, b=_CONTROLS_HEIGHT)
     fig.update_layout(**layout)
     return fig
