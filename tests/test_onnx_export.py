@@ -84,6 +84,24 @@ def test_export_rejects_bad_arguments(tmp_path):
 
 
 def test_command_line_writes_both_files(tmp_path, capsys):
-    paths = main(["--out", str(tmp_path)])
-    assert [p.name for p in paths] == ["shakespeare-char.onnx", "shakespeare-char.json"]
+    paths = main(["--out", str(tmp_path), "--bpe-vocab", "260"])
+    assert [p.name for p in paths] == ["shakespeare-char.onnx", "shakespeare-char.json", "shakespeare-bpe.json"]
     assert all(p.stat().st_size > 0 for p in paths) and "MB" in capsys.readouterr().out
+
+
+def test_bpe_export_is_the_chapters_training_and_is_kept_when_unchanged(tmp_path):
+    from genai_lib.data import load_shakespeare
+    from genai_lib.llm import BPETokenizer, load_tokenizer
+    from genai_lib.llm.onnx_export import export_bpe_tokenizer
+
+    path = export_bpe_tokenizer(tmp_path, vocab_size=300)
+    text = load_shakespeare()
+    direct = BPETokenizer().train(text[: int(0.9 * len(text))], 300)
+    exported = load_tokenizer(path)
+    assert exported.merges == direct.merges and exported.pattern == direct.pattern
+    stamp = path.stat().st_mtime_ns
+    assert export_bpe_tokenizer(tmp_path, vocab_size=300) == path and path.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="vocab_size"):
+        export_bpe_tokenizer(tmp_path, vocab_size=256)
+    with pytest.raises(TypeError, match="out"):
+        export_bpe_tokenizer(None)

@@ -11,7 +11,11 @@ what they load:
   nostalgebraist 2020);
 * ``<name>.json``: the character tokenizer (its characters, in id order, and byte fallback), so that
   the page's JavaScript encodes text exactly as :meth:`CharTokenizer.encode` does, plus the model's
-  shape (``block_size``, ``n_layer``, ``n_head``, ``vocab_size``).
+  shape (``block_size``, ``n_layer``, ``n_head``, ``vocab_size``);
+* ``shakespeare-bpe.json`` (:func:`export_bpe_tokenizer`): the tokens chapter's byte-level BPE, trained
+  as the chapter trains it (the first 90 % of the Shakespeare text, 8,192 ids, Sennrich et al. 2016),
+  in :meth:`BPETokenizer.save`'s format; the page replays its first ``vocab_size - 256`` merges for
+  each smaller vocabulary, as :meth:`BPETokenizer.truncated` does.
 
 Export with ``python -m genai_lib.llm.onnx_export --out DIR``; the book's Sphinx extension
 (``book/_ext/book_assets.py``) does it at every HTML build. Needs the ``onnx`` package (the book's
@@ -31,13 +35,24 @@ import torch
 from torch import nn
 
 from genai_lib.llm.model import GPT
-from genai_lib.llm.tokenizers import CharTokenizer
+from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 
-__all__ = ["ExplorerGPT", "OUTPUTS", "export_explorer_model", "tokenizer_spec", "main"]
+__all__ = [
+    "ExplorerGPT",
+    "OUTPUTS",
+    "BPE_VOCAB",
+    "export_bpe_tokenizer",
+    "export_explorer_model",
+    "tokenizer_spec",
+    "main",
+]
 
 #: The exported model's outputs, in order.
 OUTPUTS = ("logits", "attention", "lens")
 OPSET = 17
+#: The tokens chapter's largest BPE vocabulary and the share of the text it trains on (its TRAIN_FRACTION).
+BPE_VOCAB = 8192
+BPE_TRAIN_FRACTION = 0.9
 
 
 class ExplorerGPT(nn.Module):
@@ -126,6 +141,38 @@ def export_explorer_model(out: str | Path, name: str = "shakespeare-char") -> li
     return [onnx_path, json_path]
 
 
+def export_bpe_tokenizer(out: str | Path, vocab_size: int = BPE_VOCAB) -> Path:
+    """Train the tokens chapter's BPE tokenizer and write it to ``out/shakespeare-bpe.json``; return the path.
+
+    Trained exactly as the chapter does: :meth:`BPETokenizer.train` on the first 90 % of
+    :func:`genai_lib.data.load_shakespeare` (greedy and deterministic, so it is the chapter's
+    tokenizer). Training takes seconds, so a file written earlier for the same text, size and
+    tokenizer code is kept (its ``key`` says what it was made from).
+    """
+    import hashlib
+
+    from genai_lib.data import load_shakespeare
+    from genai_lib.llm import tokenizers
+
+    if not isinstance(out, (str, Path)):
+        raise TypeError(f"out must be a path, got {type(out).__name__}")
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= 256:
+        raise ValueError(f"vocab_size must be an int above 256, got {vocab_size!r}")
+    text = load_shakespeare()
+    train_text = text[: int(BPE_TRAIN_FRACTION * len(text))]
+    key = hashlib.sha256(
+        Path(tokenizers.__file__).read_bytes() + train_text.encode("utf-8") + str(vocab_size).encode()
+    ).hexdigest()[:16]
+    path = Path(out) / "shakespeare-bpe.json"
+    if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("key") == key:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = BPETokenizer().train(train_text, vocab_size).to_dict()
+    data["key"] = key
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> list[Path]:
     """Command line: ``python -m genai_lib.llm.onnx_export --out DIR``."""
     parser = argparse.ArgumentParser(
@@ -133,8 +180,9 @@ def main(argv: Sequence[str] | None = None) -> list[Path]:
     )
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--name", default="shakespeare-char", help="the shipped checkpoint")
+    parser.add_argument("--bpe-vocab", type=int, default=BPE_VOCAB, help="the BPE tokenizer's vocabulary size")
     args = parser.parse_args(argv)
-    paths = export_explorer_model(args.out, args.name)
+    paths = export_explorer_model(args.out, args.name) + [export_bpe_tokenizer(args.out, args.bpe_vocab)]
     for p in paths:
         print(f"{p} ({p.stat().st_size / 1e6:.1f} MB)")
     return paths
