@@ -161,6 +161,7 @@ function mount(cell, name, controls, draw, alt, load = loadModel, note = MODEL_N
   box.dataset.renders = "0";
   const bar = document.createElement("div");
   bar.className = "genai-explorer-controls";
+  for (const [key, c] of Object.entries(controls)) c.input.name = key; // what the browser tests address
   bar.append(...Object.values(controls).map((c) => c.label));
   const figure = document.createElement("div");
   figure.className = "genai-explorer-figure";

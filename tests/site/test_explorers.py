@@ -100,7 +100,7 @@ def test_decoding_explorer_follows_the_text_and_the_rules(open_page, model_and_t
     box = _ready(record, "decoding")
     before = _set(record, box, {})["data"][0]["y"]
     for text, temperature, top_k, top_p in [("ROMEO:\nWhat light", 0.7, 0, 0.8), ("To be, or not to b", 1.5, 5, 1)]:
-        fig = _set(record, box, {"text": text, "temperature": temperature, "top-k (0 = off)": top_k, "top-p": top_p})
+        fig = _set(record, box, {"text": text, "temperature": temperature, "top_k": top_k, "top_p": top_p})
         with torch.no_grad():
             z = model(torch.tensor([tok.encode(text)]))[0][0, -1]
         p = torch.softmax(z, -1)
@@ -122,7 +122,7 @@ def test_logit_lens_explorer_reads_the_typed_text(open_page, model_and_tok):
     before = _set(record, box, {})["data"][0]["z"]
     text = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo? ✓"
     for stage, k in [("after block 2", 2), ("embedding only", 0)]:
-        fig = _set(record, box, {"text": text, "read_out": stage})
+        fig = _set(record, box, {"passage": text, "read_out": stage})
         ids = tok.encode(text)[-model.config.block_size - 1 :]
         p = torch.softmax(model.logit_lens(torch.tensor([ids[:-1]]))[k, 0], -1)
         want = p[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].numpy()
