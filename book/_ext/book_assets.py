@@ -14,11 +14,11 @@
   theme mode" as a console error on every first visit.
 * The live explorers of four LLM chapters (attention, tokens, GPT, decoding) run in the page
   without a kernel: the build exports the book's pre-trained GPT to ONNX and the tokens chapter's
-  BPE tokenizer to JSON (:mod:`genai_lib.llm.onnx_export`) into ``_static/explorers/``, installs ONNX Runtime Web with
-  ``npm ci`` from ``book/_explorers/package-lock.json`` and copies the two files of it the page
-  needs (the WebAssembly build, single-threaded) beside ``book/_explorers/explorers.js``. Only a
-  page with a code cell tagged ``explorer-<name>`` gets the script, which draws the explorer under
-  that cell; every other page loads nothing extra.
+  BPE tokenizer to JSON (:mod:`genai_lib.llm.onnx_export`) into ``_static/explorers/``, installs
+  ONNX Runtime Web with ``npm ci`` from ``book/_explorers/package-lock.json`` and copies the two
+  files of it the page needs (the WebAssembly build, single-threaded) beside
+  ``book/_explorers/explorers.js``. Only a page with a code cell tagged ``explorer-<name>`` gets the
+  script, which draws the explorer under that cell; every other page loads nothing extra.
 * Thebe's scripts are dropped from every page: Jupyter Book always loads sphinx-thebe, whose
   configuration names a CDN (unpkg) and is inlined twice on the search page (a JavaScript error).
   This book runs code in Binder or Colab through its launch buttons, never through Thebe.
@@ -33,6 +33,7 @@ The build process never needs that catch-all codec, so the extension unregisters
 from __future__ import annotations
 
 import codecs
+import hashlib
 import html
 import importlib.util
 import json
@@ -151,7 +152,8 @@ def _on_html_page_context(app, pagename, templatename, context, doctree) -> None
     if badge:
         context["body"] = re.sub("</h1>", lambda m: m.group(0) + badge, context["body"], count=1)
     if EXPLORER_TAG in context.get("body", ""):  # only the pages with an in-page explorer load it
-        src = context["pathto"]("_static/explorers/explorers.js", 1)
+        digest = hashlib.sha256((EXPLORERS / "explorers.js").read_bytes()).hexdigest()[:8]  # a new file, a new URL
+        src = context["pathto"]("_static/explorers/explorers.js", 1) + f"?v={digest}"
         context["body"] += f'<script type="module" src="{html.escape(src)}"></script>'
 
 
