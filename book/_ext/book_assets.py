@@ -12,6 +12,13 @@
 * ``book.js`` sets the colour mode to ``auto`` (follow the reader's system) when the reader has not
   chosen one: sphinx-book-theme leaves it empty, and pydata-sphinx-theme then logs "Got invalid
   theme mode" as a console error on every first visit.
+* The live explorers of four LLM chapters (attention, tokens, GPT, decoding) run in the page
+  without a kernel: the build exports the book's pre-trained GPT to ONNX and the tokens chapter's
+  BPE tokenizer to JSON (:mod:`genai_lib.llm.onnx_export`) into ``_static/explorers/``, installs
+  ONNX Runtime Web with ``npm ci`` from ``book/_explorers/package-lock.json`` and copies the two
+  files of it the page needs (the WebAssembly build, single-threaded) beside
+  ``book/_explorers/explorers.js``. Only a page with a code cell tagged ``explorer-<name>`` gets the
+  script, which draws the explorer under that cell; every other page loads nothing extra.
 * Thebe's scripts are dropped from every page: Jupyter Book always loads sphinx-thebe, whose
   configuration names a CDN (unpkg) and is inlined twice on the search page (a JavaScript error).
   This book runs code in Binder or Colab through its launch buttons, never through Thebe.
@@ -26,11 +33,13 @@ The build process never needs that catch-all codec, so the extension unregisters
 from __future__ import annotations
 
 import codecs
+import hashlib
 import html
 import importlib.util
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 PLOTLY_JS = "plotly.min.js"
@@ -60,6 +69,42 @@ def _copy_assets(static: Path) -> None:
             shutil.copyfile(source, target)
 
 
+EXPLORERS = Path(__file__).resolve().parent.parent / "_explorers"
+# What the page needs from onnxruntime-web: the WebAssembly-only ES module (its loader bundled in)
+# and the SIMD WebAssembly binary, run on one thread (no SharedArrayBuffer, no cross-origin headers).
+ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")
+EXPLORER_TAG = "tag_explorer-"
+
+
+def _npm_ci() -> Path:
+    """Install book/_explorers/package-lock.json's packages when node_modules does not match it."""
+    ort = EXPLORERS / "node_modules" / "onnxruntime-web"
+    lock = json.loads((EXPLORERS / "package-lock.json").read_text())
+    wanted = lock["packages"]["node_modules/onnxruntime-web"]["version"]
+    installed = ort / "package.json"
+    if not installed.exists() or json.loads(installed.read_text())["version"] != wanted:
+        npm = shutil.which("npm")
+        if npm is None:
+            raise FileNotFoundError("the book's explorers need npm (Node.js 18 or later) to install onnxruntime-web")
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], cwd=EXPLORERS, check=True
+        )
+    return ort / "dist"
+
+
+def _copy_explorers(static: Path) -> None:
+    from genai_lib.llm.onnx_export import export_bpe_tokenizer, export_explorer_model
+
+    target = static / "explorers"
+    target.mkdir(parents=True, exist_ok=True)
+    dist = _npm_ci()
+    for name in ORT_FILES:
+        shutil.copyfile(dist / name, target / name)
+    shutil.copyfile(EXPLORERS / "explorers.js", target / "explorers.js")
+    export_explorer_model(target, "shakespeare-char")
+    export_bpe_tokenizer(target)  # the tokens chapter's viewer (kept from the last build when unchanged)
+
+
 def _on_builder_inited(app) -> None:
     if app.builder.format != "html":
         return
@@ -67,6 +112,7 @@ def _on_builder_inited(app) -> None:
     app.config.html_static_path.append(str(here))
     # Copied before the pages are written, so that Sphinx can stamp checksums on the URLs.
     _copy_assets(Path(app.outdir) / "_static")
+    _copy_explorers(Path(app.outdir) / "_static")
     app.add_js_file(PLOTLY_JS, priority=200)
     app.add_css_file("book.css")
     app.add_js_file("book.js", priority=100)
@@ -105,6 +151,10 @@ def _on_html_page_context(app, pagename, templatename, context, doctree) -> None
     badge = _badge(pagename, Path(app.srcdir)) if "body" in context else None
     if badge:
         context["body"] = re.sub("</h1>", lambda m: m.group(0) + badge, context["body"], count=1)
+    if EXPLORER_TAG in context.get("body", ""):  # only the pages with an in-page explorer load it
+        digest = hashlib.sha256((EXPLORERS / "explorers.js").read_bytes()).hexdigest()[:8]  # a new file, a new URL
+        src = context["pathto"]("_static/explorers/explorers.js", 1) + f"?v={digest}"
+        context["body"] += f'<script type="module" src="{html.escape(src)}"></script>'
 
 
 def _unshadow_latex_codec() -> None:

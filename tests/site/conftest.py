@@ -76,6 +76,7 @@ class PageRecord:
         self.page_errors: list[str] = []
         self.blocked: list[str] = []
         self.failed: list[str] = []
+        self.requested: list[str] = []
 
 
 @pytest.fixture
@@ -90,6 +91,7 @@ def open_page(browser, base_url):
         record = PageRecord(page)
 
         def route(route):
+            record.requested.append(route.request.url)
             host = urlparse(route.request.url).hostname
             if host in ("127.0.0.1", "localhost") or route.request.url.startswith("data:"):
                 route.continue_()
