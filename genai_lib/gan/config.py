@@ -43,6 +43,11 @@ class GANConfig:
         ema_decay: ``β`` of an exponential moving average of the generator's weights
             (:mod:`genai_lib.ema`), updated after every generator step; snapshots then sample
             from the average. ``None`` (the default) keeps no average.
+        manifold_lines: for 2-D data, every snapshot also maps a grid of ``manifold_lines`` ×
+            ``manifold_lines`` latent lines through the generator (:func:`~genai_lib.gan.snapshots.latent_grid`,
+            GAN Lab's "manifold"); ``None`` (the default) does not.
+        manifold_span: the latent grid covers ``[-manifold_span, manifold_span]²`` of the first two
+            latent coordinates (the others held at 0).
     """
 
     loss: str = "nonsaturating"
@@ -58,6 +63,8 @@ class GANConfig:
     grid_size: int = 64
     grid_extent: tuple[float, float, float, float] | None = None
     ema_decay: float | None = None
+    manifold_lines: int | None = None
+    manifold_span: float = 2.5
 
     def __post_init__(self) -> None:
         if not isinstance(self.loss, str) or self.loss not in LOSS_NAMES:
@@ -86,6 +93,9 @@ class GANConfig:
             self.grid_extent = (x0, x1, y0, y1)
         if self.ema_decay is not None:
             self.ema_decay = check_float(self.ema_decay, "ema_decay", minimum=0.0, maximum=1.0, strict_max=True)
+        if self.manifold_lines is not None:
+            self.manifold_lines = check_int(self.manifold_lines, "manifold_lines", minimum=2)
+        self.manifold_span = check_float(self.manifold_span, "manifold_span", minimum=0.0, strict_min=True)
 
     def make_loss(self) -> GANLoss:
         """The :class:`~genai_lib.gan.losses.GANLoss` this config names."""

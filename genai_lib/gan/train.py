@@ -18,9 +18,16 @@ History, the random generator, the EMA and the checkpoints): :meth:`GANTrainer.f
   probability for the logistic losses, the critic value for WGAN) on a ``grid_size²`` grid over
   ``extent``, exactly what the heatmap shows;
 * for 2-D data, ``arrows`` — at each sample ``x_i``, ``-∂ℓ_G(D(x_i))/∂x_i``, the direction the
-  generator's own loss pushes that sample (GAN Lab's arrows), from the same ``loss.g_loss``.
+  generator's own loss pushes that sample (GAN Lab's arrows), from the same ``loss.g_loss``;
+* for 2-D data with ``config.manifold_lines`` set, ``manifold`` — the generator's image of a grid of
+  latent lines (GAN Lab's manifold, Kahng et al. 2018).
 
-A snapshot draws no random numbers, so taking snapshots never changes the training run.
+``fit(..., dissect=[s, ...])`` also takes the update from step ``s`` to ``s + 1`` apart, as GAN
+Lab's separate discriminator and generator steps do: three snapshots, before the update, after its
+discriminator step(s) and after its generator step, kept in ``trainer.dissections[s]``.
+
+A snapshot draws no random numbers, so taking snapshots (dissections included) never changes the
+training run.
 
 With ``config.ema_decay`` set, an exponential moving average of the generator's weights
 (:mod:`genai_lib.ema`) follows every generator step; snapshots then sample from the average
@@ -41,7 +48,7 @@ run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,7 +59,15 @@ from genai_lib import module_device
 from genai_lib._checks import check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.config import GANConfig
-from genai_lib.gan.snapshots import GANSnapshot, heatmap_grid, member_snapshot, snapshot_frames
+from genai_lib.gan.snapshots import (
+    PHASES,
+    GANSnapshot,
+    grid_polyline,
+    heatmap_grid,
+    latent_grid,
+    member_snapshot,
+    snapshot_frames,
+)
 from genai_lib.training import History, Trainer, cosine_schedule
 
 __all__ = ["GANTrainer"]
@@ -135,6 +150,7 @@ class GANTrainer(Trainer):
         loss: the :class:`~genai_lib.gan.losses.GANLoss` in use.
         history: every logged step so far (``d_loss``, ``penalty``, ``g_loss``, ``d_real``, ``d_fake``, ``lr_g``).
         snapshots: every snapshot so far.
+        dissections: ``{s: (before, after D, after G)}``, the snapshots of every dissected update so far.
         step: generator steps completed.
         fixed_z, fixed_labels: the latent batch (and labels) every snapshot draws.
         ema: the :class:`~genai_lib.ema.EMA` of the generator's weights, or ``None``;
@@ -142,6 +158,7 @@ class GANTrainer(Trainer):
         rng: the trainer's random generator (batches, latents, interpolation weights).
         members: how many GANs train at once (the models' ``members``; 1 for ordinary models).
         extent, grid_x, grid_y, grid: the 2-D heatmap grid (``None`` for other data).
+        manifold_z: the latents of the latent grid (``None`` unless 2-D data and ``config.manifold_lines``).
     """
 
     def __init__(
@@ -189,13 +206,17 @@ class GANTrainer(Trainer):
         self._d_params = list(discriminator.parameters())  # frozen and thawed around every generator step
         super().__init__(seed=config.seed, ema=None if config.ema_decay is None else EMA(generator, config.ema_decay))
         self.snapshots: list[GANSnapshot] = []
-        self._total, self._d_steps, self._snapshot_every = 0, 1, None  # set by fit
+        self.dissections: dict[int, tuple[GANSnapshot, GANSnapshot, GANSnapshot]] = {}
+        self._total, self._d_steps, self._snapshot_every, self._dissect = 0, 1, None, frozenset()  # set by fit
 
         self.extent = self.grid_x = self.grid_y = self.grid = None
         if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
             self.extent, self.grid_x, self.grid_y, self.grid = heatmap_grid(
                 self.data, config.grid_size, config.grid_extent
             )
+        self.manifold_z = None
+        if self.grid is not None and config.manifold_lines is not None:
+            self.manifold_z = latent_grid(generator.z_dim, config.manifold_lines, config.manifold_span).to(self.device)
 
     # -- one update -----------------------------------------------------------------------------
 
@@ -274,8 +295,17 @@ class GANTrainer(Trainer):
         total = self._total if total is None else total
         d_steps = self._d_steps if d_steps is None else d_steps
         lr = self._set_lr(step, total)
+        dissect = step in self._dissect  # snapshots draw no random numbers: the update is the same
+        before = self.snapshot() if dissect else None
         d_stats = np.mean([self._d_update() for _ in range(d_steps)], axis=0)
+        after_d = self.snapshot() if dissect else None
         g_loss = self._g_update()
+        if dissect:
+            after_g = self.snapshot()
+            after_g.step = step + 1
+            for snap, phase in zip((before, after_d, after_g), PHASES):
+                snap.phase = phase
+            self.dissections[step] = (before, after_d, after_g)
         d_loss, penalty, d_real, d_fake = (float(v) for v in d_stats)
         return {"d_loss": d_loss, "penalty": penalty, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake, "lr_g": lr}
 
@@ -319,7 +349,27 @@ class GANTrainer(Trainer):
             snap.d_grid = self.discriminator_prob(grid).reshape(*((k,) if k > 1 else ()), size, size).cpu()
             snap.arrows = self.generator_arrows(samples).cpu()
             snap.extent = self.extent
+            if self.manifold_z is not None:
+                snap.manifold = self._manifold(G)
         return snap
+
+    def _manifold(self, G: nn.Module) -> torch.Tensor:
+        """The generator's image of the latent grid as a polyline (every member's, one per block)."""
+        k = self.members
+        z = self.manifold_z if k == 1 else self.manifold_z.repeat(k, 1)  # every member maps the whole grid
+        was = G.training
+        G.eval()
+        try:
+            with torch.no_grad():
+                images = G(z, None).detach().cpu().reshape(k, len(self.manifold_z), -1)
+        finally:
+            G.train(was)
+        lines = torch.stack([grid_polyline(block, self.config.manifold_lines) for block in images])
+        return lines[0] if k == 1 else lines
+
+    def dissected_snapshots(self) -> list[GANSnapshot]:
+        """Every dissected update's three snapshots (before, after D, after G), in step order, as one list."""
+        return [snap for step in sorted(self.dissections) for snap in self.dissections[step]]
 
     def member_snapshots(self, k: int) -> list[GANSnapshot]:
         """Member ``k``'s run (models with ``members > 1``): every snapshot cut down to its block and map."""
@@ -329,15 +379,22 @@ class GANTrainer(Trainer):
         return [member_snapshot(s, k, self.members) for s in self.snapshots]
 
     def frames(
-        self, real: torch.Tensor | None = None, *, arrow_length: float | None = None, member: int | None = None
+        self,
+        real: torch.Tensor | None = None,
+        *,
+        arrow_length: float | None = None,
+        member: int | None = None,
+        dissections: bool = False,
     ) -> list[dict[str, Any]]:
         """The snapshots as frames for :func:`genai_lib.viz.scrubber` (2-D data only).
 
-        Each frame is ``{"D(x)": d_grid, ["real": real,] "generated": samples, "gradient": arrows}``
-        (pass ``kinds={"D(x)": "heatmap"}`` and ``extent=trainer.extent`` to the scrubber). Arrows are
-        scaled by one factor for all frames, so that the longest arrow of the run has length
+        Each frame is ``{"D(x)": d_grid, ["real": real,] ["latent grid": manifold,] "generated": samples,
+        "gradient": arrows}`` (pass ``kinds={"D(x)": "heatmap", "latent grid": "line"}`` and
+        ``extent=trainer.extent`` to the scrubber; the latent grid is there with ``config.manifold_lines``).
+        Arrows are scaled by one factor for all frames, so that the longest arrow of the run has length
         ``arrow_length`` (default: 8% of the grid's width) and lengths compare across steps. With
-        ``members > 1``, ``member=k`` (required) picks the run to draw.
+        ``members > 1``, ``member=k`` (required) picks the run to draw. ``dissections=True`` gives the
+        frames of the dissected updates instead, three per update in step order (before, after D, after G).
         """
         if self.grid is None:
             raise ValueError("frames needs 2-D unconditional data; use snapshot.samples for images")
@@ -345,9 +402,18 @@ class GANTrainer(Trainer):
             raise ValueError(f"member is required: this trainer runs {self.members} GANs at once")
         if self.members == 1 and member is not None:
             raise ValueError("member must be None: this trainer runs one GAN")
-        if not self.snapshots:
-            raise ValueError("no snapshots yet: call fit(..., snapshot_every=...) first")
-        snapshots = self.snapshots if member is None else self.member_snapshots(member)
+        if not isinstance(dissections, bool):
+            raise TypeError(f"dissections must be a bool, got {type(dissections).__name__}")
+        snapshots = self.dissected_snapshots() if dissections else self.snapshots
+        if not snapshots:
+            raise ValueError(
+                "no dissected updates yet: call fit(..., dissect=[step, ...]) first"
+                if dissections
+                else "no snapshots yet: call fit(..., snapshot_every=...) first"
+            )
+        if member is not None:
+            member = check_int(member, "member", minimum=0, maximum=self.members - 1)
+            snapshots = [member_snapshot(s, member, self.members) for s in snapshots]
         if arrow_length is None:
             arrow_length = 0.08 * (self.extent[1] - self.extent[0])
         return snapshot_frames(snapshots, real, arrow_length=arrow_length)
@@ -360,6 +426,7 @@ class GANTrainer(Trainer):
         *,
         d_steps: int = 1,
         snapshot_every: int | None = None,
+        dissect: Sequence[int] = (),
         progress: bool = True,
         callback: Callable[[int, dict[str, float]], None] | None = None,
     ) -> History:
@@ -374,6 +441,10 @@ class GANTrainer(Trainer):
             d_steps: discriminator (critic) updates before each generator update.
             snapshot_every: record a snapshot in :attr:`snapshots` before training (at step 0),
                 every this many generator steps and after the last; ``None`` records none.
+            dissect: steps ``s`` whose update (from ``s`` to ``s + 1`` generator steps done) is
+                taken apart into :attr:`dissections`: a snapshot before it, after its
+                ``d_steps`` discriminator updates and after its generator update. The run is the
+                same with or without it.
             progress: show a tqdm progress bar with the current losses.
             callback: ``callback(step, scalars)`` after every generator step.
 
@@ -383,7 +454,10 @@ class GANTrainer(Trainer):
         d_steps = check_int(d_steps, "d_steps", minimum=1)
         if snapshot_every is not None:
             snapshot_every = check_int(snapshot_every, "snapshot_every", minimum=1)
-        self._total, self._d_steps, self._snapshot_every = steps, d_steps, snapshot_every
+        if isinstance(dissect, (str, bytes)) or not isinstance(dissect, Sequence):
+            raise TypeError(f"dissect must be a sequence of steps, got {type(dissect).__name__}")
+        dissect = frozenset(check_int(s, f"dissect[{i}]", minimum=0, maximum=steps - 1) for i, s in enumerate(dissect))
+        self._total, self._d_steps, self._snapshot_every, self._dissect = steps, d_steps, snapshot_every, dissect
         return super().fit(steps, progress=progress, callback=callback, desc=f"GAN ({self.loss.name})")
 
     def _take(self, step: int) -> None:
