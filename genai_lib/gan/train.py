@@ -48,7 +48,7 @@ expect one forward pass per backward and every parameter trained: the discrimina
 real and generated batches (and R1 differentiates D twice), and the generator step runs the frozen
 discriminator. Every rank then takes the same steps, so the EMA of the generator is the same on
 all of them, and N ranks make the updates of one process with ``grad_accum=N``. A generator with
-BatchNorm (:class:`~genai_lib.gan.DCGANGenerator`) normalises each micro-batch with its own
+BatchNorm (the DCGAN-style :class:`~genai_lib.gan.ConvGenerator`) normalises each micro-batch with its own
 statistics in both cases; its running averages, used only in eval mode, are each rank's own
 (rank 0's are saved). ``python -m genai_lib.gan.train`` is the command line (:mod:`genai_lib.gan.cli`).
 """
