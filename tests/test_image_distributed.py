@@ -214,3 +214,24 @@ def test_the_launch_module_imports_no_family():
     tree = ast.parse(Path(genai_lib.launch.__file__).read_text())
     names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not {m.split(".")[1] for m in names if m.startswith("genai_lib.")} & {"gan", "diffusion", "llm"}
+
+
+def test_penalty_noise_is_what_the_penalty_would_draw():
+    from genai_lib.gan.losses import interpolate, nonsaturating, r1, wgan_gp
+
+    real, fake = torch.randn(6, 2), torch.randn(6, 2)
+    eps = wgan_gp().penalty_noise(real, generator=torch.Generator().manual_seed(3))
+    assert eps.shape == (6, 1)
+    drawn = interpolate(real, fake, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(interpolate(real, fake, eps=eps), drawn)
+    assert nonsaturating().penalty_noise(real) is None and r1().penalty_noise(real) is None
+    with pytest.raises(ValueError, match="eps"):
+        interpolate(real, fake, eps=torch.zeros(5, 1))
+
+
+def test_average_gradients_does_nothing_on_one_process():
+    layer = torch.nn.Linear(3, 2)
+    layer(torch.randn(4, 3)).sum().backward()
+    before = [p.grad.clone() for p in layer.parameters()]
+    distributed.average_gradients(list(layer.parameters()), distributed.single("cpu"))
+    assert all(torch.equal(p.grad, g) for p, g in zip(layer.parameters(), before))
