@@ -152,10 +152,14 @@ class BatchTrainer(Trainer):
         self.ema.update(self.model)
         return loss
 
-    def _objective_without_labels(self, model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor):
+    def _objective_without_labels(
+        self, model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
         return self.objective(model, x, None, t, noise)
 
-    def _objective_with_labels(self, model: nn.Module, x, t, noise, labels):
+    def _objective_with_labels(
+        self, model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
         return self.objective(model, x, labels, t, noise)
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
