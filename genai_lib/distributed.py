@@ -15,10 +15,19 @@ step as one process that sees the whole global batch, or one that accumulates it
   all-reduce for every micro-batch but the last (``no_sync``); :func:`mean_over_ranks` averages a
   logged number and :func:`gather_over_ranks` collects every rank's list of them; :func:`teardown`
   leaves the group.
+* :func:`average_gradients` is the all-reduce without DDP: :func:`train_step` given ``ranks`` and an
+  unwrapped model averages the summed gradients itself, once per update, before clipping. The
+  image trainers (:class:`genai_lib.training.Trainer`'s :meth:`~genai_lib.training.Trainer.update`)
+  take that path: a GAN's discriminator is called on real and generated batches and differentiated
+  twice for R1, and it is frozen while the generator steps, patterns DDP's per-parameter hooks do
+  not follow; the arithmetic (the mean of the ranks' gradients) is the same.
+* :func:`from_env` is what a command calls: torchrun's ranks when it launched the process, else one
+  process on the requested device; :func:`single` describes one process.
 
 Launch: ``torchrun --standalone --nproc_per_node=2 your_script.py``, or the book's GPT training
 command: ``torchrun --standalone --nproc_per_node=2 -m genai_lib.llm.train --text FILE --steps N``
-(:class:`genai_lib.llm.train.GPTTrainer` takes a :class:`Ranks`).
+(:class:`genai_lib.llm.train.GPTTrainer` takes a :class:`Ranks`); the image trainers' commands,
+``-m genai_lib.gan.train`` and ``-m genai_lib.diffusion.train``, launch the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +43,19 @@ from torch.nn.parallel import DistributedDataParallel
 
 from genai_lib._checks import check_float, check_int
 
-__all__ = ["Ranks", "setup", "teardown", "shard", "wrap", "train_step", "mean_over_ranks", "gather_over_ranks"]
+__all__ = [
+    "Ranks",
+    "setup",
+    "single",
+    "from_env",
+    "teardown",
+    "shard",
+    "wrap",
+    "train_step",
+    "average_gradients",
+    "mean_over_ranks",
+    "gather_over_ranks",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,22 @@ def setup(device: str | torch.device | None = None) -> Ranks:
     return Ranks(rank=rank, world_size=world, local_rank=local, device=here)
 
 
+def single(device: str | torch.device = "cpu") -> Ranks:
+    """The :class:`Ranks` of one process computing on ``device`` (no process group)."""
+    return Ranks(rank=0, world_size=1, local_rank=0, device=torch.device(device))
+
+
+def from_env(device: str | None = None) -> Ranks:
+    """This process's place for a command: torchrun's ranks (joining the group, see :func:`setup`)
+    when ``WORLD_SIZE`` > 1, else one process on ``device`` (default: the best available, as
+    :func:`genai_lib.get_device` chooses)."""
+    if (os.environ.get("WORLD_SIZE") or "1") != "1":
+        return setup(device)
+    from genai_lib import get_device  # a late import: genai_lib's package imports this module's users
+
+    return single(get_device(device))
+
+
 def teardown() -> None:
     """Leave the process group (if this process joined one)."""
     if dist.is_available() and dist.is_initialized():
@@ -133,6 +170,7 @@ def train_step(
     grad_accum: int = 1,
     *,
     grad_clip: float = 0.0,
+    ranks: Ranks | None = None,
 ) -> float:
     """One update from this rank's ``batch``, accumulated over ``grad_accum`` equal micro-batches.
 
@@ -148,6 +186,9 @@ def train_step(
         grad_accum: micro-batches per step, >= 1, dividing the batch's rows.
         grad_clip: when > 0, clip the global norm of the summed (and, under DDP, all-reduced)
             gradient to this before the step, so every rank clips the same gradient.
+        ranks: with several ranks and a model *not* wrapped in DDP, the summed gradients of the
+            optimizer's parameters are averaged over the ranks (:func:`average_gradients`) after
+            the last micro-batch, before clipping; ignored for a DDP model, which averages itself.
 
     Returns:
         This rank's mean loss over its batch.
@@ -171,10 +212,35 @@ def train_step(
             loss = loss_fn(model, *micro) / grad_accum
             loss.backward()
         total += float(loss.detach())
+    if ranks is not None and ranks.distributed and not isinstance(model, DistributedDataParallel):
+        average_gradients([p for g in optimizer.param_groups for p in g["params"]], ranks)
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
     optimizer.step()
     return total
+
+
+def average_gradients(params: Sequence[torch.nn.Parameter], ranks: Ranks) -> None:
+    """Replace every parameter's gradient by its mean over the ranks (one all-reduce in all).
+
+    What DDP does during the backward pass, done once afterwards: the gradients are flattened
+    into one buffer, summed over the ranks and divided by their number. A parameter without a
+    gradient counts as a zero gradient and gets one if another rank has one. A collective: every
+    rank must call it, with the same parameters in the same order. Nothing happens on one process.
+    """
+    if not ranks.distributed:
+        return
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        return
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    dist.all_reduce(flat)
+    flat /= ranks.world_size
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset : offset + n].view_as(p).clone()
+        offset += n
 
 
 def mean_over_ranks(value: float, ranks: Ranks) -> float:

@@ -48,6 +48,7 @@ import safetensors.torch
 import torch
 from tqdm.auto import tqdm
 
+from genai_lib import distributed
 from genai_lib._checks import check_float, check_int
 from genai_lib.ema import EMA
 
@@ -523,9 +524,19 @@ class Trainer:
     * optionally :meth:`checkpoint_config` (what a checkpoint must match to be loaded; default
       ``self.config``), and the hooks :meth:`on_fit_start` and :meth:`on_step_end`.
 
+    Several processes (``torchrun``, :mod:`genai_lib.distributed`) or accumulated micro-batches
+    take one path, :meth:`update`: every rank draws the *global* batch of :meth:`global_rows` rows,
+    and all its random numbers (noise, time steps, latents), from its identically seeded
+    :attr:`rng`, so every rank draws the same; :meth:`update` keeps this rank's shard, accumulates
+    it in ``grad_accum`` micro-batches and averages the gradients over the ranks before the step.
+    N ranks therefore make the updates of one process with ``grad_accum`` multiplied by N.
+
     Args:
         seed: seeds :attr:`rng`.
         ema: an :class:`~genai_lib.ema.EMA` the subclass updates in :meth:`train_step`, or None.
+        ranks: this process's place among the ranks (default: one process on ``self.device``);
+            the subclass's modules must be on ``ranks.device``.
+        grad_accum: micro-batches per update on each rank, >= 1.
 
     Attributes:
         step: updates done so far (the next update is number ``step``).
@@ -533,16 +544,27 @@ class Trainer:
         rng: the trainer's own CPU ``torch.Generator`` (batches, noise, latents); the global
             random state is never touched, so a run repeats bit for bit.
         ema: as given.
+        ranks, grad_accum: as given.
     """
 
     #: the progress bar's label and how often its loss is refreshed (subclasses override)
     desc: str = "train"
     log_every: int = 10
 
-    def __init__(self, *, seed: int, ema: EMA | None = None) -> None:
+    def __init__(
+        self, *, seed: int, ema: EMA | None = None, ranks: distributed.Ranks | None = None, grad_accum: int = 1
+    ) -> None:
         seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)
         if ema is not None and not isinstance(ema, EMA):
             raise TypeError(f"ema must be a genai_lib.ema.EMA or None, got {type(ema).__name__}")
+        device = torch.device(getattr(self, "device", "cpu"))
+        if ranks is None:
+            ranks = distributed.single(device)
+        if not isinstance(ranks, distributed.Ranks):
+            raise TypeError(f"ranks must be a genai_lib.distributed.Ranks or None, got {type(ranks).__name__}")
+        if ranks.distributed and device != ranks.device:
+            raise ValueError(f"the model must be on ranks.device={ranks.device} before training, got {device}")
+        self.ranks, self.grad_accum = ranks, check_int(grad_accum, "grad_accum", minimum=1)
         self.step = 0
         self.history = History()
         self.rng = torch.Generator().manual_seed(seed)
@@ -577,6 +599,54 @@ class Trainer:
         """Restore what :meth:`extra_state` returned (``{}`` for a checkpoint without any)."""
 
     # -- the same everywhere -----------------------------------------------------------------------
+
+    def global_rows(self, batch_size: int) -> int:
+        """Rows of one update's global batch: ``batch_size`` per micro-batch, times ``grad_accum``,
+        times the ranks (``batch_size`` itself for one process without accumulation)."""
+        return batch_size * self.grad_accum * self.ranks.world_size
+
+    def update(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        batch: tuple[torch.Tensor, ...],
+        loss_fn: Callable[..., torch.Tensor],
+        *,
+        grad_clip: float = 0.0,
+    ) -> float:
+        """One optimiser step on the global ``batch`` (every tensor :meth:`global_rows` rows long).
+
+        This rank keeps its shard (:func:`genai_lib.distributed.shard`), sums the gradients of
+        ``loss_fn(model, *micro_batch)`` over ``grad_accum`` micro-batches, averages them over the
+        ranks (:func:`genai_lib.distributed.average_gradients`; ``model`` is not wrapped in DDP),
+        clips their norm to ``grad_clip`` when > 0, and steps (:func:`genai_lib.distributed.train_step`).
+        For one process without accumulation that is ``zero_grad``, ``backward``, clip, ``step``.
+
+        Returns:
+            The loss averaged over the micro-batches and the ranks: the global batch's mean loss.
+        """
+        shards = tuple(distributed.shard(t, self.ranks) for t in batch)
+        loss = distributed.train_step(
+            model, optimizer, shards, loss_fn, self.grad_accum, grad_clip=grad_clip, ranks=self.ranks
+        )
+        return distributed.mean_over_ranks(loss, self.ranks)
+
+    def launch_config(self) -> dict[str, int]:
+        """How the global batch is made, when it is not one process's single batch: ``grad_accum``
+        (if > 1) and ``world_size`` (if > 1). :meth:`save` records it beside :meth:`checkpoint_config`,
+        so a checkpoint resumes only under the launch that wrote it."""
+        launch = {}
+        if self.grad_accum > 1:
+            launch["grad_accum"] = self.grad_accum
+        if self.ranks.distributed:
+            launch["world_size"] = self.ranks.world_size
+        return launch
+
+    def _saved_config(self) -> Any:
+        config, launch = self.checkpoint_config(), self.launch_config()
+        if not launch:
+            return config  # one process's checkpoints are as they always were
+        return {**(_to_json_config(config) or {}), **launch}
 
     @property
     def ema_model(self) -> torch.nn.Module:
@@ -654,7 +724,7 @@ class Trainer:
             directory,
             self.modules(),
             step=self.step,
-            config=self.checkpoint_config(),
+            config=self._saved_config(),
             history=self.history,
             state=state,
         )
@@ -673,7 +743,7 @@ class Trainer:
         path = Path(directory) / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"directory={str(directory)!r} holds no checkpoint (config.json is missing)")
-        saved, mine = json.loads(path.read_text())["config"], _to_json_config(self.checkpoint_config())
+        saved, mine = json.loads(path.read_text())["config"], _to_json_config(self._saved_config())
         if saved != mine:
             raise ValueError(f"the checkpoint in {str(directory)!r} was written with config {saved}, not {mine}")
         meta = load_checkpoint(directory, self.modules(), map_location=self.device, restore_rng=False)

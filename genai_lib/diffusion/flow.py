@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genai_lib import distributed
 from genai_lib._checks import check_int, check_labels, check_tensor
 from genai_lib.diffusion.denoisers import MLPDenoiser
 from genai_lib.diffusion.ode import EulerSampler, HeunSampler, ODESampler
@@ -177,7 +178,9 @@ class FlowTrainer(BatchTrainer):
         data: the training set, a float tensor ``(N, ...)``: the x_1 of the paths.
         labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_label``).
         config: a :class:`~genai_lib.diffusion.TrainerConfig` (default settings if None).
-        device: where to train; default: where ``model``'s parameters are.
+        device: where to train; default: ``ranks.device`` when given, else where ``model``'s parameters are.
+        ranks, grad_accum: several processes and accumulated micro-batches, as for
+            :class:`~genai_lib.diffusion.DiffusionTrainer` (N ranks = one process with ``grad_accum=N``).
 
     Raises:
         TypeError / ValueError: for a bad argument, naming it.
@@ -193,14 +196,24 @@ class FlowTrainer(BatchTrainer):
         config: TrainerConfig | None = None,
         *,
         device: torch.device | str | None = None,
+        ranks: distributed.Ranks | None = None,
+        grad_accum: int = 1,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-        self._setup(model, data, labels, config, device)
+        self._setup(model, data, labels, config, device, ranks, grad_accum)
 
-    def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """The flow-matching loss on the batch (the x_1 of the paths): t ~ U[0, 1], x_0 ~ N(0, I)."""
-        return flow_matching_loss(self.model, x, labels, generator=self.rng)
+    def draw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """t ~ U[0, 1) (first) and x_0 ~ N(0, I) (second), as :func:`flow_matching_loss` draws them."""
+        gen = self.rng
+        t = torch.rand(x.shape[0], generator=gen, device=gen.device)
+        return t, draw_noise(x.shape, gen, x.device, x.dtype)
+
+    def objective(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """The flow-matching loss on the batch (the x_1 of the paths) at the drawn t and x_0."""
+        return flow_matching_loss(model, x, labels, t=t, noise=noise)
 
     def sample(
         self,

@@ -10,19 +10,27 @@ drop labels to ∅ with probability ``label_dropout`` for classifier-free guidan
 
 All randomness comes from the trainer's own ``torch.Generator`` (``trainer.rng``) (seeded by ``config.seed``), so a
 run repeats bit for bit and the global random state is left alone.
+
+Several processes (``torchrun``) or accumulated micro-batches (``grad_accum``) make the same updates
+as one process on the whole global batch: every rank draws the global batch's indices, label drops,
+t and ε from its identically seeded ``rng`` and trains on its shard of them
+(:meth:`genai_lib.training.Trainer.update`), so N ranks equal one process with ``grad_accum=N``.
+``python -m genai_lib.diffusion.train`` is the command line (:mod:`genai_lib.diffusion.cli`).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from genai_lib import module_device
+from genai_lib import distributed, module_device
 from genai_lib._checks import check_float, check_int, check_labels, check_tensor
 from genai_lib.diffusion.guidance import drop_labels
 from genai_lib.diffusion.losses import epsilon_loss
+from genai_lib.diffusion.sampling import draw_noise
 from genai_lib.diffusion.schedule import NoiseSchedule
 from genai_lib.ema import EMA
 from genai_lib.training import Trainer
@@ -65,12 +73,14 @@ class TrainerConfig:
 
 
 class BatchTrainer(Trainer):
-    """What the diffusion and flow-matching trainers share; a subclass supplies :meth:`loss`.
+    """What the diffusion and flow-matching trainers share; a subclass supplies :meth:`draw` and
+    :meth:`objective`.
 
     The data (and labels) moved to the device once, AdamW, the EMA of the weights (with warm-up),
     gradient clipping, and each update's batch: indices drawn with replacement from :attr:`rng`,
     then labels dropped to ∅ with probability ``label_dropout`` for classifier-free guidance (Ho &
-    Salimans 2022). The subclass's :meth:`loss` draws the rest (t, the noise) from :attr:`rng` too.
+    Salimans 2022). The subclass's :meth:`draw` draws the rest (t, the noise) from :attr:`rng` too,
+    for the whole global batch, and :meth:`objective` is the loss on (a shard of) it.
     """
 
     def _setup(
@@ -80,6 +90,8 @@ class BatchTrainer(Trainer):
         labels: torch.Tensor | None,
         config: TrainerConfig | None,
         device: torch.device | str | None,
+        ranks: distributed.Ranks | None = None,
+        grad_accum: int = 1,
     ) -> None:
         config = TrainerConfig() if config is None else config
         if not isinstance(config, TrainerConfig):
@@ -88,7 +100,7 @@ class BatchTrainer(Trainer):
         if data.dim() < 2 or data.shape[0] < 1:
             raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
         if device is None:
-            device = module_device(model)
+            device = module_device(model) if ranks is None else ranks.device
         self.device = torch.device(device)
         if labels is not None:
             labels = check_labels(labels, "labels", data.shape[0])
@@ -104,29 +116,51 @@ class BatchTrainer(Trainer):
         self.data = data.to(self.device)
         self.labels = labels
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        super().__init__(seed=config.seed, ema=EMA(model, config.ema_decay, warmup=True))
+        ema = EMA(model, config.ema_decay, warmup=True)
+        super().__init__(seed=config.seed, ema=ema, ranks=ranks, grad_accum=grad_accum)
+
+    def draw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The objective's random numbers for the batch ``x``, ``(t, noise)``, drawn from :attr:`rng`
+        in the order the objective's own function draws them."""
+        raise NotImplementedError
+
+    def objective(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of ``model`` on the batch ``x`` (labels already dropped) at the drawn ``t`` and ``noise``."""
+        raise NotImplementedError
 
     def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """The objective on one batch ``x`` (labels already dropped), its random draws from :attr:`rng`."""
-        raise NotImplementedError
+        return self.objective(self.model, x, labels, *self.draw(x))
 
-    def train_step(self, step: int | None = None) -> torch.Tensor:
-        """One update on a fresh batch; returns the loss (0-d tensor)."""
+    def train_step(self, step: int | None = None) -> float:
+        """One update on a fresh global batch (:meth:`~genai_lib.training.Trainer.update`); returns its mean loss."""
         cfg, gen = self.config, self.rng
         self.model.train()
-        idx = torch.randint(0, self.data.shape[0], (cfg.batch_size,), generator=gen).to(self.device)
+        rows = self.global_rows(cfg.batch_size)
+        idx = torch.randint(0, self.data.shape[0], (rows,), generator=gen).to(self.device)
         x = self.data[idx]
         labels = None
         if self.labels is not None:
             labels = drop_labels(self.labels[idx], cfg.label_dropout, self.model.null_label, gen)
-        loss = self.loss(x, labels)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-        self.optimizer.step()
+        t, noise = self.draw(x)
+        batch, loss_fn = (x, t, noise), self._objective_without_labels
+        if labels is not None:
+            batch, loss_fn = (x, t, noise, labels), self._objective_with_labels
+        loss = self.update(self.model, self.optimizer, batch, loss_fn, grad_clip=cfg.grad_clip or 0.0)
         self.ema.update(self.model)
-        return loss.detach()
+        return loss
+
+    def _objective_without_labels(
+        self, model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        return self.objective(model, x, None, t, noise)
+
+    def _objective_with_labels(
+        self, model: nn.Module, x: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        return self.objective(model, x, labels, t, noise)
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         """The model, its average and the optimiser, by name, for :meth:`save` and :meth:`load`."""
@@ -141,8 +175,13 @@ class DiffusionTrainer(BatchTrainer):
         schedule: the forward process.
         data: the training set, a float tensor ``(N, ...)``; moved to ``device`` once.
         labels: int64 labels ``(N,)`` for a class-conditional model (which must have ``null_label``).
-        config: a :class:`TrainerConfig` (default settings if None).
-        device: where to train; default: where ``model``'s parameters are.
+        config: a :class:`TrainerConfig` (default settings if None); ``batch_size`` rows per
+            micro-batch and rank.
+        device: where to train; default: ``ranks.device`` when given, else where ``model``'s parameters are.
+        ranks: this process's place among torchrun's ranks (:func:`genai_lib.distributed.setup`);
+            default one process.
+        grad_accum: micro-batches accumulated per update; one process with ``grad_accum=N``
+            makes the updates of N ranks.
 
     Attributes:
         model, optimizer, ema (``ema_model`` is the averaged copy to sample from), and from
@@ -163,17 +202,28 @@ class DiffusionTrainer(BatchTrainer):
         config: TrainerConfig | None = None,
         *,
         device: torch.device | str | None = None,
+        ranks: distributed.Ranks | None = None,
+        grad_accum: int = 1,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
         if not isinstance(schedule, NoiseSchedule):
             raise TypeError(f"schedule must be a NoiseSchedule, got {type(schedule).__name__}")
         self.schedule = schedule
-        self._setup(model, data, labels, config, device)
+        self._setup(model, data, labels, config, device, ranks, grad_accum)
 
-    def loss(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        """Algorithm 1 of Ho et al. (2020) on the batch: t ~ U{0..T-1}, ε ~ N(0, I), ‖ε - ε_θ(x_t, t)‖²."""
-        return epsilon_loss(self.model, self.schedule, x, labels, generator=self.rng)
+    def draw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """t ~ U{0..T-1} (first) and ε ~ N(0, I) (second), as
+        :func:`~genai_lib.diffusion.losses.epsilon_loss` draws them."""
+        gen = self.rng
+        t = torch.randint(0, self.schedule.num_steps, (x.shape[0],), generator=gen, device=gen.device)
+        return t, draw_noise(x.shape, gen, x.device, x.dtype)
+
+    def objective(
+        self, model: nn.Module, x: torch.Tensor, labels: torch.Tensor | None, t: torch.Tensor, noise: torch.Tensor
+    ) -> torch.Tensor:
+        """Algorithm 1 of Ho et al. (2020) on the batch: ‖ε - ε_θ(x_t, t)‖² at the drawn t and ε."""
+        return epsilon_loss(model, self.schedule, x, labels, t=t, noise=noise)
 
     # -- checkpoints (see genai_lib.training.Trainer.save) ---------------------------------------
 
@@ -185,3 +235,9 @@ class DiffusionTrainer(BatchTrainer):
             "schedule": self.schedule.to_dict(),
             "model": asdict(model_config) if model_config is not None else None,
         }
+
+
+if __name__ == "__main__":  # the command line (see genai_lib.diffusion.cli)
+    from genai_lib.diffusion.cli import main
+
+    main(sys.argv[1:])

@@ -125,15 +125,30 @@ def gradient_penalty(
     return (sq_norm.add(1e-12).sqrt() - target).pow(2).mean()
 
 
-def interpolate(real: torch.Tensor, fake: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+def _draw_eps(real: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator)
+
+
+def interpolate(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    *,
+    generator: torch.Generator | None = None,
+    eps: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Return ``x̂ = ε x + (1 - ε) x̃`` with one ``ε ~ U[0, 1]`` per sample (Gulrajani et al. 2017, Alg. 1).
 
     ``ε`` is drawn on the CPU with ``generator`` (the global RNG when ``None``) and moved to the
-    data's device, so a seed gives the same points on every device.
+    data's device, so a seed gives the same points on every device; ``eps``, shape ``(N, 1, ...)``,
+    gives it instead (a trainer draws it for the whole global batch and passes each shard its rows).
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
-    eps = torch.rand((real.shape[0],) + (1,) * (real.ndim - 1), generator=generator).to(real.device, real.dtype)
+    if eps is None:
+        eps = _draw_eps(real, generator)
+    elif not isinstance(eps, torch.Tensor) or eps.shape != (real.shape[0],) + (1,) * (real.ndim - 1):
+        raise ValueError(f"eps must be a tensor of shape ({real.shape[0]}, 1, ...) like real's, got {eps!r:.80}")
+    eps = eps.to(real.device, real.dtype)
     return eps * real.detach() + (1 - eps) * fake.detach()
 
 
@@ -171,9 +186,18 @@ class GANLoss:
         labels: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """A regulariser added to the discriminator's loss; zero unless the loss defines one."""
+        """A regulariser added to the discriminator's loss; zero unless the loss defines one.
+
+        ``noise``: the random numbers :meth:`penalty_noise` drew for this batch (None: draw them
+        from ``generator``)."""
         return real.new_zeros(())
+
+    def penalty_noise(self, real: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The random numbers :meth:`penalty` draws for the batch ``real`` (one row per sample), drawn
+        from ``generator`` as :meth:`penalty` would draw them; None for a penalty that draws none."""
+        return None
 
     def prob(self, out: torch.Tensor) -> torch.Tensor:
         """Map raw outputs to what the chapters plot as ``D(x)``: ``sigmoid`` for logistic losses."""
@@ -241,12 +265,17 @@ class WGANGP(GANLoss):
         labels: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``λ E (‖∇f(x̂)‖₂ - 1)²`` on ``x̂ = ε x + (1 - ε) x̃`` (see :func:`interpolate`)."""
+        """``λ E (‖∇f(x̂)‖₂ - 1)²`` on ``x̂ = ε x + (1 - ε) x̃`` (see :func:`interpolate`; ``noise`` is ε)."""
         if self.gp_weight == 0:
             return real.new_zeros(())
-        points = interpolate(real, fake, generator=generator)
+        points = interpolate(real, fake, generator=generator, eps=noise)
         return self.gp_weight * gradient_penalty(discriminator, points, labels, target=1.0)
+
+    def penalty_noise(self, real: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor | None:
+        """The interpolation weights ε of :meth:`penalty`, shape ``(N, 1, ...)`` (None when λ = 0)."""
+        return None if self.gp_weight == 0 else _draw_eps(real, generator)
 
 
 @dataclass(frozen=True)
@@ -274,9 +303,10 @@ class R1(NonSaturating):
         labels: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        noise: torch.Tensor | None = None,
         real_out: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """``γ/2 E_x ‖∇_x l(x)‖²`` over the real batch (``fake`` and ``generator`` are unused).
+        """``γ/2 E_x ‖∇_x l(x)‖²`` over the real batch (``fake``, ``generator`` and ``noise`` are unused).
 
         ``real_out``: the discriminator's output on ``real``, computed with ``real.requires_grad``
         on, to differentiate instead of scoring the batch again (see :func:`gradient_penalty`).

@@ -44,10 +44,25 @@ logged losses average the members). A snapshot's
 All the trainer's random numbers come from its own CPU ``torch.Generator`` (``trainer.rng``, seeded
 by ``config.seed``); :meth:`GANTrainer.save` stores its state with the weights and optimisers, so a
 run resumed with :meth:`GANTrainer.load` continues exactly as the uninterrupted run would have.
+
+Several processes (``torchrun``) and accumulated micro-batches (``grad_accum``) go through
+:meth:`genai_lib.training.Trainer.update`, once for every discriminator step and once for the
+generator step: every rank draws the global batch's indices, latents and WGAN-GP's interpolation
+weights from its identically seeded ``rng`` and computes the loss on its shard; the two players'
+gradients are averaged over the ranks by one all-reduce after the backward passes
+(:func:`genai_lib.distributed.average_gradients`), not by DistributedDataParallel, whose hooks
+expect one forward pass per backward and every parameter trained: the discriminator step scores
+real and generated batches (and R1 differentiates D twice), and the generator step runs the frozen
+discriminator. Every rank then takes the same steps, so the EMA of the generator is the same on
+all of them, and N ranks make the updates of one process with ``grad_accum=N``. A generator with
+BatchNorm (the DCGAN-style :class:`~genai_lib.gan.ConvGenerator`) normalises each micro-batch with its own
+statistics in both cases; its running averages, used only in eval mode, are each rank's own
+(rank 0's are saved). ``python -m genai_lib.gan.train`` is the command line (:mod:`genai_lib.gan.cli`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -55,7 +70,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genai_lib import module_device
+from genai_lib import distributed, module_device
 from genai_lib._checks import check_int
 from genai_lib.ema import EMA
 from genai_lib.gan.config import GANConfig
@@ -144,7 +159,12 @@ class GANTrainer(Trainer):
         data: real samples, a float tensor ``(N, *sample_shape)`` matching the generator's output;
             moved to the generator's device.
         labels: int64 class labels ``(N,)``, required exactly when the generator is conditional.
-        config: a :class:`GANConfig`.
+        config: a :class:`GANConfig`; ``batch_size`` rows per micro-batch and rank.
+        ranks: this process's place among torchrun's ranks (:func:`genai_lib.distributed.setup`;
+            the players must be on ``ranks.device``); default one process.
+        grad_accum: micro-batches accumulated per discriminator and generator update; one
+            process with ``grad_accum=N`` makes the updates of N ranks. Several ranks or micro-batches
+            need models with ``members = 1`` (a shard would cut the members' blocks).
 
     Attributes:
         loss: the :class:`~genai_lib.gan.losses.GANLoss` in use.
@@ -168,6 +188,9 @@ class GANTrainer(Trainer):
         data: torch.Tensor,
         labels: torch.Tensor | None = None,
         config: GANConfig | None = None,
+        *,
+        ranks: distributed.Ranks | None = None,
+        grad_accum: int = 1,
     ) -> None:
         config = GANConfig() if config is None else config
         if not isinstance(config, GANConfig):
@@ -204,10 +227,17 @@ class GANTrainer(Trainer):
         self.opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas, fused=fused)
         self.opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, fused=fused)
         self._d_params = list(discriminator.parameters())  # frozen and thawed around every generator step
-        super().__init__(seed=config.seed, ema=None if config.ema_decay is None else EMA(generator, config.ema_decay))
+        ema = None if config.ema_decay is None else EMA(generator, config.ema_decay)
+        super().__init__(seed=config.seed, ema=ema, ranks=ranks, grad_accum=grad_accum)
+        if self.members > 1 and (self.grad_accum > 1 or self.ranks.distributed):
+            raise ValueError(
+                f"grad_accum={self.grad_accum} on {self.ranks.world_size} rank(s) needs models with members=1: "
+                f"a shard of the batch would cut the {self.members} members' blocks"
+            )
         self.snapshots: list[GANSnapshot] = []
         self.dissections: dict[int, tuple[GANSnapshot, GANSnapshot, GANSnapshot]] = {}
-        self._total, self._d_steps, self._snapshot_every, self._dissect = 0, 1, None, frozenset()  # set by fit
+        self._total, self._schedule, self._d_steps, self._snapshot_every = 0, 0, 1, None  # set by fit
+        self._dissect: frozenset[int] = frozenset()
 
         self.extent = self.grid_x = self.grid_y = self.grid = None
         if self.data.ndim == 2 and self.data.shape[1] == 2 and n_classes is None:
@@ -220,61 +250,91 @@ class GANTrainer(Trainer):
 
     # -- one update -----------------------------------------------------------------------------
 
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.rng).to(self.device)
+    def _real_batch(self, rows: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        rows = self.config.batch_size if rows is None else rows
+        idx = torch.randint(len(self.data), (rows,), generator=self.rng).to(self.device)
         return self.data[idx], None if self.labels is None else self.labels[idx]
 
-    def _fake_labels(self) -> torch.Tensor | None:
+    def _fake_labels(self, rows: int | None = None) -> torch.Tensor | None:
         """Labels for the generator step, drawn from the data's label distribution."""
         if self.labels is None:
             return None
-        return self._real_batch()[1]
+        return self._real_batch(rows)[1]
+
+    @staticmethod
+    def _pack(*tensors: torch.Tensor | None) -> tuple[tuple[torch.Tensor, ...], list[bool]]:
+        """The tensors that are not None (for :meth:`update` to shard), and which ones were."""
+        return tuple(t for t in tensors if t is not None), [t is not None for t in tensors]
+
+    @staticmethod
+    def _unpack(given: Sequence[torch.Tensor], present: list[bool]) -> list[torch.Tensor | None]:
+        parts = iter(given)
+        return [next(parts) if here else None for here in present]
 
     def _d_update(self) -> tuple[float, float, float, float]:
-        G, D, loss, cfg = self.generator, self.discriminator, self.loss, self.config
-        real, labels = self._real_batch()
-        z = G.sample_latent(cfg.batch_size, generator=self.rng)
-        with torch.no_grad():
-            fake = G(z, labels)
-        if loss.penalises_real:
-            # R1 differentiates D at the real batch: score it once, with gradients on, for the
-            # loss and the penalty both.
-            real = real.requires_grad_(True)
-            real_out, fake_out = D(real, labels), D(fake, labels)
-            penalty = loss.penalty(D, real, fake, labels, generator=self.rng, real_out=real_out)
-        else:
-            if self.members == 1:
-                # One pass over both batches: exact, because D scores each sample on its own.
-                both_labels = None if labels is None else torch.cat([labels, labels])
-                out = D(torch.cat([real, fake]), both_labels)
-                real_out, fake_out = out[: len(real)], out[len(real) :]
-            else:  # each batch splits into the members' blocks on its own
+        """One discriminator step on a fresh global batch; returns its mean ``d_loss``, ``penalty``,
+        ``d_real`` and ``d_fake``."""
+        G, loss, cfg = self.generator, self.loss, self.config
+        rows = self.global_rows(cfg.batch_size)
+        real, labels = self._real_batch(rows)
+        z = G.sample_latent(rows, generator=self.rng)
+        noise = loss.penalty_noise(real, generator=self.rng)  # WGAN-GP's ε, for the whole global batch
+        batch, present = self._pack(real, z, labels, noise)
+        stats: list[torch.Tensor] = []
+
+        def d_objective(D: nn.Module, *micro: torch.Tensor) -> torch.Tensor:
+            real, z, labels, noise = self._unpack(micro, present)
+            with torch.no_grad():
+                fake = G(z, labels)
+            if loss.penalises_real:
+                # R1 differentiates D at the real batch: score it once, with gradients on, for the
+                # loss and the penalty both.
+                real = real.detach().requires_grad_(True)
                 real_out, fake_out = D(real, labels), D(fake, labels)
-            penalty = loss.penalty(D, real, fake, labels, generator=self.rng)
-        d_loss = loss.d_loss(real_out, fake_out)
-        self.opt_d.zero_grad(set_to_none=True)
-        # With K members the losses are means over all K blocks; times K, each member's gradient is
-        # exactly that of its own block's mean, as in a run of its own.
-        ((d_loss + penalty) * self.members).backward()
-        self.opt_d.step()
-        with torch.no_grad():
-            return d_loss.item(), penalty.item(), loss.prob(real_out).mean().item(), loss.prob(fake_out).mean().item()
+                penalty = loss.penalty(D, real, fake, labels, generator=self.rng, noise=noise, real_out=real_out)
+            else:
+                if self.members == 1:
+                    # One pass over both batches: exact, because D scores each sample on its own.
+                    both_labels = None if labels is None else torch.cat([labels, labels])
+                    out = D(torch.cat([real, fake]), both_labels)
+                    real_out, fake_out = out[: len(real)], out[len(real) :]
+                else:  # each batch splits into the members' blocks on its own
+                    real_out, fake_out = D(real, labels), D(fake, labels)
+                penalty = loss.penalty(D, real, fake, labels, generator=self.rng, noise=noise)
+            d_loss = loss.d_loss(real_out, fake_out)
+            with torch.no_grad():
+                stats.append(torch.stack([d_loss, penalty, loss.prob(real_out).mean(), loss.prob(fake_out).mean()]))
+            # With K members the losses are means over all K blocks; times K, each member's gradient is
+            # exactly that of its own block's mean, as in a run of its own.
+            return (d_loss + penalty) * self.members
+
+        self.update(self.discriminator, self.opt_d, batch, d_objective)
+        means = (sum(stats) / len(stats)).tolist()
+        return tuple(distributed.mean_over_ranks(v, self.ranks) for v in means)
 
     def _g_update(self) -> float:
+        """One generator step on a fresh global batch of latents (the discriminator frozen); returns its mean loss."""
         G, D = self.generator, self.discriminator
-        labels = self._fake_labels()
-        z = G.sample_latent(self.config.batch_size, generator=self.rng)
+        rows = self.global_rows(self.config.batch_size)
+        labels = self._fake_labels(rows)
+        z = G.sample_latent(rows, generator=self.rng)
+        batch, present = self._pack(z, labels)
+        losses: list[torch.Tensor] = []
+
+        def g_objective(G: nn.Module, *micro: torch.Tensor) -> torch.Tensor:
+            z, labels = self._unpack(micro, present)
+            g_loss = self.loss.g_loss(D(G(z, labels), labels))
+            losses.append(g_loss.detach())
+            return g_loss * self.members
+
         _set_requires_grad(self._d_params, False)  # D is the fixed opponent here; skip its weight gradients
         try:
-            g_loss = self.loss.g_loss(D(G(z, labels), labels))
-            self.opt_g.zero_grad(set_to_none=True)
-            (g_loss * self.members).backward()
-            self.opt_g.step()
+            self.update(G, self.opt_g, batch, g_objective)
         finally:
             _set_requires_grad(self._d_params, True)
         if self.ema is not None:
             self.ema.update(G)
-        return g_loss.item()
+        return distributed.mean_over_ranks(float(sum(losses) / len(losses)), self.ranks)
 
     def _set_lr(self, step: int, total: int) -> float:
         cfg = self.config
@@ -292,7 +352,7 @@ class GANTrainer(Trainer):
         losses, mean critic value for WGAN). ``step`` of ``total`` sets the learning rate.
         ``total`` and ``d_steps`` default to those of the current :meth:`fit` call.
         """
-        total = self._total if total is None else total
+        total = self._schedule if total is None else total
         d_steps = self._d_steps if d_steps is None else d_steps
         lr = self._set_lr(step, total)
         dissect = step in self._dissect  # snapshots draw no random numbers: the update is the same
@@ -429,6 +489,7 @@ class GANTrainer(Trainer):
         dissect: Sequence[int] = (),
         progress: bool = True,
         callback: Callable[[int, dict[str, float]], None] | None = None,
+        schedule_steps: int | None = None,
     ) -> History:
         """Train until ``steps`` generator steps are done in total; return the :attr:`history`.
 
@@ -447,6 +508,8 @@ class GANTrainer(Trainer):
                 same with or without it.
             progress: show a tqdm progress bar with the current losses.
             callback: ``callback(step, scalars)`` after every generator step.
+            schedule_steps: the length of the cosine decay (default ``steps``); a run stopped
+                early to be resumed passes its full length, so both halves follow one schedule.
 
         Returns:
             the trainer's :attr:`history`; the snapshots are in :attr:`snapshots`.
@@ -457,7 +520,12 @@ class GANTrainer(Trainer):
         if isinstance(dissect, (str, bytes)) or not isinstance(dissect, Sequence):
             raise TypeError(f"dissect must be a sequence of steps, got {type(dissect).__name__}")
         dissect = frozenset(check_int(s, f"dissect[{i}]", minimum=0, maximum=steps - 1) for i, s in enumerate(dissect))
+        if schedule_steps is not None:
+            schedule_steps = check_int(schedule_steps, "schedule_steps", minimum=1)
+            if isinstance(steps, int) and schedule_steps < steps:
+                raise ValueError(f"schedule_steps must be >= steps={steps}, got {schedule_steps}")
         self._total, self._d_steps, self._snapshot_every, self._dissect = steps, d_steps, snapshot_every, dissect
+        self._schedule = steps if schedule_steps is None else schedule_steps
         return super().fit(steps, progress=progress, callback=callback, desc=f"GAN ({self.loss.name})")
 
     def _take(self, step: int) -> None:
@@ -488,3 +556,9 @@ class GANTrainer(Trainer):
         if self.ema is not None:
             named["generator_ema"] = self.ema.model
         return named
+
+
+if __name__ == "__main__":  # the command line (see genai_lib.gan.cli)
+    from genai_lib.gan.cli import main
+
+    main(sys.argv[1:])

@@ -32,7 +32,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from genai_lib import distributed, get_device, seed_everything
+from genai_lib import distributed, seed_everything
 from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 from genai_lib.llm.train import GPTTrainer, TrainConfig, evaluate
@@ -119,9 +118,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ranks(device: str | None) -> distributed.Ranks:
     """This process's place: torchrun's ranks (gloo on the CPU, NCCL on CUDA), or one process."""
-    if (os.environ.get("WORLD_SIZE") or "1") != "1":
-        return distributed.setup(device)
-    return distributed.Ranks(rank=0, world_size=1, local_rank=0, device=get_device(device))
+    return distributed.from_env(device)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -324,20 +324,13 @@ class GPTTrainer(Trainer):
                 raise ValueError(f"val_ids must hold at least 2 tokens, got {len(val_ids)}")
         self.model, self.config, self.train_ids, self.val_ids = model, config, train_ids, val_ids
         self.device = model.lm_head.weight.device
-        if ranks is None:
-            ranks = distributed.Ranks(rank=0, world_size=1, local_rank=0, device=self.device)
-        if not isinstance(ranks, distributed.Ranks):
-            raise TypeError(f"ranks must be a genai_lib.distributed.Ranks or None, got {type(ranks).__name__}")
-        if ranks.distributed and self.device != ranks.device:
-            raise ValueError(f"model must be on ranks.device={ranks.device} before training, got {self.device}")
-        self.ranks = ranks
-        self._net = distributed.wrap(model, ranks)  # the model itself on one process
+        super().__init__(seed=config.seed, ranks=ranks)  # checks ranks; config.grad_accum is the recipe's
+        self._net = distributed.wrap(model, self.ranks)  # the model itself on one process
         self.optimizer = make_optimizer(model, config, lr_scale)
         self.val_history = History()
         self.shard_losses: list[float] = []
         self.eval_seconds = 0.0
         self._target = 0
-        super().__init__(seed=config.seed)
 
     def train_step(self, step: int) -> dict[str, float | torch.Tensor]:
         """Update number ``step`` of the recipe; returns ``{"loss": ..., "lr": ...}``."""
@@ -391,12 +384,9 @@ class GPTTrainer(Trainer):
             self.eval_seconds += time.perf_counter() - t
 
     def checkpoint_config(self) -> dict[str, Any]:
-        """The recipe, the model's config and (on several ranks) their number: a checkpoint loads only
-        into a trainer built alike, whose global batch is the same."""
-        config = {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
-        if self.ranks.distributed:
-            config["world_size"] = self.ranks.world_size
-        return config
+        """The recipe and the model's config (:meth:`save` adds the ranks' number on several ranks): a
+        checkpoint loads only into a trainer built alike, whose global batch is the same."""
+        return {"train": dataclasses.asdict(self.config), "model": dataclasses.asdict(self.model.config)}
 
     def extra_state(self) -> dict[str, Any]:
         """The validation history, so that a resumed run's record is the uninterrupted one's."""
