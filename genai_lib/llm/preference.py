@@ -1,23 +1,22 @@
 """Preference optimisation: preference pairs labelled by a rule, and Direct Preference Optimisation (DPO).
 
-RLHF (Christiano et al. 2017; Stiennon et al. 2020; Ouyang et al. 2022) fine-tunes a policy
-:math:`\\pi_\\theta` to maximise a reward while staying close to a reference model
-:math:`\\pi_\\text{ref}` (the SFT model):
+RLHF (Christiano et al. 2017; Stiennon et al. 2020; Ouyang et al. 2022) fine-tunes a policy π_θ to
+maximise a reward while staying close to a reference model π_ref (the SFT model)::
 
     max_θ  E_{x, y ~ π_θ}[ r(x, y) ] − β KL(π_θ(·|x) ‖ π_ref(·|x)).                    (1)
 
-Its maximiser is π*(y|x) ∝ π_ref(y|x) exp(r(x, y) / β). Solving that for r and putting it into the
+Its maximiser is ``π*(y|x) ∝ π_ref(y|x) exp(r(x, y) / β)``. Solving that for r and putting it into the
 Bradley–Terry likelihood of a preference pair (chosen y_w, rejected y_l) gives DPO's loss
 (Rafailov et al. 2023, eq. 7), a classification loss on log-probability ratios with no reward model
-and no sampling during training:
+and no sampling during training::
 
     L_DPO(θ) = − E log σ( β [log π_θ(y_w|x)/π_ref(y_w|x) − log π_θ(y_l|x)/π_ref(y_l|x)] ).   (2)
 
-β log π_θ(y|x)/π_ref(y|x) is the **implicit reward** of an answer; its difference between the
+``β log π_θ(y|x)/π_ref(y|x)`` is the **implicit reward** of an answer; its difference between the
 chosen and the rejected answer is the **reward margin**, and the share of pairs with a positive
 margin is the **preference accuracy**.
 
-* :func:`answer_logps` — log π(y|x) of each answer, summed over the answer tokens only;
+* :func:`answer_logps` — ``log π(y|x)`` of each answer, summed over the answer tokens only;
 * :func:`dpo_loss` — eq. (2), with the implicit rewards;
 * :func:`lipogram_reward` — the book's checkable rule (fewer of one letter is better);
 * :func:`make_pairs` — sample answers from a model, label chosen/rejected by a rule;
@@ -27,6 +26,7 @@ margin is the **preference accuracy**.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -57,7 +57,7 @@ def _check_model(model: object, name: str) -> GPT:
 
 
 def answer_logps(model: GPT, ids: torch.Tensor, prompt_len: int) -> torch.Tensor:
-    """log π(y|x) of each row of ``ids`` = prompt x (``prompt_len`` tokens) followed by answer y: ``(B,)``.
+    """``log π(y|x)`` of each row of ``ids`` = prompt x (``prompt_len`` tokens) followed by answer y: ``(B,)``.
 
     The sum of the log-probabilities of the answer tokens ``ids[:, prompt_len:]``, each given
     everything before it (the prompt's own tokens are not scored). Gradients flow when the model
@@ -224,11 +224,11 @@ def sequence_kl(
     *,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """KL(π_θ(·|x) ‖ π_ref(·|x)) over answers of ``answer_len`` tokens, one estimate per prompt.
+    """``KL(π_θ(·|x) ‖ π_ref(·|x))`` over answers of ``answer_len`` tokens, one estimate per prompt.
 
     One answer y ~ π_θ is sampled per prompt; along it the exact per-token KL of the next-token
-    distributions is summed, Σ_t KL(π_θ(·|x, y_<t) ‖ π_ref(·|x, y_<t)) — an unbiased estimate of the
-    sequence KL (the chain rule of KL) with less noise than log π_θ(y|x) − log π_ref(y|x).
+    distributions is summed, ``Σ_t KL(π_θ(·|x, y_<t) ‖ π_ref(·|x, y_<t))`` — an unbiased estimate of
+    the sequence KL (the chain rule of KL) with less noise than ``log π_θ(y|x) − log π_ref(y|x)``.
     Returns ``(kl, samples)``: ``(N,)`` nats and the ``(N, P + answer_len)`` sampled sequences.
     """
     _check_model(policy, "policy")
@@ -305,8 +305,6 @@ class DPOTrainer(Trainer):
         eval_prompts: torch.Tensor | None = None,
         reward: Callable[[list[int]], float] | None = None,
     ) -> None:
-        import copy
-
         self.model = _check_model(policy, "policy")
         config = DPOConfig() if config is None else config
         if not isinstance(config, DPOConfig):
