@@ -21,6 +21,8 @@ One module per concept:
   :func:`answer_mask`, :func:`add_token_rows`;
 * :mod:`~genai_lib.llm.instruct` — instruction tuning: :func:`make_instructions` (a rule-checked data
   set), :func:`train_sft` (loss on the answers only), :func:`evaluate_instructions` (exact match);
+* :mod:`~genai_lib.llm.preference` — preference optimisation: rule-labelled pairs (``make_pairs``), the DPO
+  loss (``dpo_loss``, Rafailov et al. 2023) and its trainer (``DPOTrainer``), imported as a module;
 * :mod:`~genai_lib.llm.train` — the pre-training recipe (:class:`GPTTrainer`, :func:`train_gpt`,
   :func:`evaluate`); :mod:`~genai_lib.llm.cli` — its command line, ``python -m genai_lib.llm.train``
   (alone or under ``torchrun``);

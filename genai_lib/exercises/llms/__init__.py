@@ -6,7 +6,8 @@
 * :mod:`~genai_lib.exercises.llms.pretraining` — chapter 4, pre-training;
 * :mod:`~genai_lib.exercises.llms.decoding` — chapter 5, decoding;
 * :mod:`~genai_lib.exercises.llms.finetuning` — chapter 6, fine-tuning;
-* :mod:`~genai_lib.exercises.llms.instruct` — instruction tuning.
+* :mod:`~genai_lib.exercises.llms.instruct` — instruction tuning;
+* :mod:`~genai_lib.exercises.llms.preference` — preference optimisation.
 
 The chapters call them through this package (``from genai_lib.exercises import llms as ex``, then
 ``ex.check_perplexity(...)``). Each ``check_...`` prints ✔ or ✘ with a hint and returns ``True`` only
@@ -52,6 +53,12 @@ from genai_lib.exercises.llms.instruct import (
     check_mean_init_logit,
     check_sft_loss,
     check_special_tokens,
+)
+from genai_lib.exercises.llms.preference import (
+    check_best_of_n_kl,
+    check_beta_effect,
+    check_dpo_loss,
+    check_optimal_policy,
 )
 from genai_lib.exercises.llms.pretraining import (
     check_initial_loss,
@@ -110,5 +117,9 @@ __all__ = [
     "check_sft_loss",
     "check_special_tokens",
     "check_mean_init_logit",
+    "check_dpo_loss",
+    "check_optimal_policy",
+    "check_beta_effect",
+    "check_best_of_n_kl",
     "solution",
 ]
