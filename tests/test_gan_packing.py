@@ -77,6 +77,23 @@ def test_minibatch_std_members_and_gradient():
         MinibatchStd(1)
 
 
+def test_minibatch_std_agrees_with_torch_var_values_and_gradients():
+    # the variance is written out (torch.var over a middle dimension is slow on the CPU); it must
+    # agree with torch's own population variance, forward and backward, with leading dimensions
+    torch.manual_seed(2)
+    h = torch.randn(3, 16, 5, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(3, 16, 6, dtype=torch.float64)
+    (minibatch_std(h, 4) * weights).sum().backward()
+    ours = h.grad.clone()
+    h.grad = None
+    grouped = h.reshape(3, 4, 4, 5)
+    std = (grouped.var(dim=-2, unbiased=False) + 1e-8).sqrt().mean(dim=-1, keepdim=True)
+    reference = torch.cat([h, std.unsqueeze(-2).expand(3, 4, 4, 1).reshape(3, 16, 1)], dim=-1)
+    assert torch.allclose(minibatch_std(h, 4), reference, atol=1e-12)
+    (reference * weights).sum().backward()
+    assert torch.allclose(ours, h.grad, atol=1e-10)
+
+
 def test_packed_discriminator_scores_packs():
     torch.manual_seed(0)
     D = gan.MLPDiscriminator(hidden=16, depth=2, pack=2)
