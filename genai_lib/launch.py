@@ -131,6 +131,25 @@ def load_data(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torc
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
+def resume(parser: argparse.ArgumentParser, args: argparse.Namespace, trainer: Trainer) -> Path:
+    """Return the trainer-state folder ``OUT/trainer``; with ``--resume``, load ``trainer`` from it first.
+
+    Every rank reads the same files (one machine, or a file system they share). A missing or
+    mismatched state is a command-line error that names ``--resume``.
+    """
+    state_dir = Path(args.out) / "trainer"
+    if args.resume:
+        if not (state_dir / "config.json").is_file():
+            parser.error(
+                f"--resume: {str(state_dir)!r} holds no trainer state (save one with --checkpoint-every or --until)"
+            )
+        try:
+            trainer.load(state_dir)
+        except ValueError as err:
+            parser.error(f"--resume: {err}")
+    return state_dir
+
+
 def run(
     parser: argparse.ArgumentParser,
     args: argparse.Namespace,
@@ -152,16 +171,7 @@ def run(
     """
     ranks, main_rank = trainer.ranks, trainer.ranks.is_main
     out = Path(args.out)
-    state_dir = out / "trainer"
-    if args.resume:
-        if not (state_dir / "config.json").is_file():
-            parser.error(
-                f"--resume: {str(state_dir)!r} holds no trainer state (save one with --checkpoint-every or --until)"
-            )
-        try:  # every rank reads the same files: one machine, or a file system they share
-            trainer.load(state_dir)
-        except ValueError as err:
-            parser.error(f"--resume: {err}")
+    state_dir = resume(parser, args, trainer)
     global_batch = trainer.global_rows(args.batch_size)
     device = ranks.device
     if main_rank:

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from genai_lib import distributed, seed_everything
+from genai_lib import distributed, launch, seed_everything
 from genai_lib.llm.model import GPT, GPTConfig
 from genai_lib.llm.tokenizers import BPETokenizer, CharTokenizer
 from genai_lib.llm.train import GPTTrainer, TrainConfig, evaluate
@@ -208,16 +208,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     counts = model.parameter_counts()
     trainer = GPTTrainer(model, train_ids, recipe, val_ids=val_ids if args.eval_every else None, ranks=ranks)
     out = Path(args.out)
-    state_dir = out / "trainer"
-    if args.resume:
-        if not (state_dir / "config.json").is_file():
-            parser.error(
-                f"--resume: {str(state_dir)!r} holds no trainer state (save one with --checkpoint-every or --until)"
-            )
-        try:  # every rank reads the same files: one machine, or a file system they share
-            trainer.load(state_dir)
-        except ValueError as err:
-            parser.error(f"--resume: {err}")
+    state_dir = launch.resume(parser, args, trainer)
     global_batch = args.batch_size * args.grad_accum * ranks.world_size
     if main_rank:
         print(

@@ -121,8 +121,8 @@ def preference_accuracy(margin: torch.Tensor) -> float:
 def lipogram_reward(text: str, letter: str = "e") -> int:
     """The book's rule: minus the number of times ``letter`` occurs in ``text`` (either case).
 
-    A lipogram is writing that avoids a letter; the fewer ``e``s an answer has, the higher its reward,
-    and anyone can check the label of a pair by counting.
+    A lipogram is writing that avoids a letter; the fewer times ``e`` occurs in an answer, the higher
+    its reward, and anyone can check the label of a pair by counting.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
