@@ -487,3 +487,32 @@ def test_imports_point_down_the_layers():
                     assert target not in families | {"exercises"}, f"{path.name} ({layer}) imports {name}"
                 if layer in families:
                     assert target not in (families - {layer}) | {"exercises"}, f"{path.name} ({layer}) imports {name}"
+
+
+# -- lazily exported names: the trainers' modules run as commands once -------------------------
+
+
+@pytest.mark.parametrize("package", ["genai_lib.llm", "genai_lib.gan", "genai_lib.diffusion"])
+def test_every_exported_name_is_listed_and_resolves(package):
+    """``dir()`` (and so autodoc and tab completion) lists the lazily imported names too."""
+    module = __import__(package, fromlist=["__all__"])
+    assert not [name for name in module.__all__ if name not in dir(module)]
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'no_such_name'"):
+        module.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("family", ["llm", "gan", "diffusion"])
+def test_training_commands_do_not_import_their_module_twice(family):
+    # With a package that imported its trainer, `python -m` would execute the module a second time as
+    # __main__ and runpy would warn; -W error turns that warning into a failure.
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-m", f"genai_lib.{family}.train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: python -m genai_lib" in proc.stdout
+    assert "found in sys.modules" not in proc.stderr

@@ -32,11 +32,11 @@ global state.
 
 from __future__ import annotations
 
+from genai_lib._lazy import lazy_exports
 from genai_lib.diffusion.ddim import DDIMSampler, ddim_timesteps, slerp
 from genai_lib.diffusion.ddpm import DDPMSampler
 from genai_lib.diffusion.denoisers import MLPDenoiser, MLPDenoiserConfig, UNetConfig, UNetDenoiser
 from genai_lib.diffusion.embeddings import SinusoidalEmbedding, sinusoidal_embedding
-from genai_lib.diffusion.flow import FlowTrainer, VelocityMLP, flow_matching_loss, linear_path
 from genai_lib.diffusion.guidance import drop_labels, guided_eps
 from genai_lib.diffusion.losses import epsilon_loss
 from genai_lib.diffusion.ode import EulerSampler, HeunSampler, ODESampler, ODEState, ODETrajectory, ode_times
@@ -57,7 +57,6 @@ from genai_lib.diffusion.score import (
     to_eps,
     v_target,
 )
-from genai_lib.diffusion.train import DiffusionTrainer, TrainerConfig
 from genai_lib.ema import EMA
 
 __all__ = [
@@ -108,3 +107,18 @@ __all__ = [
     "sigma_from_abar",
     "euler_sigma_step",
 ]
+
+
+# The trainers (and flow matching, whose trainer shares theirs) are imported on first use, so that
+# ``python -m genai_lib.diffusion.train`` (the command line) runs that module once, not once as part of
+# the package and again as ``__main__``.
+_LAZY = {
+    "DiffusionTrainer": "train",
+    "TrainerConfig": "train",
+    "FlowTrainer": "flow",
+    "VelocityMLP": "flow",
+    "flow_matching_loss": "flow",
+    "linear_path": "flow",
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -30,6 +30,7 @@ The modern GAN (the last chapter of Part I, on 8 × 8 digits), each ingredient i
 The mode-coverage metrics live in :mod:`genai_lib.metrics`, shared with the other parts.
 """
 
+from genai_lib._lazy import lazy_exports
 from genai_lib.ema import EMA, ema_update
 from genai_lib.gan.augment import ada_overfitting, ada_update, diff_augment
 from genai_lib.gan.config import GANConfig
@@ -63,7 +64,6 @@ from genai_lib.gan.modern import (
 from genai_lib.gan.packing import MinibatchStd, Pack, minibatch_std, pack
 from genai_lib.gan.snapshots import GANSnapshot
 from genai_lib.gan.style import MappingNetwork, ModulatedConv2d, StyleGenerator, truncate
-from genai_lib.gan.train import GANTrainer
 
 __all__ = [
     "MLPGenerator",
@@ -109,3 +109,10 @@ __all__ = [
     "StyleGenerator",
     "truncate",
 ]
+
+
+# The trainer is imported on first use, so that ``python -m genai_lib.gan.train`` (the command line)
+# runs the module once, not once as part of the package and again as ``__main__``.
+_LAZY = {"GANTrainer": "train"}
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -36,9 +36,7 @@ Importing performs no network I/O and changes no global state.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from genai_lib._lazy import lazy_exports
 from genai_lib.llm.attention import CausalSelfAttention, attention, causal_mask
 from genai_lib.llm.chat import SPECIAL_TOKENS, ChatTokenizer, add_token_rows, answer_mask
 from genai_lib.llm.decoding import (
@@ -132,7 +130,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"genai_lib.llm.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'genai_lib.llm' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
