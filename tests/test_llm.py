@@ -123,6 +123,20 @@ def test_tokenizers_round_trip_odd_strings(text, char_tok, bpe_tok):
         assert tok.decode(tok.encode(text)) == text
 
 
+@pytest.mark.parametrize("text", ["", "First Citizen:\nBefore we proceed", "café 日本語 😀", *ODD_STRINGS])
+def test_encode_as_tensor_equals_the_list(text, char_tok, bpe_tok):
+    """``as_tensor=True`` is the same ids as a 1-D int64 tensor, byte fallback included."""
+    for tok in (char_tok, bpe_tok):
+        ids = tok.encode(text, as_tensor=True)
+        assert isinstance(ids, torch.Tensor) and ids.dtype == torch.int64 and ids.dim() == 1
+        assert ids.tolist() == tok.encode(text)
+        with pytest.raises(TypeError, match="as_tensor"):
+            tok.encode(text, as_tensor="yes")
+    strict = CharTokenizer(byte_fallback=False).train(CORPUS)
+    with pytest.raises(ValueError, match="'é'"):
+        strict.encode("café", as_tensor=True)
+
+
 def test_char_tokenizer_vocabulary_and_fallback(char_tok):
     chars = sorted(set(CORPUS))
     assert char_tok.chars == chars and char_tok.vocab_size == len(chars) + 256

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genai_lib._checks import check_bool
+
 __all__ = ["CharTokenizer", "BPETokenizer", "load_tokenizer", "token_spans", "SPLIT_PATTERN", "merge_pair"]
 
 _FORMAT_VERSION = 1
@@ -48,6 +50,11 @@ SPLIT_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?[^\W\d_]+| ?\d+| ?(?:[^\s\w]|_)+|\s+(
 
 
 # -- shared checks ----------------------------------------------------------------------------
+
+
+def _ids_tensor(ids: list[int]) -> torch.Tensor:
+    """A list of ids as a 1-D int64 tensor, through numpy (torch.tensor converts a list element by element)."""
+    return torch.from_numpy(np.array(ids, dtype=np.int64))
 
 
 def _check_text(text: Any, name: str = "text") -> str:
@@ -178,12 +185,19 @@ class CharTokenizer:
         self._set_chars(sorted(kept))
         return self
 
-    def encode(self, text: str) -> list[int]:
-        """Return the ids of ``text``: one per known character, its UTF-8 bytes otherwise."""
+    def encode(self, text: str, *, as_tensor: bool = False) -> list[int] | torch.Tensor:
+        """Return the ids of ``text``: one per known character, its UTF-8 bytes otherwise.
+
+        With ``as_tensor=True`` the ids come back as a 1-D int64 tensor, built without the Python
+        list that ``torch.tensor(tok.encode(text))`` converts element by element (about ten times
+        faster for a whole corpus).
+        """
         text = _check_text(text)
+        check_bool(as_tensor, "as_tensor")
         try:  # the fast path: every character is in the vocabulary
             stoi = self._stoi
-            return [stoi[ch] for ch in text]
+            ids = [stoi[ch] for ch in text]
+            return _ids_tensor(ids) if as_tensor else ids
         except KeyError:
             pass
         ids, offset = [], len(self.chars)
@@ -198,7 +212,7 @@ class CharTokenizer:
                     f"text holds {ch!r} at index {index}, which is not in the vocabulary; "
                     f"train on text that contains it or use byte_fallback=True"
                 )
-        return ids
+        return _ids_tensor(ids) if as_tensor else ids
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """Return the text of ``ids``; runs of byte tokens are decoded as UTF-8 together.
@@ -391,9 +405,11 @@ class BPETokenizer:
             ids = merge_pair(ids, pair, self.merges[pair])
         return ids
 
-    def encode(self, text: str) -> list[int]:
-        """Return the token ids of ``text`` (merges applied chunk by chunk, in learned order)."""
+    def encode(self, text: str, *, as_tensor: bool = False) -> list[int] | torch.Tensor:
+        """Return the token ids of ``text`` (merges applied chunk by chunk, in learned order);
+        a 1-D int64 tensor with ``as_tensor=True``."""
         text = _check_text(text)
+        check_bool(as_tensor, "as_tensor")
         ids: list[int] = []
         cache = self._cache
         for chunk in self._chunks(text):
@@ -403,7 +419,7 @@ class BPETokenizer:
                 if len(cache) < 200_000:  # bounded, so a long stream of new text cannot grow it forever
                     cache[chunk] = chunk_ids
             ids.extend(chunk_ids)
-        return ids
+        return _ids_tensor(ids) if as_tensor else ids
 
     def decode(self, ids: Sequence[int] | torch.Tensor) -> str:
         """Return the text of ``ids``: their bytes joined and decoded as UTF-8.
